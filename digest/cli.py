@@ -1,0 +1,525 @@
+"""The `digest` command line: parse options, build objects from the settings, call the library."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy import Engine
+from sqlmodel import col, func, select
+
+from digest.db import check_initialised, init_database, make_engine, open_session
+from digest.edition import approve_edition, build_edition, find_edition, selection_summary
+from digest.errors import DigestError, EditionError, NothingToSend
+from digest.links import Links
+from digest.mail import get_backend
+from digest.models import Delivery, Edition
+from digest.select import EditorChoices
+from digest.send import SendReport, send_edition
+from digest.settings import Settings, load_settings
+from subscribers.importer import import_csv
+from subscribers.models import MailingList
+from subscribers.store import add_subscriber, all_lists, create_list, get_list, list_subscribers
+
+app = typer.Typer(
+    help="Build the day's digest from your feeds and mail it to your lists.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+subscribers_app = typer.Typer(help="Manage subscribers.", no_args_is_help=True, rich_markup_mode=None)
+lists_app = typer.Typer(help="Manage mailing lists.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(lists_app, name="lists")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """What commands share: settings and engine, built on first use so `--help` never needs them."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database_url)
+        return self._engine
+
+    def close(self) -> None:
+        """Close the database connections (called when the command ends)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def ready_engine(self) -> Engine:
+        """The engine of a database `digest init` has set up."""
+        check_initialised(self.engine)
+        return self.engine
+
+
+def _state(ctx: typer.Context) -> State:
+    if not isinstance(ctx.obj, State):
+        ctx.obj = State()
+    return ctx.obj
+
+
+def errors_to_exit(func: F) -> F:
+    """Turn a DigestError into one line on stderr and its exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NothingToSend as err:
+            typer.echo(str(err), err=True)
+            raise typer.Exit(err.exit_code) from err
+        except DigestError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(err.exit_code) from err
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise typer.BadParameter(f"{value!r} is not a date like 2025-11-27") from err
+
+
+DateOption = Annotated[
+    str | None,
+    typer.Option("--date", help="Edition date, YYYY-MM-DD (default: today in DIGEST_TIMEZONE).", show_default=False),
+]
+ListOption = Annotated[str | None, typer.Option("--list", help="List slug (default: DIGEST_LIST).", show_default=False)]
+
+
+def _day(state: State, value: str | None) -> date:
+    return _parse_date(value) or datetime.now(state.settings.tz).date()
+
+
+@app.callback()
+def root(ctx: typer.Context) -> None:
+    """digest: read the day's articles, pick headlines and a featured story, mail the edition.
+
+    Settings come from the environment and `.env` (see .env.example).
+    """
+    ctx.call_on_close(_state(ctx).close)
+
+
+@app.command()
+@errors_to_exit
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the database and the default list. Safe to run again.
+
+    Example: DATABASE_URL=sqlite:///./digest.db digest init
+    """
+    state = _state(ctx)
+    mailing_list = init_database(state.engine, default_list=state.settings.list_slug)
+    typer.echo(f"database ready: {state.engine.url.render_as_string()} (default list: {mailing_list.slug})")
+
+
+@app.command()
+@errors_to_exit
+def build(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Feed or page URL or file (repeatable; default: DIGEST_SOURCES)."),
+    ] = None,
+    featured: Annotated[str | None, typer.Option(help="Pin this article URL as the featured one.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Leave this article URL out (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the selection as JSON on stdout.")] = False,
+) -> None:
+    """Build (or rebuild) the day's edition as a draft from the sources.
+
+    Example: digest build --date 2025-11-27 --json
+    """
+    state = _state(ctx)
+    settings = state.settings
+    day = _day(state, date_)
+    with open_session(state.ready_engine()) as session:
+        edition, selection = build_edition(
+            session=session,
+            settings=settings,
+            day=day,
+            list_slug=list_,
+            sources=source or None,
+            choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())),
+            warn=lambda message: typer.echo(message, err=True),
+        )
+        list_slug = list_ or settings.list_slug
+        if as_json:
+            summary = selection_summary(selection, list_slug=list_slug, subject=edition.subject)
+            typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        else:
+            typer.echo(
+                f"built the {day} edition of {list_slug} ({edition.status}): "
+                f"{1 if selection.featured else 0} featured, {len(selection.headlines)} headlines, "
+                f"{len(selection.skipped)} skipped"
+            )
+            typer.echo(f"subject: {edition.subject}")
+
+
+@app.command()
+@errors_to_exit
+def approve(ctx: typer.Context, date_: DateOption = None, list_: ListOption = None) -> None:
+    """Approve the day's edition so `digest send` sends it.
+
+    Example: digest approve --date 2025-11-27
+    """
+    state = _state(ctx)
+    day = _day(state, date_)
+    with open_session(state.ready_engine()) as session:
+        mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
+        edition = find_edition(session, mailing_list, day)
+        if edition is None:
+            raise EditionError(f"no {day} edition of {mailing_list.slug}: run `digest build --date {day}` first")
+        approve_edition(session=session, edition=edition)
+        typer.echo(f"approved the {day} edition of {mailing_list.slug}: {edition.subject}")
+
+
+@app.command()
+@errors_to_exit
+def send(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    force: Annotated[bool, typer.Option(help="Send even if the edition is still a draft.")] = False,
+    retry_uncertain: Annotated[
+        bool, typer.Option("--retry-uncertain", help="Send again to readers whose delivery is uncertain.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Readers per provider request.")] = 500,
+) -> None:
+    """Send the day's edition to every eligible reader who does not have it yet (safe to repeat).
+
+    Builds the edition first when it does not exist. Exit 3 when everyone already has it.
+
+    Example: digest send --date 2025-11-27
+    """
+    state = _state(ctx)
+    settings = state.settings
+    day = _day(state, date_)
+    engine = state.ready_engine()
+    links = Links(settings.base_url, settings.signing_keys())
+    backend = get_backend(settings)
+    with open_session(engine) as session:
+        mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
+        edition = find_edition(session, mailing_list, day)
+        if edition is None:
+            edition, _ = build_edition(
+                session=session,
+                settings=settings,
+                day=day,
+                list_slug=mailing_list.slug,
+                warn=lambda message: typer.echo(message, err=True),
+            )
+        assert edition.id is not None
+        edition_id = edition.id
+    try:
+        report = send_edition(
+            engine=engine,
+            edition_id=edition_id,
+            backend=backend,
+            links=links,
+            sender=settings.from_address,
+            default_language=settings.language,
+            batch_size=batch_size,
+            retry_uncertain=retry_uncertain,
+            force=force,
+            on_progress=_progress_printer(),
+        )
+    finally:
+        backend.close()
+    _print_report(report, day, mailing_list.slug, settings)
+    if report.this_run["failed"] or report.this_run["uncertain"]:
+        raise typer.Exit(1)
+
+
+def _progress_printer() -> Callable[[int, int], None]:
+    def show(done: int, total: int) -> None:
+        typer.echo(f"sent {done}/{total}", err=True)
+
+    return show
+
+
+def _print_report(report: SendReport, day: date, list_slug: str, settings: Settings) -> None:
+    run = report.this_run
+    typer.echo(
+        f"{day} {list_slug}: sent {run['sent']}, failed {run['failed']}, uncertain {run['uncertain']} "
+        f"this run ({report.made_uncertain} interrupted earlier now uncertain)"
+    )
+    totals = report.totals
+    typer.echo(
+        f"edition totals: {totals['sent']} sent, {totals['failed']} failed, {totals['uncertain']} uncertain, "
+        f"{totals['queued']} queued"
+    )
+    if settings.mail_backend == "outbox":
+        typer.echo(f"messages written under {settings.outbox_dir / day.isoformat() / list_slug}")
+    for error in report.errors[:5]:
+        typer.echo(f"error: {error}", err=True)
+
+
+@app.command()
+@errors_to_exit
+def stats(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (DESIGN shape).")] = False,
+) -> None:
+    """Show each edition's deliveries by status, newest first.
+
+    Example: digest stats --json
+    """
+    state = _state(ctx)
+    with open_session(state.ready_engine()) as session:
+        query = select(Edition, MailingList).join(MailingList, col(MailingList.id) == col(Edition.list_id))
+        if list_:
+            query = query.where(MailingList.slug == list_)
+        if date_:
+            query = query.where(Edition.date == _parse_date(date_))
+        editions = []
+        for edition, mailing_list in session.exec(query.order_by(col(Edition.date).desc(), col(MailingList.slug))):
+            counts = dict(
+                session.exec(
+                    select(Delivery.status, func.count())
+                    .where(Delivery.edition_id == edition.id)
+                    .group_by(col(Delivery.status))
+                ).all()
+            )
+            row: dict[str, Any] = {
+                "date": edition.date.isoformat(),
+                "list": mailing_list.slug,
+                "status": edition.status,
+            }
+            row["recipients"] = sum(counts.values())
+            for status in ("queued", "sent", "failed", "uncertain"):
+                row[status] = counts.get(status, 0)
+            for event in ("delivered", "bounced", "opened", "clicked", "unsubscribed"):
+                row[event] = 0
+            editions.append(row)
+    if as_json:
+        typer.echo(json.dumps({"editions": editions}, ensure_ascii=False, indent=2))
+        return
+    if not editions:
+        typer.echo("no editions yet")
+    for row in editions:
+        typer.echo(
+            f"{row['date']} {row['list']:<12} {row['status']:<9} recipients {row['recipients']}: "
+            f"sent {row['sent']}, failed {row['failed']}, uncertain {row['uncertain']}, queued {row['queued']}"
+        )
+
+
+def _not_yet(what: str, issue: str) -> None:
+    typer.echo(f"error: `digest {what}` is not available yet ({issue})", err=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def preview(
+    date_: DateOption = None,
+    list_: ListOption = None,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8001,
+    output: Annotated[Path | None, typer.Option(help="Write the preview as static files here instead.")] = None,
+) -> None:
+    """Preview the day's edition (desktop, phone, dark, text) in the browser.
+
+    Example: digest preview --date 2025-11-27 --output preview/
+    """
+    _not_yet("preview", "it lands with the email and preview work")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the web pages: subscribe, preferences, unsubscribe, editor, archive.
+
+    Example: digest serve --port 8000
+    """
+    _not_yet("serve", "it lands with the subscribers' web pages")
+
+
+@subscribers_app.command("add")
+@errors_to_exit
+def subscribers_add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The address to subscribe.")],
+    list_: ListOption = None,
+    name: Annotated[str | None, typer.Option(help="The reader's name.")] = None,
+    language: Annotated[str | None, typer.Option(help="fr, en or ar (default: DIGEST_LANGUAGE).")] = None,
+    confirmed: Annotated[bool, typer.Option(help="The reader already confirmed: no confirmation email.")] = False,
+) -> None:
+    """Subscribe one address to a list.
+
+    Example: digest subscribers add amina@example.com --name "Amina" --language fr --confirmed
+    """
+    state = _state(ctx)
+    with open_session(state.ready_engine()) as session:
+        mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
+        result = add_subscriber(
+            session=session,
+            mailing_list=mailing_list,
+            email=email,
+            name=name,
+            language=language,
+            confirmed=confirmed,
+        )
+        status = result.subscription.status
+        typer.echo(f"{result.outcome}: {result.subscriber.email} on {mailing_list.slug} ({status})")
+        if status == "pending":
+            typer.echo("the reader must confirm; confirmation emails arrive with the subscribe pages", err=True)
+
+
+@subscribers_app.command("import")
+@errors_to_exit
+def subscribers_import(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV with header email[,name,language,sections].")],
+    list_: ListOption = None,
+    confirmed: Annotated[bool, typer.Option(help="The readers already confirmed elsewhere.")] = False,
+) -> None:
+    """Import subscribers from CSV; reports every row that is not added, and totals.
+
+    Sections in one cell are separated by ';'. Importing the same file again changes nothing.
+
+    Example: digest subscribers import readers.csv --confirmed
+    """
+    state = _state(ctx)
+    try:
+        handle = file.open(encoding="utf-8-sig", newline="")
+    except OSError as err:
+        raise typer.BadParameter(f"cannot read {file}: {err.strerror}") from err
+    with handle, open_session(state.ready_engine()) as session:
+        mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
+        try:
+            report = import_csv(handle, session=session, mailing_list=mailing_list, confirmed=confirmed)
+        except UnicodeDecodeError as err:
+            raise DigestError(f"{file} is not UTF-8 text ({err.reason} at byte {err.start})") from err
+    for row in report.rows:
+        if row.outcome in ("invalid", "refused"):
+            typer.echo(f"line {row.line}: {row.outcome}: {row.reason}", err=True)
+    counts = report.counts
+    typer.echo(
+        f"{file}: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
+        f"{counts['invalid']} invalid, {counts['refused']} refused"
+    )
+
+
+@subscribers_app.command("list")
+@errors_to_exit
+def subscribers_list(
+    ctx: typer.Context,
+    list_: ListOption = None,
+    status: Annotated[str | None, typer.Option(help="Only this status: pending, active, unsubscribed, ...")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+) -> None:
+    """List a list's subscribers.
+
+    Example: digest subscribers list --status active --json
+    """
+    state = _state(ctx)
+    with open_session(state.ready_engine()) as session:
+        mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
+        rows = list_subscribers(session=session, mailing_list=mailing_list, status=status)
+        if as_json:
+            payload = [
+                {
+                    "email": r.email,
+                    "name": r.name,
+                    "language": r.language,
+                    "status": r.status,
+                    "sections": r.sections.split(",") if r.sections else None,
+                    "subscribed_at": r.subscribed_at.isoformat(),
+                }
+                for r in rows
+            ]
+            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+            return
+        for r in rows:
+            typer.echo(f"{r.email}\t{r.status}\t{r.language or '-'}\t{r.name or ''}")
+
+
+@subscribers_app.command("export")
+def subscribers_export(
+    list_: ListOption = None,
+    output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
+) -> None:
+    """Export a list's subscribers as CSV with preferences, status and consent dates.
+
+    Example: digest subscribers export --output readers.csv
+    """
+    _not_yet("subscribers export", "it lands with the subscribers work")
+
+
+@subscribers_app.command("remove")
+def subscribers_remove(
+    email: Annotated[str, typer.Argument(help="The address to remove.")],
+    erase: Annotated[bool, typer.Option(help="GDPR erasure: delete personal data, keep a suppression hash.")] = False,
+) -> None:
+    """Unsubscribe an address from every list, or erase it.
+
+    Example: digest subscribers remove amina@example.com --erase
+    """
+    _not_yet("subscribers remove", "it lands with the subscribers work")
+
+
+@lists_app.command("add")
+@errors_to_exit
+def lists_add(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(help="Short name used in commands and headers, e.g. hebdo.")],
+    name: Annotated[str | None, typer.Option(help="Name shown to readers.")] = None,
+) -> None:
+    """Create a mailing list.
+
+    Example: digest lists add hebdo --name "L'hebdo"
+    """
+    state = _state(ctx)
+    with open_session(state.ready_engine()) as session:
+        mailing_list = create_list(session=session, slug=slug, name=name)
+        typer.echo(f"created list {mailing_list.slug} ({mailing_list.name})")
+
+
+@lists_app.command("list")
+@errors_to_exit
+def lists_list(ctx: typer.Context) -> None:
+    """Show every list with its number of active subscribers.
+
+    Example: digest lists list
+    """
+    state = _state(ctx)
+    with open_session(state.ready_engine()) as session:
+        for mailing_list, active in all_lists(session=session):
+            typer.echo(f"{mailing_list.slug}\t{active} active\t{mailing_list.name}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="digest")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,65 @@
+"""The values the pipeline passes along: an Article read from a source, and the day's Selection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article as a source gives it, already cleaned: plain-text title, summary and body.
+
+    ``published`` is timezone-aware or ``None`` when the source gave no date. ``canonical_url`` is the
+    identity used to find duplicates (tracking parameters and fragment removed); ``url`` is the link shown.
+    """
+
+    url: str
+    title: str
+    source: str
+    published: datetime | None = None
+    section: str | None = None
+    summary: str = ""
+    body: str = ""
+    image: str | None = None
+    author: str | None = None
+    guid: str | None = None
+    canonical_url: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.canonical_url:
+            object.__setattr__(self, "canonical_url", self.url)
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """An article the selection kept, with the reason it was kept."""
+
+    article: Article
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """An article the selection dropped, with the reason (duplicate of X, outside the day, ...)."""
+
+    url: str
+    reason: str
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The day's choice: one featured article and the ordered headlines, with what was skipped."""
+
+    day: date
+    featured: Pick | None
+    headlines: tuple[Pick, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+    intro: str = ""
+    featured_summary: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to mail for the day."""
+        return self.featured is None and not self.headlines

@@ -1,0 +1,77 @@
+"""The database: engine creation, Alembic upgrades (`digest init`), the default list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, event, inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Session, create_engine, select
+
+from digest.errors import ConfigError, DigestError
+from subscribers.models import MailingList
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout so readers and a sender coexist."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30})
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def open_session(engine: Engine) -> Session:
+    """A session whose objects stay readable after commit (the CLI prints them after its work)."""
+    return Session(engine, expire_on_commit=False)
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config that migrates ``engine`` (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def init_database(engine: Engine, *, default_list: str, list_name: str | None = None) -> MailingList:
+    """Upgrade the schema to the newest migration and make sure the default list exists. Idempotent."""
+    try:
+        command.upgrade(alembic_config(engine), "head")
+    except OperationalError as err:
+        raise ConfigError(f"DATABASE_URL: cannot open the database ({err.orig})") from err
+    with open_session(engine) as session:
+        found = session.exec(select(MailingList).where(MailingList.slug == default_list)).first()
+        if found:
+            return found
+        mailing_list = MailingList(slug=default_list, name=list_name or default_list.capitalize())
+        session.add(mailing_list)
+        session.commit()
+        session.refresh(mailing_list)
+        return mailing_list
+
+
+def check_initialised(engine: Engine) -> None:
+    """Raise a clear error when `digest init` was never run on this database."""
+    try:
+        tables = set(inspect(engine).get_table_names())
+    except SQLAlchemyError as err:
+        raise ConfigError(f"DATABASE_URL: cannot open the database ({err})") from err
+    if "delivery" not in tables:
+        raise DigestError(f"the database at {engine.url.render_as_string()} is not set up: run `digest init`")

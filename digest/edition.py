@@ -1,0 +1,243 @@
+"""Build and store an edition: read the sources, select, render each variant, keep it in the database."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, col, delete, select
+
+from digest.content import Article, Pick, Selection, Skip
+from digest.errors import DigestError, EditionError, NothingToSend
+from digest.links import Links
+from digest.models import Edition, EditionStatus, EditionVariant
+from digest.render import Publication, make_environment, render_variant
+from digest.select import EditorChoices, SelectionRules
+from digest.select import select as select_articles
+from digest.settings import Settings
+from digest.sources import load_articles
+from digest.sources.fetch import Fetcher
+from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
+from subscribers.store import LANGUAGES, get_list
+
+Warn = Callable[[str], None]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def selection_summary(selection: Selection, *, list_slug: str, subject: str) -> dict[str, Any]:
+    """The selection in the shape `digest build --json` prints (DESIGN.md)."""
+    featured = None
+    if selection.featured:
+        article = selection.featured.article
+        featured = {
+            "title": article.title,
+            "url": article.url,
+            "summary": selection.featured_summary,
+            "image": article.image,
+            "published": _iso(article.published),
+        }
+    return {
+        "date": selection.day.isoformat(),
+        "list": list_slug,
+        "subject": subject,
+        "featured": featured,
+        "headlines": [
+            {
+                "title": pick.article.title,
+                "url": pick.article.url,
+                "published": _iso(pick.article.published),
+                "section": pick.article.section,
+                "source": pick.article.source,
+            }
+            for pick in selection.headlines
+        ],
+        "skipped": [{"url": skip.url, "reason": skip.reason} for skip in selection.skipped],
+    }
+
+
+def _article_to_dict(article: Article) -> dict[str, Any]:
+    data = dataclasses.asdict(article)
+    data["published"] = _iso(article.published)
+    return data
+
+
+def _article_from_dict(data: dict[str, Any]) -> Article:
+    published = data.get("published")
+    return Article(**{**data, "published": datetime.fromisoformat(published) if published else None})
+
+
+def dump_selection(selection: Selection) -> str:
+    """The whole selection as JSON, so an edition can be re-rendered without reading the sources again."""
+    return json.dumps(
+        {
+            "day": selection.day.isoformat(),
+            "featured": (
+                {"article": _article_to_dict(selection.featured.article), "reason": selection.featured.reason}
+                if selection.featured
+                else None
+            ),
+            "headlines": [{"article": _article_to_dict(p.article), "reason": p.reason} for p in selection.headlines],
+            "skipped": [dataclasses.asdict(s) for s in selection.skipped],
+            "intro": selection.intro,
+            "featured_summary": selection.featured_summary,
+        },
+        ensure_ascii=False,
+    )
+
+
+def load_selection(raw: str) -> Selection:
+    """The selection stored by :func:`dump_selection`."""
+    data = json.loads(raw)
+    featured = data["featured"]
+    return Selection(
+        day=date.fromisoformat(data["day"]),
+        featured=Pick(_article_from_dict(featured["article"]), featured["reason"]) if featured else None,
+        headlines=tuple(Pick(_article_from_dict(p["article"]), p["reason"]) for p in data["headlines"]),
+        skipped=tuple(Skip(**s) for s in data["skipped"]),
+        intro=data.get("intro", ""),
+        featured_summary=data.get("featured_summary", ""),
+    )
+
+
+def find_edition(session: Session, mailing_list: MailingList, day: date) -> Edition | None:
+    """The edition of ``mailing_list`` for ``day``, if built."""
+    return session.exec(select(Edition).where(Edition.list_id == mailing_list.id, Edition.date == day)).first()
+
+
+def reader_languages(session: Session, mailing_list: MailingList, default: str) -> list[str]:
+    """The languages the list's active readers want, default first: one rendered variant each."""
+    query = (
+        select(func.coalesce(Subscriber.language, default))
+        .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
+        .where(Subscription.list_id == mailing_list.id, Subscription.status == SubscriptionStatus.ACTIVE)
+        .distinct()
+    )
+    wanted = {lang for lang in session.exec(query).all() if lang in LANGUAGES}
+    return [default, *sorted(wanted - {default})]
+
+
+def publication_of(settings: Settings, mailing_list: MailingList) -> Publication:
+    """The publication's details as the templates need them."""
+    return Publication(
+        name=settings.publication_name,
+        postal_address=settings.postal_address,
+        base_url=settings.base_url,
+        list_name=mailing_list.name,
+    )
+
+
+def build_edition(
+    *,
+    session: Session,
+    settings: Settings,
+    day: date,
+    list_slug: str | None = None,
+    sources: list[str] | None = None,
+    choices: EditorChoices | None = None,
+    warn: Warn = lambda _message: None,
+    fetcher: Fetcher | None = None,
+) -> tuple[Edition, Selection]:
+    """Read the sources, select the day, render every variant and store the edition as a draft.
+
+    A broken source is passed to ``warn`` and skipped; when every source is broken, DigestError names each.
+    A day with no articles raises NothingToSend and stores nothing. An edition already sending or sent is
+    never rebuilt.
+    """
+    mailing_list = get_list(session=session, slug=list_slug or settings.list_slug)
+    existing = find_edition(session, mailing_list, day)
+    if existing and existing.status in (EditionStatus.SENDING, EditionStatus.SENT):
+        raise EditionError(
+            f"the {day} edition of {mailing_list.slug} is already {existing.status}: it cannot be rebuilt"
+        )
+    source_list = sources or settings.sources
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher()
+    try:
+        loaded = load_articles(source_list, fetcher)
+    finally:
+        if own_fetcher:
+            fetcher.close()
+    for error in loaded.errors:
+        warn(f"warning: skipped source {error}")
+    if loaded.errors and len(loaded.errors) == len(source_list):
+        raise DigestError("every source failed: " + "; ".join(str(e) for e in loaded.errors))
+
+    selection = select_articles(
+        loaded.articles,
+        day=day,
+        tz=settings.tz,
+        rules=SelectionRules(headlines_max=settings.headlines_max),
+        choices=choices,
+    )
+    if selection.is_empty:
+        latest = max((a.published for a in loaded.articles if a.published), default=None)
+        hint = f" (the newest article is from {latest.astimezone(settings.tz).date()})" if latest else ""
+        raise NothingToSend(f"nothing to send for {day}{hint}")
+    edition = store_edition(
+        session=session, settings=settings, mailing_list=mailing_list, selection=selection, edition=existing
+    )
+    return edition, selection
+
+
+def store_edition(
+    *,
+    session: Session,
+    settings: Settings,
+    mailing_list: MailingList,
+    selection: Selection,
+    edition: Edition | None = None,
+) -> Edition:
+    """Render ``selection`` once per reader language and store it (replacing an unsent edition's variants)."""
+    publication = publication_of(settings, mailing_list)
+    links = Links(settings.base_url, settings.signing_keys())
+    env = make_environment()
+    web_url = links.edition_url(mailing_list.slug, selection.day)
+    variants = [
+        render_variant(selection, env=env, publication=publication, language=language, web_url=web_url)
+        for language in reader_languages(session, mailing_list, settings.language)
+    ]
+    assert mailing_list.id is not None
+    if edition is None:
+        edition = Edition(list_id=mailing_list.id, date=selection.day)
+    edition.subject = variants[0].subject
+    edition.preheader = variants[0].preheader
+    edition.selection_json = dump_selection(selection)
+    edition.status = EditionStatus.APPROVED if settings.auto_approve else EditionStatus.DRAFT
+    edition.approved_at = utcnow() if settings.auto_approve else None
+    session.add(edition)
+    session.flush()
+    session.execute(delete(EditionVariant).where(col(EditionVariant.edition_id) == edition.id))
+    assert edition.id is not None
+    for variant in variants:
+        session.add(
+            EditionVariant(
+                edition_id=edition.id,
+                key=variant.language,
+                language=variant.language,
+                format="html",
+                subject=variant.subject,
+                html=variant.html,
+                text=variant.text,
+            )
+        )
+    session.commit()
+    session.refresh(edition)
+    return edition
+
+
+def approve_edition(*, session: Session, edition: Edition) -> Edition:
+    """Mark a draft edition approved, so `digest send` may send it."""
+    if edition.status not in (EditionStatus.DRAFT, EditionStatus.APPROVED):
+        raise EditionError(f"the {edition.date} edition is already {edition.status}")
+    edition.status = EditionStatus.APPROVED
+    edition.approved_at = utcnow()
+    session.add(edition)
+    session.commit()
+    return edition

@@ -1,0 +1,65 @@
+"""The exceptions digest raises, one small tree.
+
+    DigestError                      every error digest raises on purpose; carries an exit code
+    ├── ConfigError                  a setting is missing or malformed (names the setting)
+    ├── SourceError                  a feed or page could not be fetched or parsed (names the source)
+    ├── NothingToSend                nothing for the day, or the edition already reached everyone (exit 3)
+    ├── EditionError                 an edition cannot move on (not approved, blocked by lint, ...)
+    ├── SubscriberError              bad address, unknown list or subscriber
+    └── MailError                    a mail backend failed; keeps the provider's status and body
+        └── ProviderError            the provider answered with an error status
+
+Third-party errors are wrapped with ``raise ... from err`` so the cause stays in the traceback while
+the message shown to the user names what was wrong.
+"""
+
+from __future__ import annotations
+
+
+class DigestError(Exception):
+    """Base of every error digest raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigError(DigestError):
+    """A setting is missing or malformed; the message names the setting."""
+
+
+class SourceError(DigestError):
+    """A source (feed, page, file) could not be fetched or parsed."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class NothingToSend(DigestError):
+    """Nothing to build or send: no articles for the day, or everyone already has the edition."""
+
+    exit_code = 3
+
+
+class EditionError(DigestError):
+    """An edition cannot move to the next step (missing, not approved, blocked by lint)."""
+
+
+class SubscriberError(DigestError):
+    """Bad subscriber input: an invalid address, an unknown list or subscriber."""
+
+
+class MailError(DigestError):
+    """A mail backend could not send."""
+
+
+class ProviderError(MailError):
+    """The provider answered with an error; ``status`` and ``body`` hold its answer."""
+
+    def __init__(self, provider: str, status: int | None, body: str, *, retry_after: float | None = None):
+        shown = body if len(body) <= 2000 else body[:2000] + "…"
+        super().__init__(f"{provider} answered {status}: {shown}")
+        self.provider = provider
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after

@@ -1,0 +1,109 @@
+"""The one interface every mail backend implements, and the values it takes and returns.
+
+A backend receives a :class:`Batch`: one rendered variant of an edition (placeholders unfilled) and the
+readers who get it. The base class fixes the steps, like django-anymail: ``send_batch`` builds the
+provider's payload, posts it (the only network call), and parses the answer into one
+:class:`RecipientResult` per reader.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.headerregistry import Address
+from email.utils import parseaddr
+from typing import Any
+
+from digest.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """One rendered variant: subject, HTML and text, with per-reader placeholders unfilled."""
+
+    subject: str
+    html: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One reader of a batch: the delivery it settles and the values of its placeholders."""
+
+    email: str
+    fields: Mapping[str, str]
+    name: str | None = None
+    delivery_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One variant to many readers, sent in one provider call where the provider allows it."""
+
+    content: Content
+    recipients: Sequence[Recipient]
+    sender: str
+    list_id: str
+    now: datetime
+    edition_key: str = ""
+    categories: Sequence[str] = ()
+    custom_args: Mapping[str, str] = field(default_factory=dict)
+    sandbox: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientResult:
+    """What became of one reader of a batch."""
+
+    recipient: Recipient
+    ok: bool
+    provider_id: str | None = None
+    error: str | None = None
+
+
+def reader_headers(batch: Batch, recipient: Recipient) -> dict[str, str]:
+    """The headers that differ per reader: one-click unsubscribe per RFC 8058."""
+    return {
+        "List-Unsubscribe": f"<{recipient.fields['unsubscribe_url']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def sender_address(sender: str) -> Address:
+    """The From address parsed from ``DIGEST_FROM`` ("Name <addr@domain>")."""
+    name, addr = parseaddr(sender)
+    if "@" not in addr:
+        raise ConfigError(f"DIGEST_FROM: not an address ({sender!r}); use 'Name <news@example.com>'")
+    local, domain = addr.rsplit("@", 1)
+    return Address(display_name=name, username=local, domain=domain)
+
+
+class MailBackend(ABC):
+    """Base of every backend: ``send_batch`` runs build, post, parse; subclasses fill them in."""
+
+    name: str = "base"
+
+    def send_batch(self, batch: Batch) -> list[RecipientResult]:
+        """Send ``batch`` and say, per reader, whether the provider took it."""
+        if not batch.recipients:
+            return []
+        payload = self.build_payload(batch)
+        answer = self.post(payload, batch)
+        return self.parse_response(answer, payload, batch)
+
+    @abstractmethod
+    def build_payload(self, batch: Batch) -> Any:
+        """The provider's request (or messages) for ``batch``; no I/O."""
+
+    @abstractmethod
+    def post(self, payload: Any, batch: Batch) -> Any:
+        """Hand ``payload`` to the provider: the one place with I/O."""
+
+    @abstractmethod
+    def parse_response(self, answer: Any, payload: Any, batch: Batch) -> list[RecipientResult]:
+        """Turn the provider's answer into one result per reader."""
+
+    def close(self) -> None:  # noqa: B027  (most backends hold nothing to release)
+        """Release connections; called once when a send ends."""

@@ -1,0 +1,57 @@
+"""The outbox backend: writes each message, exactly as it would be sent, to one `.eml` file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from email.message import EmailMessage
+from email.policy import SMTP
+from pathlib import Path
+
+from digest.errors import MailError
+from digest.mail.base import Batch, MailBackend, Recipient, RecipientResult
+from digest.mail.mime import MessageBuilder
+
+
+class OutboxBackend(MailBackend):
+    """Writes `<dir>/<edition-date>/<list>/<delivery-id>.eml`; test sends go to `test-<n>.eml`."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def build_payload(self, batch: Batch) -> list[tuple[Recipient, EmailMessage]]:
+        builder = MessageBuilder(batch)
+        return [(recipient, builder.build(recipient)) for recipient in batch.recipients]
+
+    def post(self, payload: list[tuple[Recipient, EmailMessage]], batch: Batch) -> list[Path]:
+        folder = self.directory / batch.edition_key.replace(".", os.sep, 1)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return [self._write(folder, recipient, message) for recipient, message in payload]
+        except OSError as err:
+            raise MailError(f"outbox: cannot write to {folder}: {err.strerror or err}") from err
+
+    def parse_response(
+        self, answer: list[Path], payload: list[tuple[Recipient, EmailMessage]], batch: Batch
+    ) -> list[RecipientResult]:
+        return [
+            RecipientResult(recipient, ok=True, provider_id=str(path))
+            for (recipient, _), path in zip(payload, answer, strict=True)
+        ]
+
+    @staticmethod
+    def _write(folder: Path, recipient: Recipient, message: EmailMessage) -> Path:
+        data = message.as_bytes(policy=SMTP)
+        if recipient.delivery_id is not None:
+            path = folder / f"{recipient.delivery_id}.eml"
+        else:
+            fd, name = tempfile.mkstemp(prefix="test-", suffix=".eml", dir=folder)
+            os.close(fd)
+            path = Path(name)
+        # Written aside then renamed, so a crash never leaves half a message where a whole one is expected.
+        partial = path.with_suffix(".eml.part")
+        partial.write_bytes(data)
+        partial.replace(path)
+        return path

@@ -1,0 +1,101 @@
+"""The pipeline's tables: editions, their rendered variants, deliveries, and source fetch state."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from subscribers.models import utcnow
+
+
+def _ts(nullable: bool) -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class EditionStatus(StrEnum):
+    """An edition's life: built as a draft, approved by an editor, then sent."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    SENDING = "sending"
+    SENT = "sent"
+
+
+class DeliveryStatus(StrEnum):
+    """One delivery's life; ``uncertain`` means the provider may or may not have it."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+class Edition(SQLModel, table=True):
+    """The digest of one list for one date: the selection, subject, and status."""
+
+    __table_args__ = (UniqueConstraint("list_id", "date"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="mailing_list.id", index=True)
+    date: date
+    status: str = Field(default=EditionStatus.DRAFT, max_length=16)
+    subject: str = Field(default="", max_length=400)
+    preheader: str = Field(default="", max_length=400)
+    selection_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    choices_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    approved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class EditionVariant(SQLModel, table=True):
+    """One rendered form of an edition (language x format), with per-reader placeholders unfilled."""
+
+    __tablename__ = "edition_variant"
+    __table_args__ = (UniqueConstraint("edition_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    edition_id: int = Field(foreign_key="edition.id", index=True, ondelete="CASCADE")
+    key: str = Field(max_length=64)
+    language: str = Field(max_length=8)
+    format: str = Field(max_length=8)
+    subject: str = Field(max_length=400)
+    html: str = Field(sa_column=Column(Text, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """One edition to one subscriber; unique per pair so no one gets an edition twice."""
+
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id"),
+        Index("ix_delivery_edition_status", "edition_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    edition_id: int = Field(foreign_key="edition.id", ondelete="CASCADE")
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    status: str = Field(default=DeliveryStatus.QUEUED, max_length=16)
+    attempts: int = 0
+    lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    provider_id: str | None = Field(default=None, max_length=200)
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class SourceState(SQLModel, table=True):
+    """What a source last answered, for conditional GET (ETag, Last-Modified)."""
+
+    __tablename__ = "source_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(index=True, unique=True, max_length=2000)
+    etag: str | None = Field(default=None, max_length=400)
+    last_modified: str | None = Field(default=None, max_length=100)
+    body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    fetched_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

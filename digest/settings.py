@@ -1,0 +1,136 @@
+"""Settings, read once from the environment and `.env` at an entry point and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from digest.errors import ConfigError
+
+SAMPLE_FEED = Path(__file__).parent / "samples" / "feed.xml"
+SAMPLE_SUBSCRIBERS = Path(__file__).parent / "samples" / "subscribers.csv"
+# Signs links only when no real mail can leave (outbox, console); smtp and sendgrid refuse it.
+DEMO_SECRET_KEY = "digest-demo-key-not-secret"
+
+MailBackendName = Literal["outbox", "sendgrid", "smtp", "console"]
+
+
+class Settings(BaseSettings):
+    """Every setting of DESIGN.md, with its environment name as alias.
+
+    Build it with :func:`load_settings` at an entry point; tests build their own with keyword arguments
+    (``Settings(database_url=..., _env_file=None)``).
+    """
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_by_name=True,
+        validate_by_alias=True,
+        frozen=True,
+    )
+
+    database_url: str = Field("sqlite:///./digest.db", validation_alias="DATABASE_URL")
+    sources: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [str(SAMPLE_FEED)], validation_alias="DIGEST_SOURCES"
+    )
+    mail_backend: MailBackendName = Field("outbox", validation_alias="DIGEST_MAIL_BACKEND")
+    outbox_dir: Path = Field(Path("./outbox"), validation_alias="DIGEST_OUTBOX_DIR")
+    sendgrid_api_key: str | None = Field(None, validation_alias="SENDGRID_API_KEY")
+    sendgrid_host: str = Field("https://api.sendgrid.com", validation_alias="DIGEST_SENDGRID_HOST")
+    smtp_url: str | None = Field(None, validation_alias="DIGEST_SMTP_URL")
+    base_url: str = Field("http://127.0.0.1:8000", validation_alias="DIGEST_BASE_URL")
+    secret_key: str | None = Field(None, validation_alias="DIGEST_SECRET_KEY")
+    from_address: str = Field("Digest <digest@example.com>", validation_alias="DIGEST_FROM")
+    timezone: str = Field("Africa/Casablanca", validation_alias="DIGEST_TIMEZONE")
+    language: Literal["fr", "en", "ar"] = Field("fr", validation_alias="DIGEST_LANGUAGE")
+    editor_password: str | None = Field(None, validation_alias="DIGEST_EDITOR_PASSWORD")
+    list_slug: str = Field("quotidien", validation_alias="DIGEST_LIST")
+    auto_approve: bool = Field(False, validation_alias="DIGEST_AUTO_APPROVE")
+    sendgrid_webhook_public_key: str | None = Field(None, validation_alias="SENDGRID_WEBHOOK_PUBLIC_KEY")
+    publication_name: str = Field("Le Quotidien", validation_alias="DIGEST_PUBLICATION_NAME")
+    postal_address: str = Field(
+        "Le Quotidien, 1 avenue Mohammed V, 10000 Rabat, Maroc", validation_alias="DIGEST_POSTAL_ADDRESS"
+    )
+    headlines_max: int = Field(10, ge=1, le=100, validation_alias="DIGEST_HEADLINES_MAX")
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _split_sources(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as err:
+            raise ValueError(f"not a database URL ({value!r}); try sqlite:///./digest.db") from err
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Africa/Casablanca)") from err
+        return value
+
+    @field_validator("base_url", "sendgrid_host")
+    @classmethod
+    def _check_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {value!r})")
+        return value.rstrip("/")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The publication's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def signing_keys(self) -> list[str]:
+        """Keys for signed links, newest first (``DIGEST_SECRET_KEY`` may list old keys after commas).
+
+        Without a key only the outbox and console backends work, with an insecure demo key, since no mail
+        can reach a real reader through them.
+        """
+        if self.secret_key:
+            return [key.strip() for key in self.secret_key.split(",") if key.strip()]
+        if self.mail_backend in ("outbox", "console"):
+            return [DEMO_SECRET_KEY]
+        raise ConfigError(
+            f"DIGEST_SECRET_KEY is required with DIGEST_MAIL_BACKEND={self.mail_backend}: "
+            "set it to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+
+
+_FIELD_TO_ENV = {
+    name: (field.validation_alias if isinstance(field.validation_alias, str) else name.upper())
+    for name, field in Settings.model_fields.items()
+}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment and `.env`; a bad value raises one clear ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            field = str(error["loc"][0]) if error["loc"] else "settings"
+            env_name = _FIELD_TO_ENV.get(field, field.upper())
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{env_name}: {message}")
+        raise ConfigError("bad setting: " + "; ".join(problems)) from err

@@ -1,0 +1,102 @@
+"""The subscriber store's tables: lists, subscribers, their subscriptions, consent and suppressions."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, aware, in UTC (the one clock the store uses for its timestamps)."""
+    return datetime.now(UTC)
+
+
+def _ts(**kwargs: object) -> Column[datetime]:
+    return Column(DateTime(timezone=True), **kwargs)  # type: ignore[arg-type]
+
+
+class SubscriberStatus(StrEnum):
+    """Whether an address may receive anything at all."""
+
+    ACTIVE = "active"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    ERASED = "erased"
+
+
+class SubscriptionStatus(StrEnum):
+    """Where a subscriber stands on one list."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class MailingList(SQLModel, table=True):
+    """A list people subscribe to, e.g. ``quotidien``."""
+
+    __tablename__ = "mailing_list"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(index=True, unique=True, max_length=64)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Subscriber(SQLModel, table=True):
+    """One email address; ``email_key`` (lower-cased) keeps addresses unique case-insensitively."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    email_key: str = Field(index=True, unique=True, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, max_length=8)
+    status: str = Field(default=SubscriberStatus.ACTIVE, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Subscription(SQLModel, table=True):
+    """A subscriber on a list, with the preferences for that list."""
+
+    __table_args__ = (UniqueConstraint("subscriber_id", "list_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    list_id: int = Field(foreign_key="mailing_list.id", index=True, ondelete="CASCADE")
+    status: str = Field(default=SubscriptionStatus.PENDING, max_length=16)
+    sections: str | None = Field(default=None, description="comma-separated sections; none means all")
+    frequency: str = Field(default="daily", max_length=8)
+    format: str = Field(default="html", max_length=8)
+    paused_until: date | None = None
+    confirmed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class ConsentEvent(SQLModel, table=True):
+    """One consent act (subscribe, confirm, change, unsubscribe, erase), kept as evidence."""
+
+    __tablename__ = "consent_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int | None = Field(default=None, foreign_key="subscriber.id", index=True, ondelete="SET NULL")
+    list_id: int | None = Field(default=None, foreign_key="mailing_list.id", ondelete="SET NULL")
+    kind: str = Field(max_length=16)
+    source: str = Field(max_length=16)
+    detail: str | None = None
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=400)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class Suppression(SQLModel, table=True):
+    """An address never to mail again (bounced, complained, erased); erased ones keep only the hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email_hash: str = Field(index=True, unique=True, max_length=64)
+    email: str | None = Field(default=None, max_length=320)
+    reason: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
