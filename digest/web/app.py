@@ -1,0 +1,21 @@
+"""The web app: one FastAPI application built from the settings by :func:`create_app`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from digest import __version__
+from digest.db import make_engine
+from digest.settings import Settings
+from digest.web import archive, editor, subscribe, unsubscribe, webhooks
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """The whole web app for ``settings``; tests pass their own engine."""
+    app = FastAPI(title="digest", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.database_url)
+    for module in (subscribe, unsubscribe, editor, archive, webhooks):
+        app.include_router(module.router)
+    return app
