@@ -111,6 +111,13 @@ def find_edition(session: Session, mailing_list: MailingList, day: date) -> Edit
     return session.exec(select(Edition).where(Edition.list_id == mailing_list.id, Edition.date == day)).first()
 
 
+def variant_key(language: str, sections: frozenset[str] | None = None) -> str:
+    """The key of the rendered variant a reader gets: language, then the sections chosen (none: all)."""
+    if not sections:
+        return language
+    return language + ":" + "+".join(sorted(sections))
+
+
 def reader_languages(session: Session, mailing_list: MailingList, default: str) -> list[str]:
     """The languages the list's active readers want, default first: one rendered variant each."""
     query = (
@@ -219,7 +226,7 @@ def store_edition(
         session.add(
             EditionVariant(
                 edition_id=edition.id,
-                key=variant.language,
+                key=variant_key(variant.language),
                 language=variant.language,
                 format="html",
                 subject=variant.subject,

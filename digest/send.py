@@ -20,6 +20,7 @@ from sqlalchemy import CursorResult, Engine, and_, exists, func, insert, literal
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
+from digest.edition import variant_key
 from digest.errors import DigestError, EditionError, MailError, NothingToSend
 from digest.links import Links
 from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
@@ -268,11 +269,11 @@ def send_edition(
         while ids := _claim(session, edition.id, batch_size, clock()):
             groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
             for reader in _readers(session, edition, ids):
-                language = reader.language if reader.language in variants else default_language
-                groups[(language, reader.format)].append(reader)
+                key = variant_key(reader.language or default_language)
+                groups[(key if key in variants else variant_key(default_language), reader.format)].append(reader)
             updates: list[tuple[int, str, str | None, str | None]] = []
-            for (language, fmt), readers in groups.items():
-                variant = variants.get(language) or variants[default_language]
+            for (key, fmt), readers in groups.items():
+                variant = variants[key]
                 batch = Batch(
                     content=Content(
                         subject=variant.subject,
