@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import CursorResult, Engine, and_, exists, func, insert, literal, or_, update
+from sqlalchemy import CursorResult, Engine, and_, exists, func, insert, literal, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -25,14 +25,8 @@ from digest.errors import DigestError, EditionError, MailError, NothingToSend
 from digest.links import Links
 from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
 from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus, EditionVariant
-from subscribers.models import (
-    MailingList,
-    Subscriber,
-    SubscriberStatus,
-    Subscription,
-    SubscriptionStatus,
-    utcnow,
-)
+from subscribers.models import MailingList, Subscriber, Subscription, utcnow
+from subscribers.store import eligible_subscribers
 
 Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=10)
@@ -82,26 +76,18 @@ def sqlite_send_lock(engine: Engine) -> Iterator[None]:
 
 
 def enqueue(session: Session, edition: Edition, day_of_edition: datetime) -> int:
-    """Insert, in one statement, a queued Delivery for every eligible reader who has none yet."""
-    eligible = (
-        sql_select(
-            literal(edition.id),
-            col(Subscriber.id),
-            literal(DeliveryStatus.QUEUED.value),
-            literal(0),
-            literal(day_of_edition),
-        )
-        .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
-        .where(
-            col(Subscription.list_id) == edition.list_id,
-            col(Subscription.status) == SubscriptionStatus.ACTIVE,
-            col(Subscriber.status) == SubscriberStatus.ACTIVE,
-            or_(col(Subscription.paused_until).is_(None), col(Subscription.paused_until) <= edition.date),
-            ~exists().where(
-                and_(col(Delivery.edition_id) == edition.id, col(Delivery.subscriber_id) == col(Subscriber.id))
-            ),
-        )
-    )
+    """Insert, in one statement, a queued Delivery for every eligible reader who has none yet.
+
+    Who is eligible is decided in one place, :func:`subscribers.store.eligible_subscribers`.
+    """
+    readers = eligible_subscribers(list_id=edition.list_id, day=edition.date).subquery()
+    eligible = sql_select(
+        literal(edition.id),
+        readers.c.id,
+        literal(DeliveryStatus.QUEUED.value),
+        literal(0),
+        literal(day_of_edition),
+    ).where(~exists().where(and_(col(Delivery.edition_id) == edition.id, col(Delivery.subscriber_id) == readers.c.id)))
     statement = insert(Delivery).from_select(
         ["edition_id", "subscriber_id", "status", "attempts", "created_at"], eligible
     )

@@ -1,20 +1,52 @@
-"""Import subscribers from CSV: one outcome per row; a bad row is reported, never fatal."""
+"""Import subscribers from CSV: one outcome per row; a bad row is reported, never fatal.
+
+Set-based: rows are validated in Python, then each chunk costs a handful of SQL statements (look up, insert
+many, update many), not one ORM object per row, so 100k rows import in seconds.
+"""
 
 from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
+from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import insert, update
+from sqlalchemy import select as sql_select
+from sqlmodel import Session, col
 
 from digest.errors import DigestError, SubscriberError
-from subscribers.models import MailingList
-from subscribers.store import add_subscriber
+from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.models import (
+    ConsentEvent,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    utcnow,
+)
+from subscribers.store import check_language, join_sections
 
 COLUMNS = ("email", "name", "language", "sections")
+# Columns `digest subscribers export` writes besides COLUMNS: accepted so an export imports back, but ignored
+# (status and consent dates come from the readers' own actions, never from a file).
+EXPORT_ONLY = (
+    "list",
+    "status",
+    "frequency",
+    "format",
+    "paused_until",
+    "subscribed_at",
+    "confirmed_at",
+    "unsubscribed_at",
+)
+OUTCOMES = ("added", "updated", "unchanged", "invalid", "refused", "duplicate")
+CHUNK = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +67,44 @@ class ImportReport:
 
     @property
     def counts(self) -> Counter[str]:
-        """How many rows were added, updated, unchanged, invalid or refused."""
+        """How many rows were added, updated, unchanged, invalid, refused or duplicated."""
         return Counter(row.outcome for row in self.rows)
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    email: str
+    key: str
+    name: str | None
+    language: str | None
+    sections: str | None
+
+
+def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
+    """Valid rows, first occurrence of each address only; every other row gets its outcome in ``report``."""
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        raw_email = (row.get("email") or "").strip()
+        try:
+            if None in row:
+                raise SubscriberError(f"{len(reader.fieldnames or []) + len(row[None])} fields, header has fewer")
+            address = normalize_email(raw_email)
+            name = (row.get("name") or "").strip() or None
+            if name is not None and len(name) > 200:
+                raise SubscriberError("name longer than 200 characters")
+            language = check_language((row.get("language") or "").strip().lower() or None)
+            sections = join_sections((row.get("sections") or "").split(";"))
+        except SubscriberError as err:
+            report.rows.append(RowOutcome(line, raw_email, "invalid", str(err)))
+            continue
+        key = email_key(address)
+        if key in seen:
+            report.rows.append(RowOutcome(line, address, "duplicate", f"same address as line {seen[key]}"))
+            continue
+        seen[key] = line
+        yield _Row(line, address, key, name, language, sections)
 
 
 def import_csv(
@@ -49,38 +117,154 @@ def import_csv(
 ) -> ImportReport:
     """Subscribe every row of a CSV (header: email[,name,language,sections]) to ``mailing_list``.
 
-    Sections inside one cell are separated by ``;``. Re-importing the same file changes nothing.
+    Sections inside one cell are separated by ``;``. Re-importing the same file changes nothing. Addresses
+    that are suppressed (bounced, complained, erased) or that unsubscribed from the list are refused, with
+    the reason. An empty cell leaves what is stored unchanged. The whole file is one transaction.
     """
+    now = now or utcnow()
     reader = csv.DictReader(lines)
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     if "email" not in header:
         raise DigestError(f"CSV header must have an 'email' column (found: {', '.join(header) or 'nothing'})")
-    unknown = [name for name in header if name not in COLUMNS]
+    unknown = [name for name in header if name not in COLUMNS + EXPORT_ONLY]
     if unknown:
         raise DigestError(f"CSV header has unknown columns {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
     reader.fieldnames = header
     report = ImportReport()
-    for row in reader:
-        line = reader.line_num
-        raw_email = (row.get("email") or "").strip()
-        sections = [s.strip() for s in (row.get("sections") or "").split(";") if s.strip()]
-        try:
-            with session.begin_nested():
-                result = add_subscriber(
-                    session=session,
-                    mailing_list=mailing_list,
-                    email=raw_email,
-                    name=(row.get("name") or "").strip() or None,
-                    language=(row.get("language") or "").strip().lower() or None,
-                    sections=sections or None,
-                    confirmed=confirmed,
-                    source="import",
-                    now=now,
-                    commit=False,
-                )
-            report.rows.append(RowOutcome(line, result.subscriber.email, result.outcome))
-        except SubscriberError as err:
-            outcome = "refused" if "suppressed" in str(err) else "invalid"
-            report.rows.append(RowOutcome(line, raw_email, outcome, str(err)))
+    assert mailing_list.id is not None
+    rows = _parse(reader, report)
+    while chunk := list(islice(rows, CHUNK)):
+        _import_chunk(session, chunk, mailing_list.id, confirmed, now, report)
     session.commit()
+    report.rows.sort(key=lambda outcome: outcome.line)
     return report
+
+
+def _import_chunk(
+    session: Session, chunk: list[_Row], list_id: int, confirmed: bool, now: datetime, report: ImportReport
+) -> None:
+    hashes = {email_hash(row.email): row for row in chunk}
+    suppressed = dict(
+        session.execute(
+            sql_select(col(Suppression.email_hash), col(Suppression.reason)).where(
+                col(Suppression.email_hash).in_(hashes)
+            )
+        ).all()
+    )
+    existing = {
+        r.email_key: r
+        for r in session.execute(
+            sql_select(
+                col(Subscriber.id),
+                col(Subscriber.email_key),
+                col(Subscriber.name),
+                col(Subscriber.language),
+                col(Subscriber.status),
+            ).where(col(Subscriber.email_key).in_([row.key for row in chunk]))
+        )
+    }
+    accepted: list[_Row] = []
+    for digest_, row in hashes.items():
+        found = existing.get(row.key)
+        reason = suppressed.get(digest_) or (
+            found.status if found and found.status != SubscriberStatus.ACTIVE else None
+        )
+        if reason:
+            report.rows.append(RowOutcome(row.line, row.email, "refused", f"{row.email} is {reason}: not re-added"))
+        else:
+            accepted.append(row)
+
+    new_rows = [row for row in accepted if row.key not in existing]
+    ids: dict[str, int] = {row.key: existing[row.key].id for row in accepted if row.key in existing}
+    if new_rows:
+        inserted = session.execute(
+            insert(Subscriber).returning(col(Subscriber.id), col(Subscriber.email_key), sort_by_parameter_order=True),
+            [
+                {
+                    "email": row.email,
+                    "email_key": row.key,
+                    "name": row.name,
+                    "language": row.language,
+                    "status": SubscriberStatus.ACTIVE.value,
+                    "created_at": now,
+                }
+                for row in new_rows
+            ],
+        )
+        ids.update({key: id_ for id_, key in inserted})
+    changed_people: set[str] = set()
+    person_updates: list[dict[str, Any]] = []
+    for row in accepted:
+        found = existing.get(row.key)
+        if found is None:
+            continue
+        person = {
+            attr: getattr(row, attr)
+            for attr in ("name", "language")
+            if getattr(row, attr) is not None and getattr(row, attr) != getattr(found, attr)
+        }
+        if person:
+            person_updates.append({"id": found.id, **person})
+            changed_people.add(row.key)
+    if person_updates:
+        session.execute(update(Subscriber), person_updates)
+
+    subscriptions = {
+        r.subscriber_id: r
+        for r in session.execute(
+            sql_select(
+                col(Subscription.id),
+                col(Subscription.subscriber_id),
+                col(Subscription.status),
+                col(Subscription.sections),
+            ).where(col(Subscription.list_id) == list_id, col(Subscription.subscriber_id).in_(ids.values()))
+        )
+    }
+    status = SubscriptionStatus.ACTIVE if confirmed else SubscriptionStatus.PENDING
+    new_subscriptions: list[dict[str, Any]] = []
+    subscription_updates: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for row in accepted:
+        subscriber_id = ids[row.key]
+        current = subscriptions.get(subscriber_id)
+        event = {"subscriber_id": subscriber_id, "list_id": list_id, "source": "import", "at": now}
+        if current is None:
+            new_subscriptions.append(
+                {
+                    "subscriber_id": subscriber_id,
+                    "list_id": list_id,
+                    "status": status.value,
+                    "sections": row.sections,
+                    "frequency": "daily",
+                    "format": "html",
+                    "confirmed_at": now if confirmed else None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            events.append({**event, "kind": "subscribe"})
+            if confirmed:
+                events.append({**event, "kind": "confirm", "detail": "confirmed by the publisher"})
+            report.rows.append(RowOutcome(row.line, row.email, "added"))
+            continue
+        if current.status == SubscriptionStatus.UNSUBSCRIBED:
+            report.rows.append(
+                RowOutcome(row.line, row.email, "refused", f"{row.email} unsubscribed from this list: not re-added")
+            )
+            continue
+        values: dict[str, Any] = {}
+        if row.sections is not None and row.sections != current.sections:
+            values["sections"] = row.sections
+        if confirmed and current.status == SubscriptionStatus.PENDING:
+            values.update(status=SubscriptionStatus.ACTIVE.value, confirmed_at=now)
+            events.append({**event, "kind": "confirm", "detail": "confirmed by the publisher"})
+        if values:
+            subscription_updates.append({"id": current.id, "updated_at": now, **values})
+        outcome = "updated" if values or row.key in changed_people else "unchanged"
+        report.rows.append(RowOutcome(row.line, row.email, outcome))
+    if new_subscriptions:
+        session.execute(insert(Subscription), new_subscriptions)
+    if subscription_updates:
+        session.execute(update(Subscription), subscription_updates)
+    if events:
+        session.execute(insert(ConsentEvent), [{"detail": None, "ip": None, "user_agent": None, **e} for e in events])
