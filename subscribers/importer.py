@@ -14,9 +14,9 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import DateTime, Table, insert, update
 from sqlalchemy import select as sql_select
-from sqlmodel import Session, col
+from sqlmodel import Session, SQLModel, col
 
 from digest.errors import DigestError, SubscriberError
 from subscribers.addresses import email_hash, email_key, normalize_email
@@ -140,9 +140,37 @@ def import_csv(
     return report
 
 
+def _insert_many(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts with the same keys) in one executemany, straight to the driver.
+
+    SQLAlchemy's executemany converts every value of every row in Python, which halves the import speed;
+    the values here are plain strings, numbers and one timestamp, so they are converted once by the caller
+    (:func:`_stamp`) and handed to the driver as they are.
+    """
+    if not rows:
+        return
+    table = getattr(model, "__table__", None)
+    assert isinstance(table, Table)
+    connection = session.connection()
+    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    if compiled.positional:
+        order = compiled.positiontup or []
+        connection.exec_driver_sql(compiled.string, [tuple(row[key] for key in order) for row in rows])
+    else:
+        connection.exec_driver_sql(compiled.string, rows)
+
+
+def _stamp(session: Session, value: datetime) -> Any:
+    """``value`` as the driver stores it for a timezone-aware DateTime column (a string on SQLite)."""
+    dialect = session.connection().dialect
+    processor = dialect.type_descriptor(DateTime(timezone=True)).bind_processor(dialect)
+    return processor(value) if processor else value
+
+
 def _import_chunk(
     session: Session, chunk: list[_Row], list_id: int, confirmed: bool, now: datetime, report: ImportReport
 ) -> None:
+    stamp = _stamp(session, now)
     hashes = {email_hash(row.email): row for row in chunk}
     suppressed = dict(
         session.execute(
@@ -177,8 +205,9 @@ def _import_chunk(
     new_rows = [row for row in accepted if row.key not in existing]
     ids: dict[str, int] = {row.key: existing[row.key].id for row in accepted if row.key in existing}
     if new_rows:
-        inserted = session.execute(
-            insert(Subscriber).returning(col(Subscriber.id), col(Subscriber.email_key), sort_by_parameter_order=True),
+        _insert_many(
+            session,
+            Subscriber,
             [
                 {
                     "email": row.email,
@@ -186,12 +215,18 @@ def _import_chunk(
                     "name": row.name,
                     "language": row.language,
                     "status": SubscriberStatus.ACTIVE.value,
-                    "created_at": now,
+                    "created_at": stamp,
                 }
                 for row in new_rows
             ],
         )
-        ids.update({key: id_ for id_, key in inserted})
+        # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
+        inserted = session.execute(
+            sql_select(col(Subscriber.email_key), col(Subscriber.id)).where(
+                col(Subscriber.email_key).in_([row.key for row in new_rows])
+            )
+        )
+        ids.update({key: id_ for key, id_ in inserted})
     changed_people: set[str] = set()
     person_updates: list[dict[str, Any]] = []
     for row in accepted:
@@ -227,7 +262,7 @@ def _import_chunk(
     for row in accepted:
         subscriber_id = ids[row.key]
         current = subscriptions.get(subscriber_id)
-        event = {"subscriber_id": subscriber_id, "list_id": list_id, "source": "import", "at": now}
+        event = {"subscriber_id": subscriber_id, "list_id": list_id, "source": "import", "at": stamp}
         if current is None:
             new_subscriptions.append(
                 {
@@ -237,9 +272,9 @@ def _import_chunk(
                     "sections": row.sections,
                     "frequency": "daily",
                     "format": "html",
-                    "confirmed_at": now if confirmed else None,
-                    "created_at": now,
-                    "updated_at": now,
+                    "confirmed_at": stamp if confirmed else None,
+                    "created_at": stamp,
+                    "updated_at": stamp,
                 }
             )
             events.append({**event, "kind": "subscribe"})
@@ -263,8 +298,8 @@ def _import_chunk(
         outcome = "updated" if values or row.key in changed_people else "unchanged"
         report.rows.append(RowOutcome(row.line, row.email, outcome))
     if new_subscriptions:
-        session.execute(insert(Subscription), new_subscriptions)
+        _insert_many(session, Subscription, new_subscriptions)
     if subscription_updates:
         session.execute(update(Subscription), subscription_updates)
     if events:
-        session.execute(insert(ConsentEvent), [{"detail": None, "ip": None, "user_agent": None, **e} for e in events])
+        _insert_many(session, ConsentEvent, [{"detail": None, "ip": None, "user_agent": None, **e} for e in events])
