@@ -371,14 +371,14 @@ def update_preferences(
     language: str | None,
     name: str | None,
     preferences: Preferences,
-    other_lists: dict[int, bool],
+    lists: dict[int, bool],
     actor: Actor,
     now: datetime | None = None,
 ) -> list[str]:
     """Apply a preference-centre form; returns what changed (empty: nothing). Commits.
 
-    ``other_lists`` maps list ids to whether the reader wants them: a reader who proved their address through
-    a signed link joins another list without a second confirmation.
+    ``lists`` maps list ids to whether the reader wants them (lists left out are not touched): a reader who
+    proved their address through a signed link joins a list without a second confirmation.
     """
     now = now or utcnow()
     check_language(language)
@@ -417,9 +417,7 @@ def update_preferences(
             detail=", ".join(f"{attr}={wanted.get(attr, getattr(subscriber, attr, ''))}" for attr in changes),
         )
     assert subscriber.id is not None
-    for list_id, wants in other_lists.items():
-        if list_id == subscription.list_id:
-            continue
+    for list_id, wants in lists.items():
         current = session.exec(
             select(Subscription).where(Subscription.subscriber_id == subscriber.id, Subscription.list_id == list_id)
         ).first()

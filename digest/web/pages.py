@@ -1,0 +1,205 @@
+"""What the readers' pages share: templates, the three languages, security headers, bounded form bodies.
+
+The pages need no JavaScript and no cookies, except the preference centre's CSRF cookie. Every answer to a
+link with a token carries ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` so the token
+never leaks to another site or a shared cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlmodel import Session
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+
+from digest.db import open_session
+from digest.settings import Settings
+from digest.web.messages import MESSAGES, RTL
+
+LANGUAGES = tuple(MESSAGES)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+}
+# Forms on these pages are a few hundred bytes; anything much larger is refused before it is parsed.
+MAX_FORM_BYTES = 16 * 1024
+
+
+def web_templates_dir() -> Path:
+    """The folder of the web templates, installed as a wheel (digest/_templates) or from a checkout."""
+    package = Path(__file__).parent.parent
+    for candidate in (package / "_templates" / "web", package.parent / "templates" / "web"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("templates/web not found beside the digest package")
+
+
+def make_web_environment() -> Environment:
+    """The Jinja2 environment of the web pages and the confirmation email: autoescaped, strict."""
+    return Environment(
+        loader=FileSystemLoader(str(web_templates_dir())),
+        autoescape=select_autoescape(["html", "html.j2"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def settings_of(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """A database session for one request (FastAPI dependency)."""
+    with open_session(request.app.state.engine) as session:
+        yield session
+
+
+def environment_of(request: Request) -> Environment:
+    """The app's web template environment, built on first use."""
+    env = getattr(request.app.state, "web_templates", None)
+    if env is None:
+        env = request.app.state.web_templates = make_web_environment()
+    return env
+
+
+def pick_language(request: Request, *candidates: str | None) -> str:
+    """The first of ``candidates`` digest speaks, else the browser's preferred one, else DIGEST_LANGUAGE."""
+    for candidate in candidates:
+        if candidate in MESSAGES:
+            return candidate
+    ranked: list[tuple[float, str]] = []
+    for part in request.headers.get("accept-language", "").split(","):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        ranked.append((weight, tag.split("-")[0].lower()))
+    for _, tag in sorted(ranked, key=lambda item: -item[0]):
+        if tag in MESSAGES:
+            return tag
+    return settings_of(request).language
+
+
+def page(request: Request, template: str, *, language: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``template`` in ``language`` with the publication's name, as a secured HTML answer."""
+    settings = settings_of(request)
+    html = (
+        environment_of(request)
+        .get_template(template)
+        .render(
+            t=MESSAGES[language],
+            lang=language,
+            dir="rtl" if language in RTL else "ltr",
+            publication=settings.publication_name,
+            postal_address=settings.postal_address,
+            **context,
+        )
+    )
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def message_page(
+    request: Request,
+    *,
+    language: str,
+    title: str,
+    text: str,
+    status_code: int = 200,
+    link: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A page that says one thing (done, not found, too many requests...), localised."""
+    t = MESSAGES[language]
+    response = page(
+        request, "message.html.j2", language=language, status_code=status_code, title=t[title], text=t[text], link=link
+    )
+    response.headers.update(headers or {})
+    return response
+
+
+def not_found(request: Request) -> HTMLResponse:
+    """The one answer to a forged, tampered, expired or stale link: 404, saying nothing about why."""
+    return message_page(
+        request, language=pick_language(request), title="not_found_title", text="not_found_text", status_code=404
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A POSTed form, or the HTTP status that refuses it (413 too large, 400 malformed)."""
+
+    form: FormData
+    problem: int | None = None
+
+
+async def read_form(request: Request) -> Submitted:
+    """The request's form, read with a size cap so a huge body is refused before it is parsed (dependency)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        return Submitted(FormData(), 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return Submitted(FormData(), 413)
+    # Starlette parses the form from the cached body instead of the stream we just read.
+    request._body = bytes(body)
+    try:
+        form = await request.form(max_files=0, max_fields=200)
+    except HTTPException:
+        return Submitted(FormData(), 400)
+    return Submitted(form)
+
+
+def client_ip(request: Request) -> str:
+    """The client's address (behind a proxy, run uvicorn with --proxy-headers so this is the reader's)."""
+    return request.client.host if request.client else "unknown"
+
+
+class RateLimiter:
+    """At most ``limit`` events per ``window`` seconds per key, kept in this process's memory.
+
+    Enough for one `digest serve` process; several processes each count on their own.
+    """
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._events: dict[str, deque[float]] = {}
+
+    def allow(self, key: str) -> float | None:
+        """None when ``key`` may go on (and counts it), else the seconds to wait."""
+        now = self.clock()
+        events = self._events.setdefault(key, deque())
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        if len(events) >= self.limit:
+            return events[0] + self.window - now
+        events.append(now)
+        if len(self._events) > 10_000:
+            # Forget keys whose window passed so a flood of addresses cannot grow memory for ever.
+            for stale in [k for k, v in self._events.items() if not v or v[-1] <= now - self.window]:
+                del self._events[stale]
+        return None
