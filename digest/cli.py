@@ -23,9 +23,18 @@ from digest.models import Delivery, Edition
 from digest.select import EditorChoices
 from digest.send import SendReport, send_edition
 from digest.settings import Settings, load_settings
-from subscribers.importer import import_csv
+from subscribers.confirmation import send_confirmation
+from subscribers.export import write_export
+from subscribers.importer import OUTCOMES, import_csv
 from subscribers.models import MailingList
-from subscribers.store import add_subscriber, all_lists, create_list, get_list, list_subscribers
+from subscribers.store import (
+    add_subscriber,
+    all_lists,
+    create_list,
+    get_list,
+    list_subscribers,
+    remove_subscriber,
+)
 
 app = typer.Typer(
     help="Build the day's digest from your feeds and mail it to your lists.",
@@ -350,15 +359,26 @@ def preview(
 
 
 @app.command()
+@errors_to_exit
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the web pages: subscribe, preferences, unsubscribe, editor, archive.
 
+    Behind a reverse proxy, run uvicorn with --proxy-headers instead so rate limits see readers' addresses.
+
     Example: digest serve --port 8000
     """
-    _not_yet("serve", "it lands with the subscribers' web pages")
+    import uvicorn
+
+    from digest.web.app import create_app
+
+    state = _state(ctx)
+    state.settings.signing_keys()  # no key with a real backend: refuse now, not on the first request
+    app_ = create_app(state.settings, engine=state.ready_engine())
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @subscribers_app.command("add")
@@ -388,8 +408,18 @@ def subscribers_add(
         )
         status = result.subscription.status
         typer.echo(f"{result.outcome}: {result.subscriber.email} on {mailing_list.slug} ({status})")
-        if status == "pending":
-            typer.echo("the reader must confirm; confirmation emails arrive with the subscribe pages", err=True)
+        if result.needs_confirmation:
+            backend = get_backend(state.settings)
+            try:
+                send_confirmation(
+                    settings=state.settings,
+                    backend=backend,
+                    subscriber=result.subscriber,
+                    mailing_list=mailing_list,
+                )
+            finally:
+                backend.close()
+            typer.echo(f"sent a confirmation link to {result.subscriber.email}: nothing is mailed until it is followed")
 
 
 @subscribers_app.command("import")
@@ -418,13 +448,15 @@ def subscribers_import(
         except UnicodeDecodeError as err:
             raise DigestError(f"{file} is not UTF-8 text ({err.reason} at byte {err.start})") from err
     for row in report.rows:
-        if row.outcome in ("invalid", "refused"):
+        if row.reason:
             typer.echo(f"line {row.line}: {row.outcome}: {row.reason}", err=True)
     counts = report.counts
-    typer.echo(
-        f"{file}: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
-        f"{counts['invalid']} invalid, {counts['refused']} refused"
-    )
+    typer.echo(f"{file}: " + ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES))
+    if counts["added"] and not confirmed:
+        typer.echo(
+            "new readers are pending: they get nothing until confirmed (use --confirmed if they already agreed)",
+            err=True,
+        )
 
 
 @subscribers_app.command("list")
@@ -451,7 +483,11 @@ def subscribers_list(
                     "language": r.language,
                     "status": r.status,
                     "sections": r.sections.split(",") if r.sections else None,
+                    "frequency": r.frequency,
+                    "format": r.format,
+                    "paused_until": r.paused_until.isoformat() if r.paused_until else None,
                     "subscribed_at": r.subscribed_at.isoformat(),
+                    "confirmed_at": r.confirmed_at.isoformat() if r.confirmed_at else None,
                 }
                 for r in rows
             ]
@@ -462,27 +498,54 @@ def subscribers_list(
 
 
 @subscribers_app.command("export")
+@errors_to_exit
 def subscribers_export(
+    ctx: typer.Context,
     list_: ListOption = None,
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export a list's subscribers as CSV with preferences, status and consent dates.
 
+    The file imports back with `digest subscribers import` (extra columns are ignored there).
+
     Example: digest subscribers export --output readers.csv
     """
-    _not_yet("subscribers export", "it lands with the subscribers work")
+    state = _state(ctx)
+    with open_session(state.ready_engine()) as session:
+        mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
+        rows = list_subscribers(session=session, mailing_list=mailing_list)
+        if output is None:
+            count = write_export(sys.stdout, rows, list_slug=mailing_list.slug)
+        else:
+            try:
+                with output.open("w", encoding="utf-8", newline="") as handle:
+                    count = write_export(handle, rows, list_slug=mailing_list.slug)
+            except OSError as err:
+                raise DigestError(f"cannot write {output}: {err.strerror or err}") from err
+    typer.echo(f"exported {count} subscribers of {mailing_list.slug}", err=True)
 
 
 @subscribers_app.command("remove")
+@errors_to_exit
 def subscribers_remove(
+    ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The address to remove.")],
     erase: Annotated[bool, typer.Option(help="GDPR erasure: delete personal data, keep a suppression hash.")] = False,
 ) -> None:
     """Unsubscribe an address from every list, or erase it.
 
+    Erasure deletes the reader and their deliveries, anonymises their consent log and keeps only a hash
+    of the address so no import re-adds it.
+
     Example: digest subscribers remove amina@example.com --erase
     """
-    _not_yet("subscribers remove", "it lands with the subscribers work")
+    state = _state(ctx)
+    with open_session(state.ready_engine()) as session:
+        count = remove_subscriber(session=session, email=email, erase=erase)
+    if erase:
+        typer.echo(f"erased {email}: {count} subscriptions deleted, consent log anonymised, suppression hash kept")
+    else:
+        typer.echo(f"unsubscribed {email} from {count} lists" if count else f"{email} was already unsubscribed")
 
 
 @lists_app.command("add")

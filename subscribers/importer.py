@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, col
 
 from digest.errors import DigestError, SubscriberError
 from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.export import unsafe_cell
 from subscribers.models import (
     ConsentEvent,
     MailingList,
@@ -91,11 +92,11 @@ def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
             if None in row:
                 raise SubscriberError(f"{len(reader.fieldnames or []) + len(row[None])} fields, header has fewer")
             address = normalize_email(raw_email)
-            name = (row.get("name") or "").strip() or None
+            name = unsafe_cell((row.get("name") or "").strip()) or None
             if name is not None and len(name) > 200:
                 raise SubscriberError("name longer than 200 characters")
             language = check_language((row.get("language") or "").strip().lower() or None)
-            sections = join_sections((row.get("sections") or "").split(";"))
+            sections = join_sections(unsafe_cell(row.get("sections") or "").split(";"))
         except SubscriberError as err:
             report.rows.append(RowOutcome(line, raw_email, "invalid", str(err)))
             continue
