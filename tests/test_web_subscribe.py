@@ -211,7 +211,9 @@ def test_unticking_the_list_unsubscribes_from_it(http, settings, engine) -> None
     assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.UNSUBSCRIBED
 
 
-@pytest.mark.parametrize("problem", ["no token", "garbled token", "no cookie", "other reader", "foreign origin"])
+@pytest.mark.parametrize(
+    "problem", ["no token", "garbled token", "no cookie", "other reader", "foreign origin", "cross-site fetch"]
+)
 def test_csrf_failures_get_403_and_change_nothing(http, settings, engine, problem) -> None:
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
     other_id, _ = make_reader(engine, "youssef@example.com")
@@ -227,8 +229,10 @@ def test_csrf_failures_get_403_and_change_nothing(http, settings, engine, proble
     elif problem == "other reader":
         _, other_page = _open_preferences(http, settings, other_id, list_id)
         csrf = csrf_of(other_page.text)
-    else:
+    elif problem == "foreign origin":
         headers["origin"] = "https://evil.example"
+    else:
+        headers["sec-fetch-site"] = "cross-site"
     answer = http.post(
         url, data={"csrf": csrf, "frequency": "weekly", "format": "html", "list": [str(list_id)]}, headers=headers
     )
