@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, col
 
 from digest.errors import DigestError, SubscriberError
 from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.export import HEADER as EXPORT_HEADER
 from subscribers.export import unsafe_cell
 from subscribers.models import (
     ConsentEvent,
@@ -36,16 +37,7 @@ from subscribers.store import check_language, join_sections
 COLUMNS = ("email", "name", "language", "sections")
 # Columns `digest subscribers export` writes besides COLUMNS: accepted so an export imports back, but ignored
 # (status and consent dates come from the readers' own actions, never from a file).
-EXPORT_ONLY = (
-    "list",
-    "status",
-    "frequency",
-    "format",
-    "paused_until",
-    "subscribed_at",
-    "confirmed_at",
-    "unsubscribed_at",
-)
+EXPORT_ONLY = tuple(name for name in EXPORT_HEADER if name not in COLUMNS)
 OUTCOMES = ("added", "updated", "unchanged", "invalid", "refused", "duplicate")
 CHUNK = 2000
 

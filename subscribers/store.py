@@ -38,6 +38,7 @@ WEEKLY_WEEKDAY = 0
 PENDING_MAX_AGE = timedelta(days=7)
 MAX_SECTIONS = 40
 MAX_SECTION_LENGTH = 60
+_CENTRE = "from the preference centre"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,33 @@ def split_sections(stored: str | None) -> list[str]:
     return [part for part in (stored or "").split(",") if part]
 
 
+def _set_status(
+    session: Session,
+    subscription: Subscription,
+    status: SubscriptionStatus,
+    *,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+    detail: str | None = None,
+) -> None:
+    """Move ``subscription`` to ``status`` and log the consent act ``kind`` that did it."""
+    subscription.status = status
+    if status == SubscriptionStatus.ACTIVE and subscription.confirmed_at is None:
+        subscription.confirmed_at = now
+    subscription.updated_at = now
+    session.add(subscription)
+    record_consent(
+        session=session,
+        subscriber_id=subscription.subscriber_id,
+        list_id=subscription.list_id,
+        kind=kind,
+        actor=actor,
+        now=now,
+        detail=detail,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AddResult:
     """What ``add_subscriber`` did: ``added``, ``updated`` or ``unchanged``; ``needs_confirmation`` when pending."""
@@ -214,33 +242,19 @@ def add_subscriber(
     if subscription is None:
         created = True
         subscription = Subscription(
-            subscriber_id=subscriber.id,
-            list_id=mailing_list.id,
-            status=SubscriptionStatus.PENDING,
-            sections=wanted_sections,
-            created_at=now,
-            updated_at=now,
+            subscriber_id=subscriber.id, list_id=mailing_list.id, sections=wanted_sections, created_at=now
         )
-        session.add(subscription)
-        record_consent(
-            session=session,
-            subscriber_id=subscriber.id,
-            list_id=mailing_list.id,
-            kind="subscribe",
-            actor=actor,
-            now=now,
-        )
+        _set_status(session, subscription, SubscriptionStatus.PENDING, kind="subscribe", actor=actor, now=now)
     else:
         if sections is not None and subscription.sections != wanted_sections:
             subscription.sections = wanted_sections
             changed = True
         if subscription.status == SubscriptionStatus.UNSUBSCRIBED:
-            subscription.status = SubscriptionStatus.PENDING
             subscription.confirmed_at = None
-            record_consent(
-                session=session,
-                subscriber_id=subscriber.id,
-                list_id=mailing_list.id,
+            _set_status(
+                session,
+                subscription,
+                SubscriptionStatus.PENDING,
                 kind="subscribe",
                 actor=actor,
                 now=now,
@@ -251,12 +265,11 @@ def add_subscriber(
             # A repeated sign-up restarts the confirmation window (and the caller sends a new link).
             changed = True
     if confirmed and subscription.status != SubscriptionStatus.ACTIVE:
-        subscription.status = SubscriptionStatus.ACTIVE
         subscription.confirmed_at = now
-        record_consent(
-            session=session,
-            subscriber_id=subscriber.id,
-            list_id=mailing_list.id,
+        _set_status(
+            session,
+            subscription,
+            SubscriptionStatus.ACTIVE,
             kind="confirm",
             actor=actor,
             now=now,
@@ -300,18 +313,8 @@ def confirm_subscription(*, session: Session, reader: Reader, actor: Actor, now:
     subscription = reader.subscription
     if subscription.status != SubscriptionStatus.PENDING:
         return False
-    subscription.status = SubscriptionStatus.ACTIVE
     subscription.confirmed_at = now
-    subscription.updated_at = now
-    session.add(subscription)
-    record_consent(
-        session=session,
-        subscriber_id=subscription.subscriber_id,
-        list_id=subscription.list_id,
-        kind="confirm",
-        actor=actor,
-        now=now,
-    )
+    _set_status(session, subscription, SubscriptionStatus.ACTIVE, kind="confirm", actor=actor, now=now)
     session.commit()
     return True
 
@@ -337,13 +340,10 @@ def unsubscribe(
         query = query.where(Subscription.list_id == list_id)
     changed = 0
     for subscription in session.exec(query).all():
-        subscription.status = SubscriptionStatus.UNSUBSCRIBED
-        subscription.updated_at = now
-        session.add(subscription)
-        record_consent(
-            session=session,
-            subscriber_id=subscriber_id,
-            list_id=subscription.list_id,
+        _set_status(
+            session,
+            subscription,
+            SubscriptionStatus.UNSUBSCRIBED,
             kind="unsubscribe",
             actor=actor,
             now=now,
@@ -424,32 +424,19 @@ def update_preferences(
         active = current is not None and current.status == SubscriptionStatus.ACTIVE
         if wants and not active:
             current = current or Subscription(subscriber_id=subscriber.id, list_id=list_id, created_at=now)
-            current.status = SubscriptionStatus.ACTIVE
-            current.confirmed_at = current.confirmed_at or now
-            current.updated_at = now
-            session.add(current)
-            record_consent(
-                session=session,
-                subscriber_id=subscriber.id,
-                list_id=list_id,
-                kind="subscribe",
-                actor=actor,
-                now=now,
-                detail="from the preference centre",
+            _set_status(
+                session, current, SubscriptionStatus.ACTIVE, kind="subscribe", actor=actor, now=now, detail=_CENTRE
             )
             changes.append(f"joined list {list_id}")
         elif not wants and current is not None and current.status != SubscriptionStatus.UNSUBSCRIBED:
-            current.status = SubscriptionStatus.UNSUBSCRIBED
-            current.updated_at = now
-            session.add(current)
-            record_consent(
-                session=session,
-                subscriber_id=subscriber.id,
-                list_id=list_id,
+            _set_status(
+                session,
+                current,
+                SubscriptionStatus.UNSUBSCRIBED,
                 kind="unsubscribe",
                 actor=actor,
                 now=now,
-                detail="from the preference centre",
+                detail=_CENTRE,
             )
             changes.append(f"left list {list_id}")
     session.commit()

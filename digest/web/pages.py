@@ -12,9 +12,9 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session
@@ -22,8 +22,10 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from digest.db import open_session
+from digest.links import BadToken, Links
 from digest.settings import Settings
 from digest.web.messages import MESSAGES, RTL
+from subscribers.store import Actor, Reader, find_reader
 
 LANGUAGES = tuple(MESSAGES)
 SECURITY_HEADERS = {
@@ -70,6 +72,26 @@ def db_session(request: Request) -> Iterator[Session]:
     """A database session for one request (FastAPI dependency)."""
     with open_session(request.app.state.engine) as session:
         yield session
+
+
+def links_of(request: Request) -> Links:
+    """The signer of the readers' links, from the app's settings."""
+    settings = settings_of(request)
+    return Links(settings.base_url, settings.signing_keys())
+
+
+def verified_reader(request: Request, session: Session, purpose: str, token: str) -> Reader | None:
+    """The reader a ``purpose`` token names, or None when forged, tampered, expired or erased (answer 404)."""
+    try:
+        named = links_of(request).verify(purpose, token)
+    except BadToken:
+        return None
+    return find_reader(session=session, subscriber_id=named.subscriber_id, list_id=named.list_id)
+
+
+def web_actor(request: Request) -> Actor:
+    """The consent log's record of who acted: the web, with the client's address and user agent."""
+    return Actor(source="web", ip=client_ip(request), user_agent=request.headers.get("user-agent"))
 
 
 def environment_of(request: Request) -> Environment:
@@ -153,6 +175,17 @@ class Submitted:
     problem: int | None = None
 
 
+def form_problem(request: Request, submitted: Submitted, language: str) -> HTMLResponse | None:
+    """The page refusing a form that could not be read (413 or 400), or None when it was read."""
+    if submitted.problem == 413:
+        return message_page(request, language=language, title="too_large_title", text="too_large_text", status_code=413)
+    if submitted.problem:
+        return message_page(
+            request, language=language, title="bad_request_title", text="bad_request_text", status_code=400
+        )
+    return None
+
+
 async def read_form(request: Request) -> Submitted:
     """The request's form, read with a size cap so a huge body is refused before it is parsed (dependency)."""
     declared = request.headers.get("content-length", "")
@@ -170,6 +203,10 @@ async def read_form(request: Request) -> Submitted:
     except HTTPException:
         return Submitted(FormData(), 400)
     return Submitted(form)
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+Form = Annotated[Submitted, Depends(read_form)]
 
 
 def client_ip(request: Request) -> str:

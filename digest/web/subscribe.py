@@ -6,42 +6,42 @@ import json
 import logging
 import secrets
 from datetime import date, datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlmodel import Session, col, select
 
 from digest.errors import DigestError, SubscriberError
-from digest.links import BadToken, Links
 from digest.mail import get_backend
 from digest.models import Edition
 from digest.settings import Settings
 from digest.web.messages import LANGUAGE_NAMES, MESSAGES
 from digest.web.pages import (
     SECURITY_HEADERS,
+    DbSession,
+    Form,
     RateLimiter,
     Submitted,
     client_ip,
-    db_session,
+    form_problem,
+    links_of,
     message_page,
     not_found,
     page,
     pick_language,
-    read_form,
     settings_of,
+    verified_reader,
+    web_actor,
 )
 from subscribers.confirmation import send_confirmation
 from subscribers.models import MailingList, Subscriber, SubscriptionStatus
 from subscribers.store import (
-    Actor,
     Preferences,
     Reader,
     add_subscriber,
     confirm_subscription,
     expire_pending,
-    find_reader,
     find_subscriber,
     reader_lists,
     split_sections,
@@ -58,41 +58,12 @@ CSRF_MAX_AGE = 2 * 3600
 CSRF_COOKIE = "digest_csrf"
 PAUSE_MAX = timedelta(days=366)
 
-DbSession = Annotated[Session, Depends(db_session)]
-Form = Annotated[Submitted, Depends(read_form)]
-
-
-def _actor(request: Request) -> Actor:
-    return Actor(source="web", ip=client_ip(request), user_agent=request.headers.get("user-agent"))
-
-
-def _links(settings: Settings) -> Links:
-    return Links(settings.base_url, settings.signing_keys())
-
-
-def _reader(request: Request, session: Session, purpose: str, token: str) -> Reader | None:
-    try:
-        named = _links(settings_of(request)).verify(purpose, token)
-    except BadToken:
-        return None
-    return find_reader(session=session, subscriber_id=named.subscriber_id, list_id=named.list_id)
-
 
 def _limiter(request: Request) -> RateLimiter:
     limiter = getattr(request.app.state, "subscribe_limiter", None)
     if limiter is None:
         limiter = request.app.state.subscribe_limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
     return limiter
-
-
-def _form_problem(request: Request, submitted: Submitted, language: str) -> HTMLResponse | None:
-    if submitted.problem == 413:
-        return message_page(request, language=language, title="too_large_title", text="too_large_text", status_code=413)
-    if submitted.problem:
-        return message_page(
-            request, language=language, title="bad_request_title", text="bad_request_text", status_code=400
-        )
-    return None
 
 
 def _subscribe_form(
@@ -130,7 +101,7 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
     """Sign up: always the same answer whether or not the address is known; the email goes out afterwards."""
     form = submitted.form
     language = pick_language(request, str(form.get("language") or ""))
-    if problem := _form_problem(request, submitted, language):
+    if problem := form_problem(request, submitted, language):
         return problem
     wait = _limiter(request).allow(client_ip(request))
     if wait is not None:
@@ -161,7 +132,7 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
             email=email,
             name=None if known else name or None,
             language=None if known else language,
-            actor=_actor(request),
+            actor=web_actor(request),
         )
     except SubscriberError as err:
         session.rollback()
@@ -187,7 +158,7 @@ def _send_confirmation(settings: Settings, subscriber: Subscriber, mailing_list:
 @router.get("/c/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str, session: DbSession) -> Response:
     """The confirmation page: one button (a GET never confirms, so link scanners cannot)."""
-    reader = _reader(request, session, "confirm", token)
+    reader = verified_reader(request, session, "confirm", token)
     if reader is None:
         return not_found(request)
     language = pick_language(request, reader.subscriber.language)
@@ -207,19 +178,19 @@ def confirm_page(request: Request, token: str, session: DbSession) -> Response:
 def confirm(request: Request, token: str, session: DbSession, submitted: Form) -> Response:
     """Confirm the subscription the token names; confirming twice is harmless."""
     expire_pending(session=session)
-    reader = _reader(request, session, "confirm", token)
+    reader = verified_reader(request, session, "confirm", token)
     if reader is None:
         return not_found(request)
     language = pick_language(request, reader.subscriber.language)
-    if problem := _form_problem(request, submitted, language):
+    if problem := form_problem(request, submitted, language):
         return problem
-    confirm_subscription(session=session, reader=reader, actor=_actor(request))
+    confirm_subscription(session=session, reader=reader, actor=web_actor(request))
     return _confirmed(request, reader, language)
 
 
 def _confirmed(request: Request, reader: Reader, language: str) -> HTMLResponse:
     assert reader.subscriber.id is not None and reader.mailing_list.id is not None
-    preferences = _links(settings_of(request)).preferences_url(reader.subscriber.id, reader.mailing_list.id)
+    preferences = links_of(request).preferences_url(reader.subscriber.id, reader.mailing_list.id)
     return message_page(
         request,
         language=language,
@@ -252,7 +223,7 @@ def known_sections(session: Session, list_id: int, chosen: list[str]) -> list[st
 @router.get("/p/{token}", response_class=HTMLResponse)
 def preferences_page(request: Request, token: str, session: DbSession, saved: int = 0) -> Response:
     """The preference centre of the reader the token names (their own data only)."""
-    reader = _reader(request, session, "preferences", token)
+    reader = verified_reader(request, session, "preferences", token)
     if reader is None:
         return not_found(request)
     return _preferences(request, session, reader, token, saved=bool(saved))
@@ -296,7 +267,7 @@ def _preferences(
         paused_until=subscription.paused_until.isoformat() if subscription.paused_until else "",
         csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
         action=f"/p/{token}",
-        unsubscribe_url=_links(settings).unsubscribe_url(subscriber.id, mailing_list.id),
+        unsubscribe_url=links_of(request).unsubscribe_url(subscriber.id, mailing_list.id),
     )
     response.set_cookie(
         CSRF_COOKIE,
@@ -349,11 +320,11 @@ def _parse_pause(raw: str, today: date) -> date | None:
 @router.post("/p/{token}", response_class=HTMLResponse)
 def save_preferences(request: Request, token: str, session: DbSession, submitted: Form) -> Response:
     """Save the preference form (CSRF-checked), then show the page again (POST, redirect, GET)."""
-    reader = _reader(request, session, "preferences", token)
+    reader = verified_reader(request, session, "preferences", token)
     if reader is None:
         return not_found(request)
     language = pick_language(request, reader.subscriber.language)
-    if problem := _form_problem(request, submitted, language):
+    if problem := form_problem(request, submitted, language):
         return problem
     if not _csrf_ok(request, reader, submitted):
         return message_page(
@@ -392,7 +363,7 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
                 paused_until=paused,
             ),
             lists=lists,
-            actor=_actor(request),
+            actor=web_actor(request),
         )
     except SubscriberError as err:
         session.rollback()

@@ -70,14 +70,8 @@ def settings(make_settings, base_url: str) -> Settings:
 
 
 @pytest.fixture
-def cli_env(settings: Settings) -> dict[str, str]:
-    return {
-        "DATABASE_URL": settings.database_url,
-        "DIGEST_OUTBOX_DIR": str(settings.outbox_dir),
-        "DIGEST_SECRET_KEY": "test-secret",
-        "DIGEST_BASE_URL": settings.base_url,
-        "DIGEST_AUTO_APPROVE": "1",
-    }
+def cli_env(cli_env: dict[str, str]) -> dict[str, str]:
+    return {**cli_env, "DIGEST_AUTO_APPROVE": "1"}
 
 
 @pytest.fixture
