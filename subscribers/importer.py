@@ -133,8 +133,10 @@ def import_csv(
     return report
 
 
-def _insert_many(session: Session, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """INSERT ``rows`` (dicts with the same keys) in one executemany, straight to the driver.
+def _insert_many(
+    session: Session, model: type[SQLModel], columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """INSERT ``rows`` (values in the order of ``columns``) in one executemany, straight to the driver.
 
     SQLAlchemy's executemany converts every value of every row in Python, which halves the import speed;
     the values here are plain strings, numbers and one timestamp, so they are converted once by the caller
@@ -145,12 +147,14 @@ def _insert_many(session: Session, model: type[SQLModel], rows: list[dict[str, A
     table = getattr(model, "__table__", None)
     assert isinstance(table, Table)
     connection = session.connection()
-    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(rows[0]))
-    if compiled.positional:
-        order = compiled.positiontup or []
-        connection.exec_driver_sql(compiled.string, [tuple(row[key] for key in order) for row in rows])
-    else:
-        connection.exec_driver_sql(compiled.string, rows)
+    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
+    if not compiled.positional:
+        connection.exec_driver_sql(compiled.string, [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    order = [columns.index(key) for key in compiled.positiontup or []]
+    if order != list(range(len(columns))):
+        rows = [tuple(row[i] for i in order) for row in rows]
+    connection.exec_driver_sql(compiled.string, rows)
 
 
 def _stamp(session: Session, value: datetime) -> Any:
@@ -198,20 +202,12 @@ def _import_chunk(
     new_rows = [row for row in accepted if row.key not in existing]
     ids: dict[str, int] = {row.key: existing[row.key].id for row in accepted if row.key in existing}
     if new_rows:
+        active = SubscriberStatus.ACTIVE.value
         _insert_many(
             session,
             Subscriber,
-            [
-                {
-                    "email": row.email,
-                    "email_key": row.key,
-                    "name": row.name,
-                    "language": row.language,
-                    "status": SubscriberStatus.ACTIVE.value,
-                    "created_at": stamp,
-                }
-                for row in new_rows
-            ],
+            ("email", "email_key", "name", "language", "status", "created_at"),
+            [(row.email, row.key, row.name, row.language, active, stamp) for row in new_rows],
         )
         # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
         inserted = session.execute(
@@ -248,34 +244,27 @@ def _import_chunk(
             ).where(col(Subscription.list_id) == list_id, col(Subscription.subscriber_id).in_(ids.values()))
         )
     }
-    status = SubscriptionStatus.ACTIVE if confirmed else SubscriptionStatus.PENDING
-    new_subscriptions: list[dict[str, Any]] = []
+    # Plain strings hoisted out of the loop: enum lookups per row are measurable at 100k rows.
+    status = (SubscriptionStatus.ACTIVE if confirmed else SubscriptionStatus.PENDING).value
+    unsubscribed, pending = SubscriptionStatus.UNSUBSCRIBED.value, SubscriptionStatus.PENDING.value
+    confirmed_at = stamp if confirmed else None
+    by_publisher = "confirmed by the publisher"
+    new_subscriptions: list[tuple[Any, ...]] = []
     subscription_updates: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    events: list[tuple[Any, ...]] = []
     for row in accepted:
         subscriber_id = ids[row.key]
         current = subscriptions.get(subscriber_id)
-        event = {"subscriber_id": subscriber_id, "list_id": list_id, "source": "import", "at": stamp}
         if current is None:
             new_subscriptions.append(
-                {
-                    "subscriber_id": subscriber_id,
-                    "list_id": list_id,
-                    "status": status.value,
-                    "sections": row.sections,
-                    "frequency": "daily",
-                    "format": "html",
-                    "confirmed_at": stamp if confirmed else None,
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                }
+                (subscriber_id, list_id, status, row.sections, "daily", "html", confirmed_at, stamp, stamp)
             )
-            events.append({**event, "kind": "subscribe"})
+            events.append((subscriber_id, list_id, "subscribe", "import", None, stamp))
             if confirmed:
-                events.append({**event, "kind": "confirm", "detail": "confirmed by the publisher"})
+                events.append((subscriber_id, list_id, "confirm", "import", by_publisher, stamp))
             report.rows.append(RowOutcome(row.line, row.email, "added"))
             continue
-        if current.status == SubscriptionStatus.UNSUBSCRIBED:
+        if current.status == unsubscribed:
             report.rows.append(
                 RowOutcome(row.line, row.email, "refused", f"{row.email} unsubscribed from this list: not re-added")
             )
@@ -283,16 +272,29 @@ def _import_chunk(
         values: dict[str, Any] = {}
         if row.sections is not None and row.sections != current.sections:
             values["sections"] = row.sections
-        if confirmed and current.status == SubscriptionStatus.PENDING:
-            values.update(status=SubscriptionStatus.ACTIVE.value, confirmed_at=now)
-            events.append({**event, "kind": "confirm", "detail": "confirmed by the publisher"})
+        if confirmed and current.status == pending:
+            values.update(status=status, confirmed_at=now)
+            events.append((subscriber_id, list_id, "confirm", "import", by_publisher, stamp))
         if values:
             subscription_updates.append({"id": current.id, "updated_at": now, **values})
         outcome = "updated" if values or row.key in changed_people else "unchanged"
         report.rows.append(RowOutcome(row.line, row.email, outcome))
-    if new_subscriptions:
-        _insert_many(session, Subscription, new_subscriptions)
+    _insert_many(
+        session,
+        Subscription,
+        (
+            "subscriber_id",
+            "list_id",
+            "status",
+            "sections",
+            "frequency",
+            "format",
+            "confirmed_at",
+            "created_at",
+            "updated_at",
+        ),
+        new_subscriptions,
+    )
     if subscription_updates:
         session.execute(update(Subscription), subscription_updates)
-    if events:
-        _insert_many(session, ConsentEvent, [{"detail": None, "ip": None, "user_agent": None, **e} for e in events])
+    _insert_many(session, ConsentEvent, ("subscriber_id", "list_id", "kind", "source", "detail", "at"), events)
