@@ -230,3 +230,10 @@ def test_no_valid_row_is_ever_lost(tmp_path_factory, batches) -> None:
         assert stored == valid
     finally:
         engine.dispose()
+
+
+def test_the_import_benchmark_runs() -> None:
+    from bench.import_csv import measure
+
+    rates = measure(300)
+    assert set(rates) == {"first import", "re-import"} and all(rate > 0 for rate in rates.values())

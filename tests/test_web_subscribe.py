@@ -114,6 +114,12 @@ def test_signups_are_rate_limited_per_client_address(http) -> None:
     assert int(limited.headers["retry-after"]) > 0
 
 
+def test_one_address_gets_at_most_three_confirmation_emails_an_hour(http, settings) -> None:
+    for _ in range(5):
+        assert _signup(http, "target@example.com").status_code == 200
+    assert len(read_messages(settings.outbox_dir)) == 3
+
+
 def test_honeypot_signups_are_dropped_silently(http, settings, engine) -> None:
     answer = _signup(http, "bot@example.com", website="http://spam.example")
     assert answer.status_code == 200

@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from digest.errors import DigestError, SubscriberError
@@ -54,16 +55,22 @@ log = logging.getLogger(__name__)
 # Sign-ups per client address: enough for a family behind one router, too few for a bot.
 SUBSCRIBE_LIMIT = 5
 SUBSCRIBE_WINDOW = 600.0
+# Confirmation emails per address, whoever asks: the form must not become a way to flood someone's inbox.
+CONFIRMATIONS_PER_ADDRESS = 3
+CONFIRMATION_WINDOW = 3600.0
 CSRF_MAX_AGE = 2 * 3600
 CSRF_COOKIE = "digest_csrf"
 PAUSE_MAX = timedelta(days=366)
 
 
-def _limiter(request: Request) -> RateLimiter:
-    limiter = getattr(request.app.state, "subscribe_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.subscribe_limiter = RateLimiter(SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW)
-    return limiter
+def _limiter(request: Request, name: str, limit: int, window: float) -> RateLimiter:
+    """The app's limiter called ``name``, made on first use (one per app, so tests start afresh)."""
+    limiters: dict[str, RateLimiter] | None = getattr(request.app.state, "rate_limiters", None)
+    if limiters is None:
+        limiters = request.app.state.rate_limiters = {}
+    if name not in limiters:
+        limiters[name] = RateLimiter(limit, window)
+    return limiters[name]
 
 
 def _subscribe_form(
@@ -103,7 +110,7 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
     language = pick_language(request, str(form.get("language") or ""))
     if problem := form_problem(request, submitted, language):
         return problem
-    wait = _limiter(request).allow(client_ip(request))
+    wait = _limiter(request, "subscribe", SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW).allow(client_ip(request))
     if wait is not None:
         return message_page(
             request,
@@ -134,13 +141,21 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
             language=None if known else language,
             actor=web_actor(request),
         )
+    except IntegrityError:
+        session.rollback()  # the same address signed up at the same moment elsewhere: that one wins
+        return done
     except SubscriberError as err:
         session.rollback()
         if known is None and "suppressed" not in str(err):
             error = MESSAGES[language]["invalid_email"]
             return _subscribe_form(request, mailing_list, language, email=email, name=name, error=error)
         return done  # suppressed or blocked: the answer must not tell
-    if result.needs_confirmation and result.outcome != "unchanged":
+    per_address = _limiter(request, "confirmations", CONFIRMATIONS_PER_ADDRESS, CONFIRMATION_WINDOW)
+    if (
+        result.needs_confirmation
+        and result.outcome != "unchanged"
+        and per_address.allow(result.subscriber.email_key) is None
+    ):
         background.add_task(_send_confirmation, settings, result.subscriber, mailing_list)
     return done
 
