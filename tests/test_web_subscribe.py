@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from digest.db import open_session
 from subscribers.models import ConsentEvent, Subscriber, SubscriptionStatus
-from subscribers.store import create_list, expire_pending, suppress
+from subscribers.store import create_list, expire_pending, remove_subscriber, suppress
 from tests.subscribers_helpers import (
     client,
     consent_kinds,
@@ -144,6 +144,16 @@ def test_unconfirmed_web_signups_expire_and_their_link_dies(http, settings, engi
     assert _subscriber(engine, "imported@example.com") is not None
     assert http.post(confirm).status_code == 404
     assert "expire" in consent_kinds(engine)
+
+
+def test_an_old_confirm_link_does_not_bring_back_someone_who_left(http, settings, engine) -> None:
+    subscriber_id, list_id = make_reader(engine, "amina@example.com")
+    with open_session(engine) as session:
+        remove_subscriber(session=session, email="amina@example.com")
+    confirm = local(links(settings).confirm_url(subscriber_id, list_id), settings)
+    assert http.get(confirm).status_code == 404
+    assert http.post(confirm).status_code == 404
+    assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.UNSUBSCRIBED
 
 
 def test_tampered_confirm_token_is_404(http, settings, engine) -> None:

@@ -35,6 +35,7 @@ from digest.web.pages import (
     verified_reader,
     web_actor,
 )
+from subscribers.addresses import normalize_email
 from subscribers.confirmation import send_confirmation
 from subscribers.models import MailingList, Subscriber, SubscriptionStatus
 from subscribers.store import (
@@ -129,14 +130,19 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
     done = message_page(request, language=language, title="check_inbox_title", text="check_inbox_text")
     if form.get("website"):
         return done  # the hidden field is filled in: a bot
+    try:
+        address = normalize_email(email)
+    except SubscriberError:
+        error = MESSAGES[language]["invalid_email"]
+        return _subscribe_form(request, mailing_list, language, email=email, name=name, error=error)
     expire_pending(session=session)
-    known = find_subscriber(session=session, email=email) if "@" in email else None
+    known = find_subscriber(session=session, email=address)
     try:
         # A stranger must not change a known reader's details: only new readers bring their name and language.
         result = add_subscriber(
             session=session,
             mailing_list=mailing_list,
-            email=email,
+            email=address,
             name=None if known else name or None,
             language=None if known else language,
             actor=web_actor(request),
@@ -144,12 +150,9 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
     except IntegrityError:
         session.rollback()  # the same address signed up at the same moment elsewhere: that one wins
         return done
-    except SubscriberError as err:
+    except SubscriberError:
         session.rollback()
-        if known is None and "suppressed" not in str(err):
-            error = MESSAGES[language]["invalid_email"]
-            return _subscribe_form(request, mailing_list, language, email=email, name=name, error=error)
-        return done  # suppressed or blocked: the answer must not tell
+        return done  # suppressed, bounced or erased: the answer must not tell
     per_address = _limiter(request, "confirmations", CONFIRMATIONS_PER_ADDRESS, CONFIRMATION_WINDOW)
     if (
         result.needs_confirmation
@@ -174,10 +177,10 @@ def _send_confirmation(settings: Settings, subscriber: Subscriber, mailing_list:
 def confirm_page(request: Request, token: str, session: DbSession) -> Response:
     """The confirmation page: one button (a GET never confirms, so link scanners cannot)."""
     reader = verified_reader(request, session, "confirm", token)
-    if reader is None:
-        return not_found(request)
+    if reader is None or reader.subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+        return not_found(request)  # an old confirm link never brings back someone who left
     language = pick_language(request, reader.subscriber.language)
-    if reader.subscription.status != SubscriptionStatus.PENDING:
+    if reader.subscription.status == SubscriptionStatus.ACTIVE:
         return _confirmed(request, reader, language)
     return page(
         request,
@@ -194,7 +197,7 @@ def confirm(request: Request, token: str, session: DbSession, submitted: Form) -
     """Confirm the subscription the token names; confirming twice is harmless."""
     expire_pending(session=session)
     reader = verified_reader(request, session, "confirm", token)
-    if reader is None:
+    if reader is None or reader.subscription.status == SubscriptionStatus.UNSUBSCRIBED:
         return not_found(request)
     language = pick_language(request, reader.subscriber.language)
     if problem := form_problem(request, submitted, language):
