@@ -255,7 +255,7 @@ def render_variant(
         "featured_title": one_line(featured.title) if featured else "",
         "featured_url": link[featured.url] if featured else "",
         "featured_image": featured.image if featured and (featured.image or "").startswith("https://") else None,
-        "featured_summary": selection.featured_summary,
+        "featured_summary": one_line(selection.featured_summary),
         "groups": group_by_section(headlines, link),
         "publication": publication,
         "language": language,
