@@ -360,17 +360,44 @@ def _not_yet(what: str, issue: str) -> None:
 
 
 @app.command()
+@errors_to_exit
 def preview(
+    ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8001,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on (127.0.0.1 only).")] = 8001,
     output: Annotated[Path | None, typer.Option(help="Write the preview as static files here instead.")] = None,
 ) -> None:
-    """Preview the day's edition (desktop, phone, dark, text) in the browser.
+    """Preview the day's edition (desktop, phone, dark, text, lint) and adjust or approve it in the browser.
+
+    Builds the edition first when it does not exist. Serves on this machine only, without a password.
 
     Example: digest preview --date 2025-11-27 --output preview/
     """
-    _not_yet("preview", "it lands with the email and preview work")
+    from digest.web.editor import serve_preview, write_static
+
+    state = _state(ctx)
+    settings = state.settings
+    day = _day(state, date_)
+    engine = state.ready_engine()
+    with open_session(engine) as session:
+        mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
+        if find_edition(session, mailing_list, day) is None:
+            build_edition(
+                session=session,
+                settings=settings,
+                day=day,
+                list_slug=mailing_list.slug,
+                warn=lambda message: typer.echo(message, err=True),
+            )
+        if output is not None:
+            written = write_static(
+                session=session, settings=settings, mailing_list=mailing_list, day=day, folder=output
+            )
+            typer.echo(f"wrote {len(written)} files: open {output / 'index.html'}")
+            return
+    typer.echo(f"preview of the {day} edition: http://127.0.0.1:{port}/editor/{mailing_list.slug}/{day} (Ctrl-C stops)")
+    serve_preview(settings, engine=engine, port=port)
 
 
 @app.command()

@@ -22,7 +22,7 @@ from digest.render import (
     load_translations,
     make_environment,
     render_variant,
-    templates_dir,
+    templates_root,
     with_utm,
 )
 from digest.settings import load_settings
@@ -182,7 +182,8 @@ def test_intro_and_missing_or_insecure_image(selection: Selection) -> None:
 
 
 def test_every_template_string_is_translated() -> None:
-    found = {message for *_, message, _, _ in extract_from_dir(str(templates_dir()), method_map=[("**.j2", "jinja2")])}
+    extracted = extract_from_dir(str(templates_root()), method_map=[("**.j2", "jinja2")])
+    found = {message for _, _, message, _, _ in extracted}
     messages = {m if isinstance(m, str) else m[0] for m in found}
     assert "Unsubscribe" in messages
     for language in ("fr", "ar"):
