@@ -70,7 +70,7 @@ def test_page_shows_variants_lint_and_skipped(client: TestClient, editor_setting
     assert "No problem found." in page.text
     assert "outside the day" in page.text
     assert 'title="Phone preview"' in page.text and 'title="Dark mode preview"' in page.text
-    edition, variants = _edition(engine)
+    _, variants = _edition(engine)
     assert {v.key for v in variants} == {"fr", "en", "ar", "fr:tech+économie"}
     shown = client.get(PAGE + "/variant", params={"key": "ar"})
     assert 'dir="rtl"' in shown.text and "%%" not in shown.text
