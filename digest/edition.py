@@ -282,7 +282,9 @@ def store_edition(
     environments: dict[str, Environment] = {}
     variants = []
     for language, sections in reader_variants(session, mailing_list, settings.language):
-        env = environments.setdefault(language, make_environment(language))
+        if language not in environments:
+            environments[language] = make_environment(language)
+        env = environments[language]
         variants.append(
             render_variant(
                 selection,

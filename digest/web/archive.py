@@ -15,20 +15,17 @@ from babel.dates import format_date
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lxml import etree
-from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from digest import __version__
 from digest.db import open_session
 from digest.edition import variant_key
-from digest.errors import SubscriberError
 from digest.links import Links
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import FIELDS, Personalizable
 from digest.settings import Settings
-from digest.web.editor import cached_pages_environment
+from digest.web.pages import cached_pages_environment, engine_of, list_or_404, settings_of
 from subscribers.models import MailingList
-from subscribers.store import get_list
 
 router = APIRouter(prefix="/editions")
 
@@ -108,23 +105,6 @@ def _stamp(edition: Edition) -> datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def _list(session: Session, slug: str) -> MailingList:
-    try:
-        return get_list(session=session, slug=slug)
-    except SubscriberError as err:
-        raise HTTPException(404, "no such list") from err
-
-
 def _links(settings: Settings) -> Links:
     return Links(settings.base_url, [])
 
@@ -133,16 +113,16 @@ def _links(settings: Settings) -> Links:
 @router.get("/", include_in_schema=False)
 def archive_home(request: Request) -> RedirectResponse:
     """The default list's archive."""
-    return RedirectResponse(f"/editions/{_settings(request).list_slug}", status_code=303)
+    return RedirectResponse(f"/editions/{settings_of(request).list_slug}", status_code=303)
 
 
 @router.get("/{slug}", response_class=HTMLResponse)
 def archive_page(request: Request, slug: str) -> HTMLResponse:
     """Every edition of the list that went out, newest first, with a link to the feed."""
-    settings = _settings(request)
+    settings = settings_of(request)
     links = _links(settings)
-    with open_session(_engine(request)) as session:
-        mailing_list = _list(session, slug)
+    with open_session(engine_of(request)) as session:
+        mailing_list = list_or_404(session, slug)
         editions = [
             (e, links.edition_url(slug, e.date), format_date(e.date, format="long", locale=settings.language))
             for e in public_editions(session, mailing_list)
@@ -162,12 +142,12 @@ def archive_page(request: Request, slug: str) -> HTMLResponse:
 @router.get("/{slug}/feed.atom")
 def archive_feed(request: Request, slug: str) -> Response:
     """The list's latest editions as an Atom feed, each with its full content."""
-    settings = _settings(request)
+    settings = settings_of(request)
     links = _links(settings)
     archive_url = f"{settings.base_url}/editions/{slug}"
     entries = []
-    with open_session(_engine(request)) as session:
-        mailing_list = _list(session, slug)
+    with open_session(engine_of(request)) as session:
+        mailing_list = list_or_404(session, slug)
         for edition in public_editions(session, mailing_list, FEED_ENTRIES):
             variant = public_variant(session, edition, settings.language)
             if variant is not None:
@@ -186,13 +166,13 @@ def archive_feed(request: Request, slug: str) -> Response:
 @router.get("/{slug}/{day}", response_class=HTMLResponse)
 def edition_page(request: Request, slug: str, day: str, lang: str = "") -> HTMLResponse:
     """The web version of one edition that went out ("view in browser"), in ``lang`` if it was rendered."""
-    settings = _settings(request)
+    settings = settings_of(request)
     try:
         the_day = date.fromisoformat(day)
     except ValueError as err:
         raise HTTPException(404, "no such edition") from err
-    with open_session(_engine(request)) as session:
-        mailing_list = _list(session, slug)
+    with open_session(engine_of(request)) as session:
+        mailing_list = list_or_404(session, slug)
         edition = session.exec(
             select(Edition).where(
                 Edition.list_id == mailing_list.id, Edition.date == the_day, col(Edition.status).in_(PUBLIC)

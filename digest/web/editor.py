@@ -23,7 +23,6 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -42,21 +41,15 @@ from digest.mail import get_backend
 from digest.mail.base import Batch, Content, Recipient, sender_address
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import Personalizable
-from digest.render import make_environment, templates_root
 from digest.select import EditorChoices
 from digest.settings import Settings
+from digest.web.pages import cached_pages_environment, engine_of, list_or_404, pages_environment, settings_of
 from subscribers.addresses import normalize_email
 from subscribers.models import MailingList, utcnow
-from subscribers.store import get_list
 
 TEST_RECIPIENTS_MAX = 10
 CSRF_MAX_AGE = 12 * 3600
 _DARK_QUERY = "(prefers-color-scheme: dark)"
-
-
-def pages_environment(language: str = "en") -> Environment:
-    """The Jinja2 environment of the editor's (English) and the archive's (localised) pages."""
-    return make_environment(language, folder=templates_root() / "web")
 
 
 def preview_fields(base_url: str) -> dict[str, str]:
@@ -276,30 +269,9 @@ def serve_preview(settings: Settings, *, engine: Engine, port: int) -> None:
 # --- Web routes -----------------------------------------------------------------------------------
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
-
-
-def cached_pages_environment(request: Request, language: str = "en") -> Environment:
-    """The pages' environment in ``language``, built once per app."""
-    state = request.app.state
-    if not hasattr(state, "pages_environments"):
-        state.pages_environments = {}
-    cache: dict[str, Environment] = state.pages_environments
-    if language not in cache:
-        cache[language] = pages_environment(language)
-    return cache[language]
-
-
 def require_editor(request: Request) -> None:
     """Let the editor in: HTTP Basic with DIGEST_EDITOR_PASSWORD, or no password under `digest preview`."""
-    password = _settings(request).editor_password
+    password = settings_of(request).editor_password
     if not password:
         if getattr(request.app.state, "editor_open", False):
             return
@@ -331,7 +303,7 @@ def csrf_token(settings: Settings) -> str:
 
 def _check_csrf(request: Request, token: str) -> None:
     try:
-        _csrf(_settings(request)).loads(token, max_age=CSRF_MAX_AGE)
+        _csrf(settings_of(request)).loads(token, max_age=CSRF_MAX_AGE)
     except BadSignature as err:
         raise HTTPException(403, "the form expired: reload the page and try again") from err
 
@@ -343,13 +315,6 @@ def _parse_day(value: str) -> date:
         raise HTTPException(404, f"{value!r} is not a date like 2025-11-27") from err
 
 
-def _list(session: Session, slug: str) -> MailingList:
-    try:
-        return get_list(session=session, slug=slug)
-    except SubscriberError as err:
-        raise HTTPException(404, str(err)) from err
-
-
 def _page_url(slug: str, day: date, **query: str) -> str:
     suffix = f"?{urlencode(query)}" if query else ""
     return f"/editor/{quote(slug)}/{day.isoformat()}{suffix}"
@@ -359,7 +324,7 @@ def _page_url(slug: str, day: date, **query: str) -> str:
 @router.get("/", include_in_schema=False)
 def editor_home(request: Request) -> RedirectResponse:
     """Today's edition of the default list."""
-    settings = _settings(request)
+    settings = settings_of(request)
     return RedirectResponse(_page_url(settings.list_slug, datetime.now(settings.tz).date()), status_code=303)
 
 
@@ -368,10 +333,10 @@ def editor_page(
     request: Request, slug: str, day: str, message: str = "", error: str = "", variant: str = ""
 ) -> HTMLResponse:
     """The preview and controls for one day's edition."""
-    settings = _settings(request)
+    settings = settings_of(request)
     the_day = _parse_day(day)
-    with open_session(_engine(request)) as session:
-        mailing_list = _list(session, slug)
+    with open_session(engine_of(request)) as session:
+        mailing_list = list_or_404(session, slug)
         base = _page_url(slug, the_day)
 
         def url_of(v: EditionVariant, dark: bool) -> str:
@@ -403,18 +368,18 @@ def _variant(session: Session, mailing_list: MailingList, day: date, key: str) -
 @router.get("/{slug}/{day}/variant", response_class=HTMLResponse)
 def editor_variant(request: Request, slug: str, day: str, key: str, dark: bool = False) -> HTMLResponse:
     """One variant's HTML as readers get it (stand-in links), optionally as dark-mode clients show it."""
-    with open_session(_engine(request)) as session:
-        _, variant = _variant(session, _list(session, slug), _parse_day(day), key)
-    html = fill_for_preview(variant.html, _settings(request).base_url)
+    with open_session(engine_of(request)) as session:
+        _, variant = _variant(session, list_or_404(session, slug), _parse_day(day), key)
+    html = fill_for_preview(variant.html, settings_of(request).base_url)
     return HTMLResponse(force_dark(html) if dark else html, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{slug}/{day}/variant.txt", response_class=PlainTextResponse)
 def editor_variant_text(request: Request, slug: str, day: str, key: str) -> PlainTextResponse:
     """One variant's plain-text part."""
-    with open_session(_engine(request)) as session:
-        _, variant = _variant(session, _list(session, slug), _parse_day(day), key)
-    return PlainTextResponse(fill_for_preview(variant.text, _settings(request).base_url))
+    with open_session(engine_of(request)) as session:
+        _, variant = _variant(session, list_or_404(session, slug), _parse_day(day), key)
+    return PlainTextResponse(fill_for_preview(variant.text, settings_of(request).base_url))
 
 
 Action = Callable[[Session, MailingList, date], str]
@@ -424,8 +389,8 @@ def _act(request: Request, slug: str, day: str, csrf: str, action: Action) -> Re
     """Run one editor action and come back to the page with its outcome."""
     _check_csrf(request, csrf)
     the_day = _parse_day(day)
-    with open_session(_engine(request)) as session:
-        mailing_list = _list(session, slug)
+    with open_session(engine_of(request)) as session:
+        mailing_list = list_or_404(session, slug)
         try:
             done = action(session, mailing_list, the_day)
         except DigestError as err:
@@ -436,7 +401,7 @@ def _act(request: Request, slug: str, day: str, csrf: str, action: Action) -> Re
 
 def _change(request: Request, change: Callable[[EditorChoices], EditorChoices], done: str) -> Action:
     def action(session: Session, mailing_list: MailingList, day: date) -> str:
-        rebuild(session=session, settings=_settings(request), mailing_list=mailing_list, day=day, change=change)
+        rebuild(session=session, settings=settings_of(request), mailing_list=mailing_list, day=day, change=change)
         return done
 
     return action
@@ -491,9 +456,9 @@ def editor_test(
 
     def action(session: Session, mailing_list: MailingList, the_day: date) -> str:
         addresses = parse_addresses(to)
-        edition, variant = _variant(session, mailing_list, the_day, key or variant_key(_settings(request).language))
+        edition, variant = _variant(session, mailing_list, the_day, key or variant_key(settings_of(request).language))
         count = send_test(
-            settings=_settings(request), mailing_list=mailing_list, edition=edition, variant=variant, to=addresses
+            settings=settings_of(request), mailing_list=mailing_list, edition=edition, variant=variant, to=addresses
         )
         return f"test sent to {count} address(es): {', '.join(addresses)}"
 
