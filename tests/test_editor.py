@@ -6,6 +6,7 @@ import base64
 import email
 import email.policy
 import re
+import socket
 from collections.abc import Callable
 
 import pytest
@@ -184,3 +185,14 @@ def test_preview_output_writes_static_files(run_cli, tmp_path) -> None:
     assert "%%" not in (out / "ar.html").read_text()
     empty_day = run_cli("preview", "--date", "2026-01-05", "--output", str(out))
     assert empty_day.exit_code == 3
+
+
+def test_preview_on_a_busy_port_names_it(run_cli) -> None:
+    assert run_cli("init").exit_code == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli("preview", "--date", SAMPLE_DAY, "--port", str(port))
+    assert result.exit_code == 1
+    assert f"port {port} is busy" in result.output and f"--port {port + 1}" in result.output

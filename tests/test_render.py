@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -203,3 +204,10 @@ def test_bad_subject_template_or_colour_is_a_clear_setting_error(monkeypatch: py
 def test_render_sample_is_small(selection: Selection) -> None:
     variant = render_sample("ar", selection)
     assert len(variant.html.encode("utf-8")) < 30 * 1024
+
+
+def test_inlining_logs_no_css_warnings(selection: Selection, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        html = _render(selection).html
+    assert "mso-hide:all" in html.replace(" ", "")
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.records
