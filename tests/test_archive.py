@@ -71,3 +71,9 @@ def test_archive_page_and_full_content_feed(client: TestClient, settings: Settin
     content = entries[0].findtext(f"{ATOM}content")
     assert content and "Le Maroc capte un projet britannique" in content and "<body" not in content
     assert entries[0].findtext(f"{ATOM}updated") == "2025-11-27T07:00:00+00:00"
+
+
+def test_email_pages_run_no_script(client: TestClient, settings: Settings, engine) -> None:
+    build_sample(engine, settings)
+    _mark_sent(engine)
+    assert "script-src 'none'" in client.get(WEB).headers["content-security-policy"]

@@ -24,6 +24,7 @@ from digest.links import Links
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import FIELDS, Personalizable
 from digest.settings import Settings
+from digest.web.editor import EMAIL_PAGE_HEADERS
 from digest.web.pages import cached_pages_environment, engine_of, list_or_404, settings_of
 from subscribers.models import MailingList
 
@@ -185,4 +186,4 @@ def edition_page(request: Request, slug: str, day: str, lang: str = "") -> HTMLR
         )
     if variant is None:
         raise HTTPException(404, "no such edition")
-    return HTMLResponse(public_html(variant, f"{settings.base_url}/editions/{slug}"))
+    return HTMLResponse(public_html(variant, f"{settings.base_url}/editions/{slug}"), headers=EMAIL_PAGE_HEADERS)

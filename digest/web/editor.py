@@ -50,6 +50,8 @@ from subscribers.models import MailingList, utcnow
 TEST_RECIPIENTS_MAX = 10
 CSRF_MAX_AGE = 12 * 3600
 _DARK_QUERY = "(prefers-color-scheme: dark)"
+# An email shown as a page runs no script, whatever its content, and only this site may frame it.
+EMAIL_PAGE_HEADERS = {"Content-Security-Policy": "script-src 'none'; object-src 'none'; frame-ancestors 'self'"}
 
 
 def preview_fields(base_url: str) -> dict[str, str]:
@@ -371,7 +373,7 @@ def editor_variant(request: Request, slug: str, day: str, key: str, dark: bool =
     with open_session(engine_of(request)) as session:
         _, variant = _variant(session, list_or_404(session, slug), _parse_day(day), key)
     html = fill_for_preview(variant.html, settings_of(request).base_url)
-    return HTMLResponse(force_dark(html) if dark else html, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(force_dark(html) if dark else html, headers={"Cache-Control": "no-store", **EMAIL_PAGE_HEADERS})
 
 
 @router.get("/{slug}/{day}/variant.txt", response_class=PlainTextResponse)
