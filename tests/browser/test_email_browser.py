@@ -62,3 +62,25 @@ def test_dark_mode_changes_the_background(browser, emails, artifacts: Path) -> N
     dark.screenshot(path=str(artifacts / "email-fr-1280-dark.png"), full_page=True)
     light_context.close()
     dark_context.close()
+
+
+def _luminance(rgb: str) -> float:
+    channels = [int(part) / 255 for part in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_is_readable(browser, emails, scheme: str) -> None:
+    context, page = _page(browser, emails["fr"], 1280, scheme=scheme)
+    background = _luminance(
+        page.evaluate("getComputedStyle(document.querySelector('table.container')).backgroundColor")
+    )
+    selectors = [".masthead", ".dateline", ".kicker", ".featured-title a", ".summary", ".section-title", ".headline a"]
+    selectors += [".footer p", ".footer a"]
+    for selector in selectors:
+        color = page.evaluate(f"getComputedStyle(document.querySelector('{selector}')).color")
+        lighter, darker = sorted((_luminance(color), background), reverse=True)
+        ratio = (lighter + 0.05) / (darker + 0.05)
+        assert ratio >= 4.5, f"{scheme}: {selector} has contrast {ratio:.2f} ({color})"
+    context.close()
