@@ -125,7 +125,6 @@ class Headline:
 
     title: str
     url: str
-    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +187,7 @@ def group_by_section(articles: list[Article], link: Mapping[str, str]) -> list[S
     groups: dict[str | None, list[Headline]] = {}
     for article in articles:
         name = one_line(article.section) if article.section and article.section.strip() else None
-        groups.setdefault(name, []).append(Headline(one_line(article.title), link[article.url], article.source))
+        groups.setdefault(name, []).append(Headline(one_line(article.title), link[article.url]))
     ordered = [name for name in groups if name is not None] + ([None] if None in groups else [])
     return [SectionGroup(name, tuple(groups[name])) for name in ordered]
 
