@@ -107,7 +107,7 @@ def _stamp(edition: Edition) -> datetime:
 
 
 def _links(settings: Settings) -> Links:
-    return Links(settings.base_url, [])
+    return Links(settings.base_url, settings.signing_keys())
 
 
 @router.get("", include_in_schema=False)
