@@ -1,21 +1,50 @@
-"""Pick the day's featured article and headlines: a pure function of articles, day and rules."""
+"""Pick the day's featured article and headlines: a pure function of articles, day, time zone and rules.
+
+No clock, settings or I/O here: the caller passes the day, the publication's time zone, the rules and the
+editor's choices. The same input always gives the same Selection, and every pick and every skip says why.
+
+The rules, in order:
+
+1. The day runs from midnight to midnight in the publication's time zone. An article excluded by the
+   editor, without a date, or published outside the day is skipped with that reason.
+2. Duplicates are skipped: same canonical URL, same guid within one source, or the same title once case,
+   accents, apostrophes and punctuation are ignored (titles of fewer than ``title_min_words`` words, such
+   as "Éditorial", are too generic to tell). Of two duplicates the richer one is kept (a full body, then an
+   image, then more text); on a tie, the first one read.
+3. The featured article is the editor's pin, else the best candidate ranked by: a real body (at least
+   ``featured_min_body`` characters), an image, the length of its text up to ``featured_enough_body``
+   characters (beyond, longer is not better), then recency. It never appears among the headlines.
+4. Headlines are the rest, most recent first (or in source order), at most ``section_max`` per section
+   and ``headlines_max`` in all; when grouped, sections follow ``section_order`` then first appearance.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Literal
 
 from digest.content import Article, Pick, Selection, Skip
+from digest.errors import EditionError
+from digest.sources.clean import canonical_url, title_key
 
 
 @dataclass(frozen=True, slots=True)
 class SelectionRules:
-    """How many headlines to keep and how long the featured summary may be."""
+    """The stated rules of a selection (see the module docstring for how each is used)."""
 
     headlines_max: int = 10
     summary_chars: int = 300
+    order: Literal["recent", "source"] = "recent"
+    group_by_section: bool = False
+    section_order: tuple[str, ...] = ()
+    section_max: int | None = None
+    featured_min_body: int = 500
+    featured_enough_body: int = 1500
+    title_min_words: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,82 +56,293 @@ class EditorChoices:
     intro: str = ""
 
 
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
     """Midnight to midnight of ``day`` in ``tz``, as aware datetimes."""
     start = datetime.combine(day, time(0), tzinfo=tz)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
     return start, end
 
 
+# Words that end with a full stop without ending a sentence ("M. Benyaich", "Dr. Alami", "av. Hassan II").
+_ABBREVIATIONS = frozenset(
+    [
+        "m",
+        "mm",
+        "mme",
+        "mmes",
+        "mlle",
+        "dr",
+        "pr",
+        "me",
+        "st",
+        "ste",
+        "av",
+        "bd",
+        "n",
+        "no",
+        "p",
+        "cf",
+        "vs",
+        "mr",
+        "ms",
+        "mrs",
+        "prof",
+        "gen",
+        "col",
+        "sgt",
+        "jr",
+        "sr",
+        "art",
+        "al",
+        "env",
+        "vol",
+        "ed",
+        "fig",
+        "ex",
+        "j.-c",
+        "c",
+    ]
+)
+_SENTENCE_END = re.compile(r"""[.!?…؟][»"”’')\]]*(?=\s+[«"“'‘(\[]?[A-ZÀ-ÖØ-Þ0-9\u0600-\u06ff])""")
+
+
+def _sentence_ends(text: str) -> list[int]:
+    ends = []
+    for match in _SENTENCE_END.finditer(text):
+        if text[match.start()] == ".":
+            word = text[: match.start()].rsplit(maxsplit=1)[-1:] or [""]
+            token = word[0].casefold().lstrip('(«"“')
+            if token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha()):
+                continue
+        ends.append(match.end())
+    return ends
+
+
 def summarize(text: str, limit: int) -> str:
-    """The lede of ``text`` cut at the last sentence end within ``limit`` characters (else at a word)."""
+    """The lede of ``text``, about ``limit`` characters, cut at a sentence end.
+
+    The last sentence ending within ``limit`` is kept; when the first sentence is longer, it is kept whole
+    up to half again ``limit``; past that the text is cut at a word, with an ellipsis.
+    """
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
+    ends = _sentence_ends(text[: limit + limit // 2 + 1])
+    within = [end for end in ends if end <= limit]
+    if within:
+        return text[: within[-1]]
+    if ends:
+        return text[: ends[0]]
     cut = text[: limit + 1]
-    ends = [cut.rfind(mark) for mark in (". ", "! ", "? ", "… ")]
-    end = max(ends)
-    if end >= limit // 3:
-        return cut[: end + 1]
     space = cut.rfind(" ")
-    return (cut[:space] if space > 0 else cut[:limit]).rstrip(" ,;:") + "…"
+    return (cut[:space] if space > limit // 2 else cut[:limit]).rstrip(" ,;:-–") + "…"
+
+
+def _identities(article: Article, min_words: int) -> list[tuple[str, str]]:
+    keys = [("link", article.canonical_url)]
+    if article.guid:
+        keys.append(("guid", f"{article.source}\x00{article.guid}"))
+    key = title_key(article.title)
+    if len(key.split()) >= min_words:
+        keys.append(("title", key))
+    return keys
+
+
+def _richness(article: Article, rules: SelectionRules) -> tuple[bool, bool, int]:
+    text = len(article.body or article.summary)
+    return (len(article.body) >= rules.featured_min_body, article.image is not None, text)
+
+
+def _local(article: Article, tz: tzinfo) -> Article:
+    if article.published is None:
+        return article
+    return dataclasses.replace(article, published=article.published.astimezone(tz))
+
+
+class _Dedup:
+    """Duplicates among the day's candidates: one kept article per group, the others skipped."""
+
+    def __init__(self, rules: SelectionRules, pinned: Article | None) -> None:
+        self.rules = rules
+        self.pinned = pinned
+        self.kept: list[Article | None] = []
+        self.slot_of: dict[tuple[str, str], int] = {}
+        self.skipped: list[Skip] = []
+
+    def _beats(self, new: Article, old: Article) -> bool:
+        if self.pinned is not None and (new is self.pinned or old is self.pinned):
+            return new is self.pinned
+        return _richness(new, self.rules) > _richness(old, self.rules)
+
+    def add(self, article: Article) -> None:
+        keys = _identities(article, self.rules.title_min_words)
+        matched = sorted({self.slot_of[k] for k in keys if k in self.slot_of})
+        if not matched:
+            self.kept.append(article)
+            slot = len(self.kept) - 1
+        else:
+            slot = matched[0]
+            for other in matched[1:]:  # the new article links two groups: they are one
+                loser = self.kept[other]
+                assert loser is not None
+                self.kept[other] = None
+                self._skip(loser, self._winner(slot), keys)
+                for key in _identities(loser, self.rules.title_min_words):
+                    self.slot_of[key] = slot
+            current = self._winner(slot)
+            if self._beats(article, current):
+                self.kept[slot] = article
+                self._skip(current, article, _identities(current, self.rules.title_min_words))
+            else:
+                self._skip(article, current, keys)
+        for key in keys:
+            self.slot_of[key] = slot
+
+    def _winner(self, slot: int) -> Article:
+        article = self.kept[slot]
+        assert article is not None
+        return article
+
+    def _skip(self, loser: Article, winner: Article, loser_keys: list[tuple[str, str]]) -> None:
+        winner_keys = dict(_identities(winner, self.rules.title_min_words))
+        same = next((kind for kind, value in loser_keys if winner_keys.get(kind) == value), "story")
+        self.skipped.append(Skip(loser.url, f"duplicate of {winner.url} (same {same})", loser.title))
+
+
+def _find_pinned(articles: list[Article], pinned: str) -> Article:
+    wanted = canonical_url(pinned)
+    match = next((a for a in articles if pinned == a.url or wanted == a.canonical_url), None)
+    if match is None:
+        raise EditionError(f"the article pinned as featured is in none of the sources: {pinned}")
+    return match
+
+
+def _featured_reason(article: Article, rules: SelectionRules, others: int, tz: tzinfo) -> str:
+    length = len(article.body)
+    parts = [
+        f"full body of {length} characters"
+        if length >= rules.featured_min_body
+        else f"no full body (text of {len(article.body or article.summary)} characters)",
+        "with an image" if article.image else "without an image",
+    ]
+    if article.published:
+        parts.append(f"published {article.published.astimezone(tz):%H:%M}")
+    ranking = (
+        f"ranked first of {others + 1} by: a body of at least {rules.featured_min_body} characters, an image, "
+        f"length up to {rules.featured_enough_body} characters, recency"
+    )
+    return f"best candidate: {', '.join(parts)}; {ranking}"
+
+
+def _choose_featured(candidates: list[Article], rules: SelectionRules, tz: tzinfo) -> Pick | None:
+    if not candidates:
+        return None
+
+    def rank(article: Article) -> tuple[bool, bool, int, datetime]:
+        text = len(article.body) if article.body else len(article.summary)
+        assert article.published is not None
+        return (
+            len(article.body) >= rules.featured_min_body,
+            article.image is not None,
+            min(text, rules.featured_enough_body),
+            article.published,
+        )
+
+    # Sorted by canonical URL first so that equal ranks still give the same pick whatever the input order.
+    best = max(sorted(candidates, key=lambda a: a.canonical_url), key=rank)
+    return Pick(best, _featured_reason(best, rules, len(candidates) - 1, tz))
+
+
+def _section_key(article: Article) -> str:
+    return (article.section or "").casefold()
+
+
+def _order_headlines(rest: list[Article], rules: SelectionRules) -> list[Article]:
+    if rules.order == "recent":
+        return sorted(rest, key=lambda a: (-a.published.timestamp() if a.published else 0.0, a.canonical_url))
+    return list(rest)
+
+
+def _group(kept: list[Article], rules: SelectionRules) -> list[Article]:
+    if not rules.group_by_section:
+        return kept
+    order = [s.casefold() for s in rules.section_order]
+    for article in kept:
+        if _section_key(article) not in order and article.section:
+            order.append(_section_key(article))
+    rank = {section: number for number, section in enumerate(order)}
+    return sorted(kept, key=lambda a: rank.get(_section_key(a), len(rank)))  # stable: keeps the order within
 
 
 def select(
     articles: Iterable[Article],
     *,
     day: date,
-    tz: ZoneInfo,
+    tz: tzinfo,
     rules: SelectionRules | None = None,
     choices: EditorChoices | None = None,
 ) -> Selection:
-    """Choose the featured article and the headlines of ``day`` (local to ``tz``).
+    """Choose the featured article and the headlines of ``day`` (local to ``tz``), by the module's rules.
 
-    Articles outside the day, without a date, excluded by the editor or already seen (same canonical URL)
-    are skipped with the reason. The featured article is the editor's pin, else the first article of the
-    day with a body; it never appears again among the headlines, which are most recent first and capped.
+    Every dropped article is in ``skipped`` with its reason. Published times in the selection are in
+    ``tz``. Raises EditionError when the editor pinned an article no source has, or pinned and excluded it.
     """
     rules = rules or SelectionRules()
     choices = choices or EditorChoices()
+    articles = list(articles)
     start, end = day_bounds(day, tz)
+    excluded = set(choices.exclude) | {canonical_url(url) for url in choices.exclude}
+    pinned = _find_pinned(articles, choices.featured) if choices.featured else None
+    if pinned is not None and (pinned.url in excluded or pinned.canonical_url in excluded):
+        raise EditionError(f"the article pinned as featured is also excluded: {choices.featured}")
+
     skipped: list[Skip] = []
-    seen: dict[str, str] = {}
-    of_the_day: list[Article] = []
+    dedup = _Dedup(rules, pinned)
     for article in articles:
-        key = article.canonical_url
-        if key in seen:
-            skipped.append(Skip(article.url, f"duplicate of {seen[key]}", article.title))
-        elif article.url in choices.exclude or key in choices.exclude:
+        if article.url in excluded or article.canonical_url in excluded:
             skipped.append(Skip(article.url, "excluded by the editor", article.title))
+        elif article is pinned:
+            dedup.add(article)
         elif article.published is None:
             skipped.append(Skip(article.url, "no date", article.title))
         elif not start <= article.published < end:
-            local_day = article.published.astimezone(tz).date().isoformat()
-            skipped.append(Skip(article.url, f"outside the day (published {local_day})", article.title))
+            when = article.published.astimezone(tz)
+            skipped.append(Skip(article.url, f"outside the day (published {when:%Y-%m-%d %H:%M} local)", article.title))
         else:
-            of_the_day.append(article)
-        seen.setdefault(key, article.url)
+            dedup.add(article)
+    skipped.extend(dedup.skipped)
+    candidates = [a for a in dedup.kept if a is not None]
 
-    featured: Pick | None = None
-    pinned = choices.featured
-    if pinned:
-        match = next((a for a in of_the_day if pinned in (a.url, a.canonical_url)), None)
-        if match:
-            featured = Pick(match, "pinned by the editor")
-    if featured is None:
-        match = next((a for a in of_the_day if a.body), None)
-        if match:
-            featured = Pick(match, "first article of the day with a full body")
+    if pinned is not None:
+        featured: Pick | None = Pick(pinned, "pinned by the editor")
+    else:
+        featured = _choose_featured(candidates, rules, tz)
+    rest = [a for a in candidates if featured is None or a is not featured.article]
 
-    rest = [a for a in of_the_day if featured is None or a is not featured.article]
-    rest.sort(key=lambda a: (a.published or start, a.canonical_url), reverse=True)
-    headlines = tuple(Pick(a, "most recent first") for a in rest[: rules.headlines_max])
-    skipped.extend(
-        Skip(a.url, f"over the cap of {rules.headlines_max} headlines", a.title) for a in rest[rules.headlines_max :]
+    kept: list[Article] = []
+    per_section: dict[str, int] = {}
+    for article in _order_headlines(rest, rules):
+        section = _section_key(article)
+        if rules.section_max is not None and per_section.get(section, 0) >= rules.section_max:
+            reason = f"over the cap of {rules.section_max} headlines in section {article.section or '(none)'}"
+            skipped.append(Skip(article.url, reason, article.title))
+        elif len(kept) >= rules.headlines_max:
+            skipped.append(Skip(article.url, f"over the cap of {rules.headlines_max} headlines", article.title))
+        else:
+            kept.append(article)
+            per_section[section] = per_section.get(section, 0) + 1
+    how = "most recent first" if rules.order == "recent" else "in source order"
+    if rules.group_by_section:
+        how = f"grouped by section, {how}"
+    headlines = tuple(
+        Pick(_local(article, tz), f"headline {number} of {len(kept)}, {how}")
+        for number, article in enumerate(_group(kept, rules), start=1)
     )
+
     summary = ""
-    if featured:
-        summary = summarize(featured.article.summary or featured.article.body, rules.summary_chars)
+    if featured is not None:
+        featured = Pick(_local(featured.article, tz), featured.reason)
+        summary = summarize(featured.article.body or featured.article.summary, rules.summary_chars)
     return Selection(
         day=day,
         featured=featured,

@@ -60,8 +60,12 @@ class Settings(BaseSettings):
         "Le Quotidien, 1 avenue Mohammed V, 10000 Rabat, Maroc", validation_alias="DIGEST_POSTAL_ADDRESS"
     )
     headlines_max: int = Field(10, ge=1, le=100, validation_alias="DIGEST_HEADLINES_MAX")
+    summary_chars: int = Field(300, ge=80, le=2000, validation_alias="DIGEST_SUMMARY_CHARS")
+    group_by_section: bool = Field(False, validation_alias="DIGEST_GROUP_BY_SECTION")
+    section_order: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTION_ORDER")
+    section_max: int = Field(0, ge=0, le=100, validation_alias="DIGEST_SECTION_MAX")
 
-    @field_validator("sources", mode="before")
+    @field_validator("sources", "section_order", mode="before")
     @classmethod
     def _split_sources(cls, value: Any) -> Any:
         if isinstance(value, str):
