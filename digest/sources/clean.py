@@ -71,6 +71,7 @@ TRACKING_PARAMETERS = frozenset(
     }
 )
 _TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_")
+_URL_SAFE = "/%:@!$&'()*+,;=-._~?"
 
 
 def plain_text(markup: str | None) -> str:
@@ -118,7 +119,8 @@ def absolute_url(link: str | None, base_url: str = "") -> str | None:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
-    return url
+    # Non-ASCII paths ("/طقس/1002") are percent-encoded: every mail client follows such a link.
+    return urlunsplit(parts._replace(path=quote(parts.path, safe=_URL_SAFE), query=quote(parts.query, safe=_URL_SAFE)))
 
 
 def canonical_url(url: str) -> str:
@@ -134,7 +136,7 @@ def canonical_url(url: str) -> str:
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
         if key.lower() not in TRACKING_PARAMETERS and not key.lower().startswith(_TRACKING_PREFIXES)
     )
-    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    path = quote(parts.path or "/", safe=_URL_SAFE)
     return urlunsplit((scheme, host, path, urlencode(query), ""))
 
 

@@ -109,10 +109,12 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
         reason = f"malformed XML ({_describe(error)})" if error else "no RSS or Atom root element"
         raise SourceError(source, f"not a feed: {reason}")
     warnings: list[str] = []
-    if error is not None and not isinstance(error, feedparser.CharacterEncodingOverride):
+    if isinstance(error, feedparser.CharacterEncodingOverride):
+        warnings.append(f"the declared encoding is wrong: read as {parsed.get('encoding', 'another encoding')}")
+    elif error is not None:
         if not parsed.entries:
             raise SourceError(source, f"broken feed: {_describe(error)}, no item could be read")
-        warnings.append(f"malformed feed ({_describe(error)}): kept the {len(parsed.entries)} items read")
+        warnings.append(f"malformed feed ({_describe(error)}): kept the {len(parsed.entries)} item(s) read before")
     feed = parsed.feed
     name = clean_title(feed.get("title")) or source
     base = absolute_url(feed.get("link"), base_url) or base_url
@@ -122,7 +124,7 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
         title = clean_title(entry.get("title"))
         link = absolute_url(entry.get("link"), base) or absolute_url(entry.get("id"), base)
         if not title or not link:
-            missing = "a title" if not title else "an http(s) link"
+            missing = "title" if not title else "http(s) link"
             warnings.append(f"item {number} ({title or entry.get('link') or 'untitled'}) has no {missing}: left out")
             continue
         content = entry.get("content") or []
