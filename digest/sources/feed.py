@@ -112,8 +112,6 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
     if isinstance(error, feedparser.CharacterEncodingOverride):
         warnings.append(f"the declared encoding is wrong: read as {parsed.get('encoding', 'another encoding')}")
     elif error is not None:
-        if not parsed.entries:
-            raise SourceError(source, f"broken feed: {_describe(error)}, no item could be read")
         warnings.append(f"malformed feed ({_describe(error)}): kept the {len(parsed.entries)} item(s) read before")
     feed = parsed.feed
     name = clean_title(feed.get("title")) or source
@@ -147,4 +145,6 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
                 categories=categories,
             )
         )
+    if error is not None and not isinstance(error, feedparser.CharacterEncodingOverride) and not articles:
+        raise SourceError(source, f"broken feed: {_describe(error)}, no item could be read")
     return Parsed(tuple(articles), tuple(warnings))
