@@ -24,7 +24,7 @@ import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
 from digest.content import Article, Pick, Selection, Skip
@@ -57,10 +57,10 @@ class EditorChoices:
 
 
 def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
-    """Midnight to midnight of ``day`` in ``tz``, as aware datetimes."""
+    """Midnight to midnight of ``day`` in ``tz``, in UTC (so a day with a clock change lasts 23 or 25 hours)."""
     start = datetime.combine(day, time(0), tzinfo=tz)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
-    return start, end
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 # Words that end with a full stop without ending a sentence ("M. Benyaich", "Dr. Alami", "av. Hassan II").
