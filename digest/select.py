@@ -121,18 +121,20 @@ def _sentence_ends(text: str) -> list[int]:
 def summarize(text: str, limit: int) -> str:
     """The lede of ``text``, about ``limit`` characters, cut at a sentence end.
 
-    The last sentence ending within ``limit`` is kept; when the first sentence is longer, it is kept whole
-    up to half again ``limit``; past that the text is cut at a word, with an ellipsis.
+    The text up to the last sentence end within ``limit`` is kept, unless that is under half ``limit``: then
+    the next sentence is kept too, when it ends within half again ``limit``. Without any sentence end in
+    reach, the text is cut at a word, with an ellipsis.
     """
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
     ends = _sentence_ends(text[: limit + limit // 2 + 1])
     within = [end for end in ends if end <= limit]
-    if within:
+    beyond = [end for end in ends if end > limit]
+    if within and (within[-1] >= limit // 2 or not beyond):
         return text[: within[-1]]
-    if ends:
-        return text[: ends[0]]
+    if beyond:
+        return text[: beyond[0]]
     cut = text[: limit + 1]
     space = cut.rfind(" ")
     return (cut[:space] if space > limit // 2 else cut[:limit]).rstrip(" ,;:-–") + "…"

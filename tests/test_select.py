@@ -198,6 +198,11 @@ def test_headlines_in_source_order() -> None:
         ),
         ("Premier long " + "mot " * 10 + "fin. Suite.", 40, "Premier long " + "mot " * 10 + "fin."),
         ("Sans aucune ponctuation " * 20, 50, "Sans aucune ponctuation Sans aucune ponctuation…"),
+        (
+            "Bref. Une seconde phrase qui dépasse un peu la limite. Fin.",
+            40,
+            "Bref. Une seconde phrase qui dépasse un peu la limite.",
+        ),
         ("جملة أولى قصيرة. جملة ثانية أطول من الأولى بكثير جدا جدا.", 30, "جملة أولى قصيرة."),
     ],
 )
