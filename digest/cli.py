@@ -152,6 +152,9 @@ def build(
 ) -> None:
     """Build (or rebuild) the day's edition as a draft from the sources.
 
+    Sources are feeds (RSS, Atom), HTML article pages or news-page snapshots, as URLs or files. A broken
+    source is a warning; every source broken exits 1; a day without articles exits 3.
+
     Example: digest build --date 2025-11-27 --json
     """
     state = _state(ctx)
