@@ -225,3 +225,18 @@ def test_files_are_read_with_the_same_cap(tmp_path: Path) -> None:
     assert over.value.reason == "file is 2000 bytes, over the 1000-byte cap"
     assert missing.value.reason == "cannot read file: No such file or directory"
     assert folder.value.reason == "is a folder, not a feed or page file"
+
+
+def test_a_build_twice_reads_the_unchanged_feed_from_the_database(server: FeedServer, engine: Engine, settings) -> None:
+    from datetime import date
+
+    from digest.edition import load_sources
+
+    feed_url = url(server, "/feed")
+    runs = []
+    for _ in range(2):
+        with Session(engine) as session:
+            loaded = load_sources(session=session, settings=settings, day=date(2025, 11, 27), sources=[feed_url])
+        runs.append(loaded.articles)
+    assert runs[0] == runs[1] and len(runs[0]) > 5
+    assert [headers.get("If-None-Match") for _, headers in server.requests] == [None, '"v1"']

@@ -8,12 +8,12 @@ fragment is the only thing telling two headlines apart, it stays in their identi
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime, time, tzinfo
+from urllib.parse import quote, urlsplit
 
 from digest.content import Article, Parsed
 from digest.errors import SourceError
-from digest.sources.clean import canonical_url, clean_title, plain_text
+from digest.sources.clean import canonical_url, clean_title, plain_text, title_key
 
 _HEADLINE = re.compile(r"^[-–•*]\s*(\d{1,2})\s*[:hH]\s*(\d{2})\s*(.*)$")
 # Lines of a page that are not content: social links, comment counters, sharing and "read also" prompts.
@@ -34,9 +34,7 @@ def looks_like_snapshot(text: str) -> bool:
 
 
 def _slug(title: str) -> str:
-    text = unicodedata.normalize("NFKD", title.casefold())
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return "-".join(re.findall(r"\w+", text))[:80] or "article"
+    return quote("-".join(title_key(title).split())[:80] or "article")
 
 
 def _link(page_url: str, title: str) -> tuple[str, str]:
@@ -57,6 +55,9 @@ def parse_page(data: bytes, *, source: str, page_url: str, day: date, tz: tzinfo
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise SourceError(source, f"page snapshot is not UTF-8 text (byte {err.start}: {err.reason})") from err
+    # A page read from the web is named by its site; a file by what the user gave.
+    name = urlsplit(page_url).hostname if page_url.startswith(("http://", "https://")) else None
+    name = (name or source).removeprefix("www.")
     warnings: list[str] = []
     headlines: list[Article] = []
     rest: list[str] = []
@@ -74,7 +75,7 @@ def parse_page(data: bytes, *, source: str, page_url: str, day: date, tz: tzinfo
             continue
         url, identity = _link(page_url, title)
         published = datetime.combine(day, time(hour, minute), tzinfo=tz)
-        headlines.append(Article(url=url, title=title, source=source, published=published, canonical_url=identity))
+        headlines.append(Article(url=url, title=title, source=name, published=published, canonical_url=identity))
     articles = list(headlines)
     if rest:
         title, body = rest[0], "\n\n".join(rest[1:])
@@ -84,7 +85,7 @@ def parse_page(data: bytes, *, source: str, page_url: str, day: date, tz: tzinfo
             Article(
                 url=url,
                 title=clean_title(title),
-                source=source,
+                source=name,
                 published=page_time or datetime.combine(day, time(0), tzinfo=tz),
                 body=body,
                 canonical_url=identity,
