@@ -162,53 +162,67 @@ def _local(article: Article, tz: tzinfo) -> Article:
 
 
 class _Dedup:
-    """Duplicates among the day's candidates: one kept article per group, the others skipped."""
+    """Groups the day's candidates that are copies of one story; each group keeps its best copy.
+
+    Groups are merged when an article links two of them (same guid as one, same title as the other).
+    """
 
     def __init__(self, rules: SelectionRules, pinned: Article | None) -> None:
         self.rules = rules
         self.pinned = pinned
-        self.kept: list[Article | None] = []
-        self.slot_of: dict[tuple[str, str], int] = {}
-        self.skipped: list[Skip] = []
+        self.best: list[Article] = []
+        self.members: list[list[Article]] = []
+        self.parent: list[int] = []
+        self.group_of: dict[tuple[str, str], int] = {}
 
-    def _beats(self, new: Article, old: Article) -> bool:
+    def _root(self, group: int) -> int:
+        while self.parent[group] != group:
+            group = self.parent[group]
+        return group
+
+    def _better(self, new: Article, old: Article) -> Article:
+        """The copy to keep; on a tie the one read first (``old``)."""
         if self.pinned is not None and (new is self.pinned or old is self.pinned):
-            return new is self.pinned
-        return _richness(new, self.rules) > _richness(old, self.rules)
+            return self.pinned
+        return new if _richness(new, self.rules) > _richness(old, self.rules) else old
 
     def add(self, article: Article) -> None:
+        """Put ``article`` in the group of its copies, or in a new group."""
         keys = _identities(article, self.rules.title_min_words)
-        matched = sorted({self.slot_of[k] for k in keys if k in self.slot_of})
-        if not matched:
-            self.kept.append(article)
-            slot = len(self.kept) - 1
+        roots = sorted({self._root(self.group_of[key]) for key in keys if key in self.group_of})
+        if not roots:
+            root = len(self.best)
+            self.best.append(article)
+            self.members.append([article])
+            self.parent.append(root)
         else:
-            slot = matched[0]
-            for other in matched[1:]:  # the new article links two groups: they are one
-                loser = self.kept[other]
-                assert loser is not None
-                self.kept[other] = None
-                self._skip(loser, self._winner(slot), keys)
-                for key in _identities(loser, self.rules.title_min_words):
-                    self.slot_of[key] = slot
-            current = self._winner(slot)
-            if self._beats(article, current):
-                self.kept[slot] = article
-                self._skip(current, article, _identities(current, self.rules.title_min_words))
-            else:
-                self._skip(article, current, keys)
+            root = roots[0]
+            for other in roots[1:]:
+                self.parent[other] = root
+                self.members[root] += self.members[other]
+                self.best[root] = self._better(self.best[other], self.best[root])
+            self.members[root].append(article)
+            self.best[root] = self._better(article, self.best[root])
         for key in keys:
-            self.slot_of[key] = slot
+            self.group_of[key] = root
 
-    def _winner(self, slot: int) -> Article:
-        article = self.kept[slot]
-        assert article is not None
-        return article
-
-    def _skip(self, loser: Article, winner: Article, loser_keys: list[tuple[str, str]]) -> None:
-        winner_keys = dict(_identities(winner, self.rules.title_min_words))
-        same = next((kind for kind, value in loser_keys if winner_keys.get(kind) == value), "story")
-        self.skipped.append(Skip(loser.url, f"duplicate of {winner.url} (same {same})", loser.title))
+    def result(self) -> tuple[list[Article], list[Skip]]:
+        """The kept copy of every group in the order read, and every other copy skipped with its reason."""
+        kept: list[Article] = []
+        skipped: list[Skip] = []
+        for group, winner in enumerate(self.best):
+            if self._root(group) != group:
+                continue
+            kept.append(winner)
+            winner_keys = dict(_identities(winner, self.rules.title_min_words))
+            for copy in self.members[group]:
+                if copy is winner:
+                    continue
+                shared = (k for k, v in _identities(copy, self.rules.title_min_words) if winner_keys.get(k) == v)
+                # Copies linked only through a third one share no key themselves: they tell the same story.
+                same = next(shared, "story")
+                skipped.append(Skip(copy.url, f"duplicate of {winner.url} (same {same})", copy.title))
+        return kept, skipped
 
 
 def _find_pinned(articles: list[Article], pinned: str) -> Article:
@@ -312,8 +326,8 @@ def select(
             skipped.append(Skip(article.url, f"outside the day (published {when:%Y-%m-%d %H:%M} local)", article.title))
         else:
             dedup.add(article)
-    skipped.extend(dedup.skipped)
-    candidates = [a for a in dedup.kept if a is not None]
+    candidates, duplicates = dedup.result()
+    skipped.extend(duplicates)
 
     if pinned is not None:
         featured: Pick | None = Pick(pinned, "pinned by the editor")

@@ -101,6 +101,18 @@ def test_duplicates_linked_through_a_third_article_collapse_into_one() -> None:
     assert len(selection.skipped) == 2
 
 
+def test_copies_met_after_two_groups_merged_name_the_kept_copy() -> None:
+    a = art("a", title="Premier titre assez long")
+    b = art("b", title="Deuxième titre assez long")
+    bridge = art("a", title="Deuxième titre assez long", url="https://news.example/a?utm_medium=x")
+    late = art("b", title="Un tout autre titre ici", url="https://news.example/b#late", body=BODY)
+    selection = select([a, b, bridge, late], day=DAY, tz=CASABLANCA)
+    assert selection.featured is not None and selection.featured.article is late  # the richest copy
+    assert selection.headlines == ()
+    assert {s.reason.split(" (")[0] for s in selection.skipped} == {f"duplicate of {late.url}"}
+    assert len(selection.skipped) == 3
+
+
 def test_the_featured_article_is_ranked_by_body_image_length_then_recency() -> None:
     short = art("short", 20, body="Trop court.", image="https://img.example/a.jpg")
     long_no_image = art("long", 19, body=BODY * 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -12,9 +13,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from digest.edition import load_sources
 from digest.errors import SourceError
 from digest.models import SourceState
-from digest.settings import SAMPLE_FEED
+from digest.settings import SAMPLE_FEED, Settings
 from digest.sources.fetch import USER_AGENT, Fetcher
 from digest.sources.state import DatabaseFetchState
 
@@ -227,11 +229,9 @@ def test_files_are_read_with_the_same_cap(tmp_path: Path) -> None:
     assert folder.value.reason == "is a folder, not a feed or page file"
 
 
-def test_a_build_twice_reads_the_unchanged_feed_from_the_database(server: FeedServer, engine: Engine, settings) -> None:
-    from datetime import date
-
-    from digest.edition import load_sources
-
+def test_a_build_twice_reads_the_unchanged_feed_from_the_database(
+    server: FeedServer, engine: Engine, settings: Settings
+) -> None:
     feed_url = url(server, "/feed")
     runs = []
     for _ in range(2):

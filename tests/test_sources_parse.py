@@ -189,3 +189,9 @@ def test_sample_feed_still_gives_the_demo_day() -> None:
     parsed = parse_source(SAMPLE_FEED.read_bytes(), source="sample", url=SAMPLE_FEED.as_uri(), day=DAY, tz=CASABLANCA)
     days = {a.published.astimezone(CASABLANCA).date() for a in parsed.articles if a.published}
     assert DAY in days
+
+
+def test_the_package_face_exports_what_it_lists() -> None:
+    import digest.sources
+
+    assert all(getattr(digest.sources, name, None) is not None for name in digest.sources.__all__)
