@@ -339,8 +339,9 @@ def select(
     per_section: dict[str, int] = {}
     for article in _order_headlines(rest, rules):
         section = _section_key(article)
-        if rules.section_max is not None and per_section.get(section, 0) >= rules.section_max:
-            reason = f"over the cap of {rules.section_max} headlines in section {article.section or '(none)'}"
+        # Articles without a section are not one section: only the overall cap applies to them.
+        if section and rules.section_max is not None and per_section.get(section, 0) >= rules.section_max:
+            reason = f"over the cap of {rules.section_max} headlines in section {article.section}"
             skipped.append(Skip(article.url, reason, article.title))
         elif len(kept) >= rules.headlines_max:
             skipped.append(Skip(article.url, f"over the cap of {rules.headlines_max} headlines", article.title))

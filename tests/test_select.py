@@ -165,14 +165,17 @@ def test_headlines_most_recent_first_capped_and_per_section() -> None:
     items = [art(f"eco{n}", n, section="Économie") for n in range(5)] + [
         art(f"sport{n}", 10 + n, section="Sport") for n in range(3)
     ]
+    items += [art(f"none{n}", 20 + n) for n in range(3)]  # no section: only the overall cap applies
     featured = art("featured", 1, body=BODY, image="https://img.example/f.jpg", section="Économie")
-    rules = SelectionRules(headlines_max=4, section_max=2)
+    rules = SelectionRules(headlines_max=6, section_max=2)
     selection = select([*items, featured], day=DAY, tz=CASABLANCA, rules=rules)
-    assert [p.article.url.rsplit("/", 1)[1] for p in selection.headlines] == ["sport2", "sport1", "eco4", "eco3"]
+    assert [p.article.url.rsplit("/", 1)[1] for p in selection.headlines] == [
+        "none2", "none1", "none0", "sport2", "sport1", "eco4",
+    ]  # fmt: skip
     skipped = reasons(selection)
     assert skipped["https://news.example/sport0"] == "over the cap of 2 headlines in section Sport"
-    assert skipped["https://news.example/eco0"] == "over the cap of 2 headlines in section Économie"
-    assert selection.headlines[0].reason == "headline 1 of 4, most recent first"
+    assert skipped["https://news.example/eco3"] == "over the cap of 6 headlines"
+    assert selection.headlines[0].reason == "headline 1 of 6, most recent first"
 
 
 def test_headlines_grouped_by_section_in_the_stated_order() -> None:
@@ -291,7 +294,7 @@ def test_selection_properties(items: list[Article], tz: ZoneInfo, day: date, rul
     # Never over its caps.
     assert len(selection.headlines) <= rules.headlines_max
     if rules.section_max is not None:
-        per_section = Counter((p.article.section or "").casefold() for p in selection.headlines)
+        per_section = Counter(p.article.section.casefold() for p in selection.headlines if p.article.section)
         assert max(per_section.values(), default=0) <= rules.section_max
     # Only items of the day in the given time zone.
     start, end = day_bounds(day, tz)
