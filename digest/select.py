@@ -269,6 +269,10 @@ def _choose_featured(candidates: list[Article], rules: SelectionRules, tz: tzinf
     return Pick(best, _featured_reason(best, rules, len(candidates) - 1, tz))
 
 
+def _headlines(count: int) -> str:
+    return f"{count} headline" if count == 1 else f"{count} headlines"
+
+
 def _section_key(article: Article) -> str:
     return (article.section or "").casefold()
 
@@ -341,10 +345,10 @@ def select(
         section = _section_key(article)
         # Articles without a section are not one section: only the overall cap applies to them.
         if section and rules.section_max is not None and per_section.get(section, 0) >= rules.section_max:
-            reason = f"over the cap of {rules.section_max} headlines in section {article.section}"
+            reason = f"over the cap of {_headlines(rules.section_max)} in section {article.section}"
             skipped.append(Skip(article.url, reason, article.title))
         elif len(kept) >= rules.headlines_max:
-            skipped.append(Skip(article.url, f"over the cap of {rules.headlines_max} headlines", article.title))
+            skipped.append(Skip(article.url, f"over the cap of {_headlines(rules.headlines_max)}", article.title))
         else:
             kept.append(article)
             per_section[section] = per_section.get(section, 0) + 1

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from digest.models import Edition
+from digest.settings import SAMPLE_FEED
 from tests.conftest import SAMPLE_DAY
 
 DATA = Path(__file__).parent / "data" / "sources"
@@ -90,3 +91,16 @@ def test_the_seed_page_dates_its_headlines_with_the_build_date(run_cli, engine: 
     assert data["featured"]["summary"].endswith(".") and len(data["featured"]["summary"]) <= 450
     assert data["headlines"][0]["published"] == "2026-01-05T18:35:00+01:00"
     assert "Suivez-nous" not in result.stdout and "Commentaires" not in result.stdout
+
+
+def test_section_rules_come_from_the_settings(run_cli, engine: Engine) -> None:
+    env = {"DIGEST_SECTION_MAX": "1", "DIGEST_GROUP_BY_SECTION": "1", "DIGEST_SECTION_ORDER": "Football"}
+    result = run_cli("build", "--date", SAMPLE_DAY, "--json", *sources("atom_xhtml.xml"), env=env)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert [h["section"] for h in data["headlines"]] == ["Football", "Athlétisme"]  # not most recent first
+    capped = run_cli("build", "--date", SAMPLE_DAY, "--json", "--source", str(SAMPLE_FEED), env=env)
+    reasons = [s["reason"] for s in json.loads(capped.stdout)["skipped"]]
+    assert "over the cap of 1 headline in section Auto" in reasons
+    bad = run_cli("build", "--date", SAMPLE_DAY, *sources("atom_xhtml.xml"), env={"DIGEST_SECTION_MAX": "-1"})
+    assert bad.exit_code == 1 and "DIGEST_SECTION_MAX" in bad.stderr

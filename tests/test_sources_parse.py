@@ -7,6 +7,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from digest.content import Article
 from digest.errors import SourceError
@@ -195,3 +197,29 @@ def test_the_package_face_exports_what_it_lists() -> None:
     import digest.sources
 
     assert all(getattr(digest.sources, name, None) is not None for name in digest.sources.__all__)
+
+
+FIXTURES = sorted(p.name for p in DATA.iterdir())
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(FIXTURES),
+    cut=st.integers(min_value=0, max_value=6000),
+    noise=st.binary(max_size=64),
+    at=st.integers(min_value=0, max_value=6000),
+)
+def test_damaged_sources_give_articles_or_a_source_error_never_a_crash(
+    name: str, cut: int, noise: bytes, at: int
+) -> None:
+    data = (DATA / name).read_bytes()[:cut]
+    data = data[:at] + noise + data[at:]
+    try:
+        parsed = parse_source(data, source=name, url="https://s.example/x", day=DAY, tz=CASABLANCA)
+    except SourceError as err:
+        assert err.source == name and err.reason
+        return
+    for article in parsed.articles:
+        assert article.title and "\n" not in article.title
+        assert article.url.startswith("https://")
+        assert article.published is None or article.published.utcoffset() is not None
