@@ -171,6 +171,8 @@ def build(
             warn=lambda message: typer.echo(message, err=True),
         )
         list_slug = list_ or settings.list_slug
+        for note in selection.notes:
+            typer.echo(f"warning: {note}", err=True)
         if as_json:
             summary = selection_summary(selection, list_slug=list_slug, subject=edition.subject)
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -62,7 +62,11 @@ class Skip:
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """The day's choice: one featured article and the ordered headlines, with what was skipped."""
+    """The day's choice: one featured article and the ordered headlines, with what was skipped.
+
+    ``notes`` tell the editor about their choices that need a look (an exclusion that matched nothing, a
+    pinned article from another day); they are not stored with the edition.
+    """
 
     day: date
     featured: Pick | None
@@ -70,6 +74,7 @@ class Selection:
     skipped: tuple[Skip, ...] = ()
     intro: str = ""
     featured_summary: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:

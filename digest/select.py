@@ -233,6 +233,27 @@ def _find_pinned(articles: list[Article], pinned: str) -> Article:
     return match
 
 
+def _notes(
+    articles: list[Article],
+    choices: EditorChoices,
+    pinned: Article | None,
+    start: datetime,
+    end: datetime,
+    tz: tzinfo,
+) -> tuple[str, ...]:
+    known = {a.url for a in articles} | {a.canonical_url for a in articles}
+    notes = [
+        f"the excluded URL matches no article of the sources: {url}"
+        for url in sorted(choices.exclude)
+        if url not in known and canonical_url(url) not in known
+    ]
+    if pinned is not None and pinned.published is None:
+        notes.append("the pinned featured article has no date")
+    elif pinned is not None and pinned.published is not None and not start <= pinned.published < end:
+        notes.append(f"the pinned featured article is from {pinned.published.astimezone(tz):%Y-%m-%d}")
+    return tuple(notes)
+
+
 def _featured_reason(article: Article, rules: SelectionRules, others: int, tz: tzinfo) -> str:
     length = len(article.body)
     parts = [
@@ -332,6 +353,7 @@ def select(
             dedup.add(article)
     candidates, duplicates = dedup.result()
     skipped.extend(duplicates)
+    notes = _notes(articles, choices, pinned, start, end, tz)
 
     if pinned is not None:
         featured: Pick | None = Pick(pinned, "pinned by the editor")
@@ -371,4 +393,5 @@ def select(
         skipped=tuple(skipped),
         intro=choices.intro,
         featured_summary=summary,
+        notes=notes,
     )

@@ -142,6 +142,7 @@ def test_the_editor_pins_by_any_form_of_the_link_even_outside_the_day() -> None:
     assert selection.featured.article.url == yesterday.url
     assert selection.featured.reason == "pinned by the editor"
     assert urls(selection) == [rich.url]
+    assert selection.notes == ("the pinned featured article is from 2025-11-26",)
 
 
 def test_a_pin_no_source_has_or_also_excluded_is_an_error() -> None:
@@ -159,6 +160,9 @@ def test_excluded_and_undated_items_are_skipped_with_their_reason() -> None:
     choices = EditorChoices(exclude=frozenset({"https://news.example/ex?utm_source=newsletter"}))
     selection = select([excluded, undated, art("kept")], day=DAY, tz=CASABLANCA, choices=choices)
     assert reasons(selection) == {excluded.url: "excluded by the editor", undated.url: "no date"}
+    assert selection.notes == ()
+    typo = select([excluded], day=DAY, tz=CASABLANCA, choices=EditorChoices(exclude=frozenset({"https://x.example/"})))
+    assert typo.notes == ("the excluded URL matches no article of the sources: https://x.example/",)
 
 
 def test_headlines_most_recent_first_capped_and_per_section() -> None:

@@ -52,6 +52,9 @@ def test_editor_choices_pin_and_exclude(run_cli, engine: Engine) -> None:
     data = json.loads(result.stdout)
     assert data["featured"]["url"] == "https://sport-maroc.example/football/lions-atlas-finale"
     assert {"url": drop, "reason": "excluded by the editor"} in data["skipped"]
+    assert "warning: the excluded URL" not in result.stderr
+    unknown = run_cli("build", "--date", SAMPLE_DAY, "--exclude", "https://nowhere.example/", *sources("rss1.rdf"))
+    assert "warning: the excluded URL matches no article of the sources: https://nowhere.example/" in unknown.stderr
     typo = run_cli("build", "--date", SAMPLE_DAY, "--featured", "https://typo.example/x", *sources("rss1.rdf"))
     assert typo.exit_code == 1
     assert "error: the article pinned as featured is in none of the sources: https://typo.example/x" in typo.stderr
