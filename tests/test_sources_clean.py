@@ -69,6 +69,9 @@ def test_links_are_absolute_http_urls_only() -> None:
     assert absolute_url("data:text/html,hi", "") is None
     assert absolute_url("mailto:a@b.example", "") is None
     assert absolute_url("", "https://site.example/") is None
+    assert absolute_url("http://[broken/x", "") is None
+    assert absolute_url("http://site.example:port/x", "") is None
+    assert canonical_url("http://[broken/x") == "http://[broken/x"
 
 
 def test_title_keys_ignore_case_accents_apostrophes_and_punctuation() -> None:

@@ -227,6 +227,9 @@ def test_files_are_read_with_the_same_cap(tmp_path: Path) -> None:
     assert over.value.reason == "file is 2000 bytes, over the 1000-byte cap"
     assert missing.value.reason == "cannot read file: No such file or directory"
     assert folder.value.reason == "is a folder, not a feed or page file"
+    with Fetcher() as fetcher, pytest.raises(SourceError) as ftp:
+        fetcher.fetch("ftp://files.example/feed.xml")
+    assert ftp.value.reason == "unsupported URL scheme 'ftp': use an http(s) URL or a file path"
 
 
 def test_a_build_twice_reads_the_unchanged_feed_from_the_database(

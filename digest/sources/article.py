@@ -99,9 +99,12 @@ def parse_article(data: bytes, *, source: str, base_url: str, tz: tzinfo) -> Par
         raise SourceError(source, f"unreadable HTML: {err}") from err
     meta = _meta(tree)
     ld = _news_article(tree)
-    body = trafilatura.extract(
-        data, url=base_url or None, include_comments=False, include_tables=False, favor_precision=True
-    )
+    try:
+        body = trafilatura.extract(
+            data, url=base_url or None, include_comments=False, include_tables=False, favor_precision=True
+        )
+    except Exception as err:  # the extractor must not turn one odd page into a traceback
+        raise SourceError(source, f"cannot extract the main text ({type(err).__name__}: {err})") from err
     body = "\n\n".join(line.strip() for line in (body or "").splitlines() if line.strip())
     is_article = bool(ld) or meta.get("og:type", "").casefold() == "article" or "article:published_time" in meta
     h1 = tree.xpath("string(//h1)")

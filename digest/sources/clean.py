@@ -115,9 +115,11 @@ def absolute_url(link: str | None, base_url: str = "") -> str | None:
     link = "".join(_INVISIBLE.sub("", link or "").split())
     if not link:
         return None
-    url = urljoin(base_url, link) if base_url else link
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(urljoin(base_url, link) if base_url else link)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname or parts.port == 0:
+            return None
+    except ValueError:  # a malformed host or port ("http://[x/", "http://a:b/")
         return None
     # Non-ASCII paths ("/طقس/1002") are percent-encoded: every mail client follows such a link.
     return urlunsplit(parts._replace(path=quote(parts.path, safe=_URL_SAFE), query=quote(parts.query, safe=_URL_SAFE)))
@@ -126,11 +128,15 @@ def absolute_url(link: str | None, base_url: str = "") -> str | None:
 def canonical_url(url: str) -> str:
     """The identity of ``url``: scheme and host lower-cased, default port, fragment and tracking parameters
     (utm_*, fbclid, xtor, ...) removed, remaining parameters sorted, unsafe characters percent-encoded."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # not a URL we can take apart: it is its own identity
+        return url.strip()
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower().rstrip(".")
-    if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)):
-        host = f"{host}:{parts.port}"
+    if port and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
     query = sorted(
         (key, value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)

@@ -103,7 +103,10 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
     (lastBuildDate, pubDate, Atom updated). Entries without a title or an http(s) link are left out with
     a warning. Malformed XML is read as far as feedparser's lenient parser gets, with a warning.
     """
-    parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=False)
+    except Exception as err:  # feedparser crashes on some hostile bytes, e.g. a non-UTF-8 encoding name
+        raise SourceError(source, f"unreadable feed ({type(err).__name__}: {err})") from err
     error = parsed.get("bozo_exception")
     if not parsed.get("version"):
         reason = f"malformed XML ({_describe(error)})" if error else "no RSS or Atom root element"

@@ -94,6 +94,9 @@ class Fetcher:
         """Read ``source`` (URL or file path) or raise SourceError naming it and the reason."""
         if source.startswith(("http://", "https://")):
             return self._fetch_url(source)
+        scheme = source.split("://", 1)[0] if "://" in source else ""
+        if scheme and scheme != "file":
+            raise SourceError(source, f"unsupported URL scheme {scheme!r}: use an http(s) URL or a file path")
         path = Path(source.removeprefix("file://")).expanduser()
         try:
             if path.is_dir():
