@@ -160,6 +160,9 @@ def build(
 ) -> None:
     """Build (or rebuild) the day's edition as a draft from the sources.
 
+    Sources are feeds (RSS, Atom), HTML article pages or news-page snapshots, as URLs or files. A broken
+    source is a warning; every source broken exits 1; a day without articles exits 3.
+
     Example: digest build --date 2025-11-27 --json
     """
     state = _state(ctx)
@@ -179,6 +182,8 @@ def build(
         list_slug = list_ or settings.list_slug
         for issue in load_issues(edition.lint_json):
             typer.echo(f"lint {issue}", err=True)
+        for note in selection.notes:
+            typer.echo(f"warning: {note}", err=True)
         if as_json:
             summary = selection_summary(selection, list_slug=list_slug, subject=edition.subject)
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))

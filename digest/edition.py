@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from digest.content import Article, Pick, Selection, Skip
-from digest.errors import DigestError, EditionError, NothingToSend
+from digest.errors import ConfigError, DigestError, EditionError, NothingToSend
 from digest.links import Links
 from digest.lint import LintIssue, dump_issues, lint_variant, load_issues
 from digest.lint import errors as lint_errors
@@ -23,8 +23,9 @@ from digest.render import Publication, RenderOptions, make_environment, normaliz
 from digest.select import EditorChoices, SelectionRules
 from digest.select import select as select_articles
 from digest.settings import Settings
-from digest.sources import load_articles
+from digest.sources import LoadResult, load_articles
 from digest.sources.fetch import Fetcher
+from digest.sources.state import DatabaseFetchState
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
 from subscribers.store import LANGUAGES, get_list
 
@@ -201,6 +202,50 @@ def load_choices(raw: str | None) -> EditorChoices:
     )
 
 
+def selection_rules(settings: Settings) -> SelectionRules:
+    """The selection rules the settings state."""
+    return SelectionRules(
+        headlines_max=settings.headlines_max,
+        summary_chars=settings.summary_chars,
+        group_by_section=settings.group_by_section,
+        section_order=tuple(settings.section_order),
+        section_max=settings.section_max or None,
+    )
+
+
+def load_sources(
+    *,
+    session: Session,
+    settings: Settings,
+    day: date,
+    sources: list[str] | None = None,
+    warn: Warn = lambda _message: None,
+    fetcher: Fetcher | None = None,
+) -> LoadResult:
+    """Fetch and parse the sources (ETag / Last-Modified remembered in the database).
+
+    A broken source and every item a source had to leave out are passed to ``warn``; when every source
+    is broken, DigestError names each one.
+    """
+    source_list = sources or settings.sources
+    if not source_list:
+        raise ConfigError("no sources: set DIGEST_SOURCES or pass --source")
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(state=DatabaseFetchState(session))
+    try:
+        loaded = load_articles(source_list, fetcher, day=day, tz=settings.tz)
+    finally:
+        if own_fetcher:
+            fetcher.close()
+    for error in loaded.errors:
+        warn(f"warning: skipped source {error}")
+    for warning in loaded.warnings:
+        warn(f"warning: {warning}")
+    if loaded.errors and len(loaded.errors) == len(source_list):
+        raise DigestError(f"every source failed ({len(loaded.errors)}): " + "; ".join(str(e) for e in loaded.errors))
+    return loaded
+
+
 def build_edition(
     *,
     session: Session,
@@ -214,7 +259,8 @@ def build_edition(
 ) -> tuple[Edition, Selection]:
     """Read the sources, select the day, render every variant and store the edition as a draft.
 
-    A broken source is passed to ``warn`` and skipped; when every source is broken, DigestError names each.
+    A broken source is passed to ``warn`` and skipped; when every source is broken, DigestError names each
+    (see :func:`load_sources`).
     A day with no articles raises NothingToSend and stores nothing. An edition already sending or sent is
     never rebuilt.
     """
@@ -226,25 +272,10 @@ def build_edition(
         )
     if choices is None:
         choices = load_choices(existing.choices_json) if existing else EditorChoices()
-    source_list = sources or settings.sources
-    own_fetcher = fetcher is None
-    fetcher = fetcher or Fetcher()
-    try:
-        loaded = load_articles(source_list, fetcher)
-    finally:
-        if own_fetcher:
-            fetcher.close()
-    for error in loaded.errors:
-        warn(f"warning: skipped source {error}")
-    if loaded.errors and len(loaded.errors) == len(source_list):
-        raise DigestError("every source failed: " + "; ".join(str(e) for e in loaded.errors))
+    loaded = load_sources(session=session, settings=settings, day=day, sources=sources, warn=warn, fetcher=fetcher)
 
     selection = select_articles(
-        loaded.articles,
-        day=day,
-        tz=settings.tz,
-        rules=SelectionRules(headlines_max=settings.headlines_max),
-        choices=choices,
+        loaded.articles, day=day, tz=settings.tz, rules=selection_rules(settings), choices=choices
     )
     if selection.is_empty:
         latest = max((a.published for a in loaded.articles if a.published), default=None)

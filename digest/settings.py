@@ -83,8 +83,12 @@ class Settings(BaseSettings):
     utm_source: str = Field("newsletter", min_length=1, max_length=60, validation_alias="DIGEST_UTM_SOURCE")
     brand_color: str = Field("#b3261e", validation_alias="DIGEST_BRAND_COLOR")
     logo_url: str | None = Field(None, validation_alias="DIGEST_LOGO_URL")
+    summary_chars: int = Field(300, ge=80, le=2000, validation_alias="DIGEST_SUMMARY_CHARS")
+    group_by_section: bool = Field(False, validation_alias="DIGEST_GROUP_BY_SECTION")
+    section_order: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTION_ORDER")
+    section_max: int = Field(0, ge=0, le=100, validation_alias="DIGEST_SECTION_MAX")
 
-    @field_validator("sources", mode="before")
+    @field_validator("sources", "section_order", mode="before")
     @classmethod
     def _split_sources(cls, value: Any) -> Any:
         if isinstance(value, str):
