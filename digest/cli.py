@@ -15,9 +15,17 @@ from sqlalchemy import Engine
 from sqlmodel import col, func, select
 
 from digest.db import check_initialised, init_database, make_engine, open_session
-from digest.edition import approve_edition, build_edition, find_edition, selection_summary
+from digest.edition import (
+    approve_edition,
+    blocked_message,
+    build_edition,
+    find_edition,
+    lint_blockers,
+    selection_summary,
+)
 from digest.errors import DigestError, EditionError, NothingToSend
 from digest.links import Links
+from digest.lint import load_issues
 from digest.mail import get_backend
 from digest.models import Delivery, Edition
 from digest.select import EditorChoices
@@ -161,6 +169,9 @@ def build(
 ) -> None:
     """Build (or rebuild) the day's edition as a draft from the sources.
 
+    Sources are feeds (RSS, Atom), HTML article pages or news-page snapshots, as URLs or files. A broken
+    source is a warning; every source broken exits 1; a day without articles exits 3.
+
     Example: digest build --date 2025-11-27 --json
     """
     state = _state(ctx)
@@ -173,10 +184,15 @@ def build(
             day=day,
             list_slug=list_,
             sources=source or None,
-            choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())),
+            # Without --featured/--exclude a rebuild keeps what the editor chose in the preview.
+            choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())) if featured or exclude else None,
             warn=lambda message: typer.echo(message, err=True),
         )
         list_slug = list_ or settings.list_slug
+        for issue in load_issues(edition.lint_json):
+            typer.echo(f"lint {issue}", err=True)
+        for note in selection.notes:
+            typer.echo(f"warning: {note}", err=True)
         if as_json:
             summary = selection_summary(selection, list_slug=list_slug, subject=edition.subject)
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -191,8 +207,15 @@ def build(
 
 @app.command()
 @errors_to_exit
-def approve(ctx: typer.Context, date_: DateOption = None, list_: ListOption = None) -> None:
-    """Approve the day's edition so `digest send` sends it.
+def approve(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    ignore_lint: Annotated[
+        bool, typer.Option("--ignore-lint", help="Approve even though the lint found errors (they are shown).")
+    ] = False,
+) -> None:
+    """Approve the day's edition so `digest send` sends it. Lint errors refuse it unless --ignore-lint.
 
     Example: digest approve --date 2025-11-27
     """
@@ -203,7 +226,7 @@ def approve(ctx: typer.Context, date_: DateOption = None, list_: ListOption = No
         edition = find_edition(session, mailing_list, day)
         if edition is None:
             raise EditionError(f"no {day} edition of {mailing_list.slug}: run `digest build --date {day}` first")
-        approve_edition(session=session, edition=edition)
+        approve_edition(session=session, edition=edition, ignore_lint=ignore_lint)
         typer.echo(f"approved the {day} edition of {mailing_list.slug}: {edition.subject}")
 
 
@@ -218,6 +241,9 @@ def send(
         bool, typer.Option("--retry-uncertain", help="Send again to readers whose delivery is uncertain.")
     ] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Readers per provider request.")] = 500,
+    ignore_lint: Annotated[
+        bool, typer.Option("--ignore-lint", help="Send even though the edition's lint found errors.")
+    ] = False,
 ) -> None:
     """Send the day's edition to every eligible reader who does not have it yet (safe to repeat).
 
@@ -244,6 +270,9 @@ def send(
             )
         assert edition.id is not None
         edition_id = edition.id
+        blockers = lint_blockers(edition)
+        if blockers and not ignore_lint:
+            raise EditionError(blocked_message(edition, blockers))
     try:
         report = send_edition(
             engine=engine,
@@ -345,17 +374,44 @@ def _not_yet(what: str, issue: str) -> None:
 
 
 @app.command()
+@errors_to_exit
 def preview(
+    ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8001,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on (127.0.0.1 only).")] = 8001,
     output: Annotated[Path | None, typer.Option(help="Write the preview as static files here instead.")] = None,
 ) -> None:
-    """Preview the day's edition (desktop, phone, dark, text) in the browser.
+    """Preview the day's edition (desktop, phone, dark, text, lint) and adjust or approve it in the browser.
+
+    Builds the edition first when it does not exist. Serves on this machine only, without a password.
 
     Example: digest preview --date 2025-11-27 --output preview/
     """
-    _not_yet("preview", "it lands with the email and preview work")
+    from digest.web.editor import serve_preview, write_static
+
+    state = _state(ctx)
+    settings = state.settings
+    day = _day(state, date_)
+    engine = state.ready_engine()
+    with open_session(engine) as session:
+        mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
+        if find_edition(session, mailing_list, day) is None:
+            build_edition(
+                session=session,
+                settings=settings,
+                day=day,
+                list_slug=mailing_list.slug,
+                warn=lambda message: typer.echo(message, err=True),
+            )
+        if output is not None:
+            written = write_static(
+                session=session, settings=settings, mailing_list=mailing_list, day=day, folder=output
+            )
+            typer.echo(f"wrote {len(written)} files: open {output / 'index.html'}")
+            return
+    typer.echo(f"preview of the {day} edition: http://127.0.0.1:{port}/editor/{mailing_list.slug}/{day} (Ctrl-C stops)")
+    serve_preview(settings, engine=engine, port=port)
 
 
 @app.command()

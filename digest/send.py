@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, Engine, and_, exists, func, insert, literal
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from digest.edition import variant_key
+from digest.edition import parse_sections, variant_key
 from digest.errors import DigestError, EditionError, MailError, NothingToSend
 from digest.links import Links
 from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
@@ -148,6 +148,7 @@ class _Reader:
     name: str | None
     language: str | None
     format: str
+    sections: str | None
 
 
 def _readers(session: Session, edition: Edition, ids: list[int]) -> list[_Reader]:
@@ -159,6 +160,7 @@ def _readers(session: Session, edition: Edition, ids: list[int]) -> list[_Reader
             col(Subscriber.name),
             col(Subscriber.language),
             col(Subscription.format),
+            col(Subscription.sections),
         )
         .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
         .join(
@@ -255,8 +257,11 @@ def send_edition(
         while ids := _claim(session, edition.id, batch_size, clock()):
             groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
             for reader in _readers(session, edition, ids):
-                key = variant_key(reader.language or default_language)
-                groups[(key if key in variants else variant_key(default_language), reader.format)].append(reader)
+                language = reader.language or default_language
+                # The reader's language and sections, else all sections in their language, else the default.
+                candidates = (variant_key(language, parse_sections(reader.sections)), variant_key(language))
+                key = next((k for k in candidates if k in variants), variant_key(default_language))
+                groups[(key, reader.format)].append(reader)
             updates: list[tuple[int, str, str | None, str | None]] = []
             for (key, fmt), readers in groups.items():
                 variant = variants[key]

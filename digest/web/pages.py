@@ -1,8 +1,9 @@
-"""What the readers' pages share: templates, the three languages, security headers, bounded form bodies.
+"""What the web routes share: the app's settings and engine, lists, page templates, and for the readers'
+pages security headers, bounded form bodies, signed-link lookup and rate limits.
 
-The pages need no JavaScript and no cookies, except the preference centre's CSRF cookie. Every answer to a
-link with a token carries ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` so the token
-never leaks to another site or a shared cache.
+The readers' pages need no JavaScript and no cookies, except the preference centre's CSRF cookie. Every
+answer to a link with a token carries ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` so the
+token never leaks to another site or a shared cache.
 """
 
 from __future__ import annotations
@@ -14,18 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digest.db import open_session
+from digest.errors import SubscriberError
 from digest.links import BadToken, Links
+from digest.render import make_environment, templates_root
 from digest.settings import Settings
 from digest.web.messages import MESSAGES, RTL
-from subscribers.store import Actor, Reader, find_reader
+from subscribers.models import MailingList
+from subscribers.store import Actor, Reader, find_reader, get_list
 
 LANGUAGES = tuple(MESSAGES)
 SECURITY_HEADERS = {
@@ -66,6 +71,36 @@ def settings_of(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+def engine_of(request: Request) -> Engine:
+    """The app's database engine."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def list_or_404(session: Session, slug: str) -> MailingList:
+    """The list named ``slug``, or a 404 page."""
+    try:
+        return get_list(session=session, slug=slug)
+    except SubscriberError as err:
+        raise HTTPException(404, f"no list {slug!r}") from err
+
+
+def pages_environment(language: str = "en") -> Environment:
+    """The Jinja2 environment of the editor's (English) and the archive's (localised) pages."""
+    return make_environment(language, folder=templates_root() / "web")
+
+
+def cached_pages_environment(request: Request, language: str = "en") -> Environment:
+    """The pages' environment in ``language``, built once per app."""
+    state = request.app.state
+    if not hasattr(state, "pages_environments"):
+        state.pages_environments = {}
+    cache: dict[str, Environment] = state.pages_environments
+    if language not in cache:
+        cache[language] = pages_environment(language)
+    return cache[language]
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -200,7 +235,7 @@ async def read_form(request: Request) -> Submitted:
     request._body = bytes(body)
     try:
         form = await request.form(max_files=0, max_fields=200)
-    except HTTPException:
+    except StarletteHTTPException:
         return Submitted(FormData(), 400)
     return Submitted(form)
 

@@ -20,21 +20,12 @@ from digest.db import open_session
 from digest.settings import SAMPLE_FEED, SAMPLE_SUBSCRIBERS, Settings
 from digest.web.app import create_app
 from subscribers.models import Subscriber, Subscription, SubscriptionStatus
+from tests.browser.conftest import offline
 from tests.conftest import SAMPLE_DAY
 from tests.subscribers_helpers import link_in, read_messages
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 READER = "youssef.alaoui@example.com"
 FRIDAY, MONDAY = "2025-11-28", "2025-12-01"
 # Two more days of news, so that "the next edition" exists: a Friday (daily readers only) and a Monday.
@@ -92,17 +83,12 @@ def server(settings: Settings, engine, base_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser_page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+def browser_page(browser):
+    """A fresh page of the session's chromium that can reach only this machine."""
+    context = browser.new_context()
+    offline(context)
+    yield context.new_page()
+    context.close()
 
 
 def _reader_state(engine) -> tuple[Subscriber, Subscription]:
