@@ -5,34 +5,32 @@ from __future__ import annotations
 from digest.errors import MailError
 from digest.links import Links
 from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
+from digest.render import RTL_LANGUAGES
 from digest.settings import Settings
-from digest.web.messages import MESSAGES, RTL
-from digest.web.pages import make_web_environment
+from digest.web.pages import pages_environment
 from subscribers.models import MailingList, Subscriber, utcnow
+from subscribers.store import LANGUAGES
 
 
 def confirmation_content(
     *, settings: Settings, links: Links, subscriber: Subscriber, mailing_list: MailingList
 ) -> Content:
-    """The confirmation email for ``subscriber`` on ``mailing_list``: subject, HTML and text."""
+    """The confirmation email for ``subscriber`` on ``mailing_list``, in their language: subject, HTML, text."""
     assert subscriber.id is not None and mailing_list.id is not None
-    language = subscriber.language if subscriber.language in MESSAGES else settings.language
-    t = MESSAGES[language]
-    subject = t["email_subject"].format(list=mailing_list.name)
+    language = subscriber.language if subscriber.language in LANGUAGES else settings.language
+    env = pages_environment(language)
     context = {
-        "t": t,
         "lang": language,
-        "dir": "rtl" if language in RTL else "ltr",
-        "subject": subject,
+        "dir": "rtl" if language in RTL_LANGUAGES else "ltr",
         "list_name": mailing_list.name,
         "confirm_url": links.confirm_url(subscriber.id, mailing_list.id),
         "publication": settings.publication_name,
         "postal_address": settings.postal_address,
     }
-    env = make_web_environment()
+    subject = env.get_template("subscribers/confirm-email.subject.txt.j2").render(context).strip()
     return Content(
         subject=subject,
-        html=env.get_template("subscribers/confirm-email.html.j2").render(context),
+        html=env.get_template("subscribers/confirm-email.html.j2").render(context, subject=subject),
         text=env.get_template("subscribers/confirm-email.txt.j2").render(context),
     )
 

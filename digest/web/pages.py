@@ -12,12 +12,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
@@ -26,13 +25,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from digest.db import open_session
 from digest.errors import SubscriberError
 from digest.links import BadToken, Links
-from digest.render import make_environment, templates_root
+from digest.render import RTL_LANGUAGES, make_environment, templates_root
 from digest.settings import Settings
-from digest.web.messages import MESSAGES, RTL
 from subscribers.models import MailingList
-from subscribers.store import Actor, Reader, find_reader, get_list
+from subscribers.store import LANGUAGES, Actor, Reader, find_reader, get_list
 
-LANGUAGES = tuple(MESSAGES)
+# Each language named in itself, for the language menus.
+LANGUAGE_NAMES = {"fr": "Français", "en": "English", "ar": "العربية"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
@@ -45,26 +44,6 @@ SECURITY_HEADERS = {
 }
 # Forms on these pages are a few hundred bytes; anything much larger is refused before it is parsed.
 MAX_FORM_BYTES = 16 * 1024
-
-
-def web_templates_dir() -> Path:
-    """The folder of the web templates, installed as a wheel (digest/_templates) or from a checkout."""
-    package = Path(__file__).parent.parent
-    for candidate in (package / "_templates" / "web", package.parent / "templates" / "web"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("templates/web not found beside the digest package")
-
-
-def make_web_environment() -> Environment:
-    """The Jinja2 environment of the web pages and the confirmation email: autoescaped, strict."""
-    return Environment(
-        loader=FileSystemLoader(str(web_templates_dir())),
-        autoescape=select_autoescape(["html", "html.j2"], default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
 
 
 def settings_of(request: Request) -> Settings:
@@ -129,18 +108,10 @@ def web_actor(request: Request) -> Actor:
     return Actor(source="web", ip=client_ip(request), user_agent=request.headers.get("user-agent"))
 
 
-def environment_of(request: Request) -> Environment:
-    """The app's web template environment, built on first use."""
-    env = getattr(request.app.state, "web_templates", None)
-    if env is None:
-        env = request.app.state.web_templates = make_web_environment()
-    return env
-
-
 def pick_language(request: Request, *candidates: str | None) -> str:
     """The first of ``candidates`` digest speaks, else the browser's preferred one, else DIGEST_LANGUAGE."""
     for candidate in candidates:
-        if candidate in MESSAGES:
+        if candidate in LANGUAGES:
             return candidate
     ranked: list[tuple[float, str]] = []
     for part in request.headers.get("accept-language", "").split(","):
@@ -153,7 +124,7 @@ def pick_language(request: Request, *candidates: str | None) -> str:
                 weight = 0.0
         ranked.append((weight, tag.split("-")[0].lower()))
     for _, tag in sorted(ranked, key=lambda item: -item[0]):
-        if tag in MESSAGES:
+        if tag in LANGUAGES:
             return tag
     return settings_of(request).language
 
@@ -162,12 +133,11 @@ def page(request: Request, template: str, *, language: str, status_code: int = 2
     """Render ``template`` in ``language`` with the publication's name, as a secured HTML answer."""
     settings = settings_of(request)
     html = (
-        environment_of(request)
+        cached_pages_environment(request, language)
         .get_template(template)
         .render(
-            t=MESSAGES[language],
             lang=language,
-            dir="rtl" if language in RTL else "ltr",
+            dir="rtl" if language in RTL_LANGUAGES else "ltr",
             publication=settings.publication_name,
             postal_address=settings.postal_address,
             **context,
@@ -180,16 +150,17 @@ def message_page(
     request: Request,
     *,
     language: str,
-    title: str,
-    text: str,
+    kind: str,
     status_code: int = 200,
     link: tuple[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """A page that says one thing (done, not found, too many requests...), localised."""
-    t = MESSAGES[language]
+    """A page that says one thing (``kind``: check_inbox, not_found, too_many...), localised.
+
+    ``link`` is (URL, label kind: preferences or reload).
+    """
     response = page(
-        request, "message.html.j2", language=language, status_code=status_code, title=t[title], text=t[text], link=link
+        request, "subscribers/message.html.j2", language=language, status_code=status_code, kind=kind, link=link
     )
     response.headers.update(headers or {})
     return response
@@ -197,9 +168,7 @@ def message_page(
 
 def not_found(request: Request) -> HTMLResponse:
     """The one answer to a forged, tampered, expired or stale link: 404, saying nothing about why."""
-    return message_page(
-        request, language=pick_language(request), title="not_found_title", text="not_found_text", status_code=404
-    )
+    return message_page(request, language=pick_language(request), kind="not_found", status_code=404)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,11 +182,9 @@ class Submitted:
 def form_problem(request: Request, submitted: Submitted, language: str) -> HTMLResponse | None:
     """The page refusing a form that could not be read (413 or 400), or None when it was read."""
     if submitted.problem == 413:
-        return message_page(request, language=language, title="too_large_title", text="too_large_text", status_code=413)
+        return message_page(request, language=language, kind="too_large", status_code=413)
     if submitted.problem:
-        return message_page(
-            request, language=language, title="bad_request_title", text="bad_request_text", status_code=400
-        )
+        return message_page(request, language=language, kind="bad_request", status_code=400)
     return None
 
 

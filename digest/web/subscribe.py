@@ -17,8 +17,8 @@ from digest.errors import DigestError, SubscriberError
 from digest.mail import get_backend
 from digest.models import Edition
 from digest.settings import Settings
-from digest.web.messages import LANGUAGE_NAMES, MESSAGES
 from digest.web.pages import (
+    LANGUAGE_NAMES,
     SECURITY_HEADERS,
     DbSession,
     Form,
@@ -116,8 +116,7 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
         return message_page(
             request,
             language=language,
-            title="too_many_title",
-            text="too_many_text",
+            kind="too_many",
             status_code=429,
             headers={"Retry-After": str(int(wait) + 1)},
         )
@@ -127,14 +126,13 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
         return not_found(request)
     email = str(form.get("email") or "").strip()[:320]
     name = str(form.get("name") or "").strip()[:200]
-    done = message_page(request, language=language, title="check_inbox_title", text="check_inbox_text")
+    done = message_page(request, language=language, kind="check_inbox")
     if form.get("website"):
         return done  # the hidden field is filled in: a bot
     try:
         address = normalize_email(email)
     except SubscriberError:
-        error = MESSAGES[language]["invalid_email"]
-        return _subscribe_form(request, mailing_list, language, email=email, name=name, error=error)
+        return _subscribe_form(request, mailing_list, language, email=email, name=name, error="invalid_email")
     expire_pending(session=session)
     known = find_subscriber(session=session, email=address)
     try:
@@ -212,9 +210,8 @@ def _confirmed(request: Request, reader: Reader, language: str) -> HTMLResponse:
     return message_page(
         request,
         language=language,
-        title="confirmed_title",
-        text="confirmed_text",
-        link=(preferences, MESSAGES[language]["manage_link"]),
+        kind="confirmed",
+        link=(preferences, "preferences"),
     )
 
 
@@ -348,10 +345,9 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
         return message_page(
             request,
             language=language,
-            title="csrf_title",
-            text="csrf_text",
+            kind="csrf",
             status_code=403,
-            link=(f"/p/{token}", MESSAGES[language]["reload_link"]),
+            link=(f"/p/{token}", "reload"),
         )
     form = submitted.form
     try:
@@ -361,7 +357,7 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
     try:
         paused = _parse_pause(str(form.get("paused_until") or ""), datetime.now(settings_of(request).tz).date())
     except SubscriberError:
-        return _preferences(request, session, reader, token, error=MESSAGES[language]["bad_date"])
+        return _preferences(request, session, reader, token, error="bad_date")
     assert reader.subscriber.id is not None
     lists = {
         each.id: each.id in wanted_lists

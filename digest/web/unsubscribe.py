@@ -11,7 +11,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from digest.web.messages import MESSAGES
 from digest.web.pages import (
     DbSession,
     Form,
@@ -75,10 +74,6 @@ def one_click_unsubscribe(request: Request, token: str, session: DbSession, subm
     return message_page(
         request,
         language=language,
-        title="unsubscribed_title",
-        text="unsubscribed_text",
-        link=(
-            links.preferences_url(reader.subscriber.id, reader.mailing_list.id),
-            MESSAGES[language]["manage_link"],
-        ),
+        kind="unsubscribed",
+        link=(links.preferences_url(reader.subscriber.id, reader.mailing_list.id), "preferences"),
     )
