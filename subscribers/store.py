@@ -16,6 +16,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from digest.errors import SubscriberError
+from digest.models import Delivery, DeliveryStatus, Edition
 from subscribers.addresses import email_hash, email_key, normalize_email
 from subscribers.models import (
     ConsentEvent,
@@ -331,6 +332,8 @@ def unsubscribe(
     """Unsubscribe from one list (``list_id``) or from every list (None); idempotent. Commits.
 
     Returns how many subscriptions changed; a repeated request changes nothing and logs nothing more.
+    Deliveries still queued for the reader on those lists are dropped, so a send already under way skips
+    them too (one already handed to the provider cannot be called back).
     """
     now = now or utcnow()
     query = select(Subscription).where(
@@ -350,6 +353,16 @@ def unsubscribe(
             detail=detail,
         )
         changed += 1
+    editions = sql_select(col(Edition.id))
+    if list_id is not None:
+        editions = editions.where(col(Edition.list_id) == list_id)
+    session.execute(
+        delete(Delivery).where(
+            col(Delivery.subscriber_id) == subscriber_id,
+            col(Delivery.status) == DeliveryStatus.QUEUED,
+            col(Delivery.edition_id).in_(editions),
+        )
+    )
     session.commit()
     return changed
 

@@ -9,18 +9,21 @@ from sqlmodel import select
 
 from digest.db import open_session
 from digest.errors import SubscriberError
+from digest.models import Delivery, Edition
 from subscribers.addresses import email_hash
 from subscribers.models import ConsentEvent, Subscriber, SubscriberStatus, Suppression
 from subscribers.store import (
     Actor,
     Preferences,
     add_subscriber,
+    create_list,
     eligible_readers,
     eligible_subscribers,
     find_reader,
     get_list,
     remove_subscriber,
     suppress,
+    unsubscribe,
     update_preferences,
 )
 from tests.subscribers_helpers import consent_kinds, make_reader
@@ -144,3 +147,24 @@ def test_preference_changes_are_logged_with_what_changed(engine) -> None:
     with open_session(engine) as session:
         changes = session.exec(select(ConsentEvent).where(ConsentEvent.kind == "change")).all()
     assert len(changes) == 1 and changes[0].detail == "frequency=weekly"
+
+
+def test_unsubscribing_drops_queued_deliveries_of_that_list_only(engine) -> None:
+    reader, list_id = make_reader(engine, "amina@example.com")
+    with open_session(engine) as session:
+        other = create_list(session=session, slug="hebdo")
+        editions = [
+            Edition(list_id=list_id, date=THURSDAY),
+            Edition(list_id=list_id, date=MONDAY),
+            Edition(list_id=other.id, date=THURSDAY),
+        ]
+        session.add_all(editions)
+        session.flush()
+        statuses = ["queued", "sent", "queued"]
+        session.add_all(
+            Delivery(edition_id=e.id, subscriber_id=reader, status=st) for e, st in zip(editions, statuses, strict=True)
+        )
+        session.commit()
+        unsubscribe(session=session, subscriber_id=reader, list_id=list_id, actor=Actor(source="web"))
+        left = session.exec(select(Delivery.edition_id, Delivery.status).order_by(Delivery.edition_id)).all()
+    assert [status for _, status in left] == ["sent", "queued"]
