@@ -84,7 +84,7 @@ def cached_pages_environment(request: Request, language: str = "en") -> Environm
 
 def db_session(request: Request) -> Iterator[Session]:
     """A database session for one request (FastAPI dependency)."""
-    with open_session(request.app.state.engine) as session:
+    with open_session(engine_of(request)) as session:
         yield session
 
 

@@ -45,6 +45,7 @@ from subscribers.store import (
     confirm_subscription,
     expire_pending,
     find_subscriber,
+    get_list,
     reader_lists,
     split_sections,
     update_preferences,
@@ -92,7 +93,10 @@ def _subscribe_form(
 
 
 def _find_list(session: Session, slug: str) -> MailingList | None:
-    return session.exec(select(MailingList).where(MailingList.slug == slug)).first()
+    try:
+        return get_list(session=session, slug=slug)
+    except SubscriberError:
+        return None
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
