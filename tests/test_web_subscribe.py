@@ -156,6 +156,13 @@ def test_an_old_confirm_link_does_not_bring_back_someone_who_left(http, settings
     assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.UNSUBSCRIBED
 
 
+def test_oversized_confirmation_gets_413_and_confirms_nothing(http, settings, engine) -> None:
+    subscriber_id, list_id = make_reader(engine, "amina@example.com", confirmed=False)
+    confirm = local(links(settings).confirm_url(subscriber_id, list_id), settings)
+    assert http.post(confirm, data={"x": "y" * 50_000}).status_code == 413
+    assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.PENDING
+
+
 def test_tampered_confirm_token_is_404(http, settings, engine) -> None:
     subscriber_id, list_id = make_reader(engine, "amina@example.com", confirmed=False)
     token = links(settings).token("confirm", subscriber_id, list_id)
