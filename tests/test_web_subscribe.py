@@ -272,6 +272,18 @@ def test_bad_values_are_refused_with_a_message(http, settings, engine) -> None:
         assert 'role="alert"' in answer.text
     stored = subscription(engine, subscriber_id, list_id)
     assert (stored.frequency, stored.paused_until) == ("daily", None)
+    kept = http.post(
+        url,
+        data={
+            "csrf": csrf_of(page.text),
+            "frequency": "weekly",
+            "format": "text",
+            "name": "Amina B.",
+            "paused_until": "2001-01-01",
+        },
+    )
+    assert 'value="weekly" checked' in kept.text and 'value="text" checked' in kept.text  # the reader's choices stay
+    assert 'value="Amina B."' in kept.text and 'value="2001-01-01"' in kept.text
 
 
 def test_oversized_preferences_form_gets_413(http, settings, engine) -> None:

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
 
 from digest.errors import DigestError, SubscriberError
 from digest.mail import get_backend
@@ -249,19 +250,41 @@ def preferences_page(request: Request, token: str, session: DbSession, saved: in
 
 
 def _preferences(
-    request: Request, session: Session, reader: Reader, token: str, *, saved: bool = False, error: str = ""
+    request: Request,
+    session: Session,
+    reader: Reader,
+    token: str,
+    *,
+    saved: bool = False,
+    error: str = "",
+    refused: FormData | None = None,
 ) -> HTMLResponse:
+    """The preference page; after a refused save (``refused``) it shows what the reader chose, not the store."""
     settings = settings_of(request)
     subscriber, subscription, mailing_list = reader.subscriber, reader.subscription, reader.mailing_list
     assert subscriber.id is not None and mailing_list.id is not None
     language = pick_language(request, subscriber.language)
     nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
+    shown = {
+        "name": subscriber.name or "",
+        "reader_language": subscriber.language or settings.language,
+        "frequency": subscription.frequency,
+        "format": subscription.format,
+        "paused_until": subscription.paused_until.isoformat() if subscription.paused_until else "",
+    }
     chosen = split_sections(subscription.sections)
+    if refused is not None:
+        field = {"reader_language": "language"}
+        shown = {key: str(refused.get(field.get(key, key)) or value) for key, value in shown.items()}
+        chosen = [str(value) for value in refused.getlist("section")]
+    ticked = {str(value) for value in refused.getlist("list")} if refused is not None else None
     lists = [
         {
             "id": each.id,
             "name": each.name,
-            "active": bool(sub and sub.status == SubscriptionStatus.ACTIVE),
+            "active": str(each.id) in ticked
+            if ticked is not None
+            else bool(sub and sub.status == SubscriptionStatus.ACTIVE),
             "status": sub.status if sub else "",
         }
         for each, sub in reader_lists(session=session, subscriber_id=subscriber.id)
@@ -274,19 +297,15 @@ def _preferences(
         saved=saved,
         error=error,
         email=subscriber.email,
-        name=subscriber.name or "",
-        reader_language=subscriber.language or settings.language,
         language_names=LANGUAGE_NAMES,
         lists=lists,
         list_name=mailing_list.name,
         sections=known_sections(session, mailing_list.id, chosen),
         chosen=chosen,
-        frequency=subscription.frequency,
-        format=subscription.format,
-        paused_until=subscription.paused_until.isoformat() if subscription.paused_until else "",
         csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
         action=f"/p/{token}",
         unsubscribe_url=links_of(request).unsubscribe_url(subscriber.id, mailing_list.id),
+        **shown,
     )
     response.set_cookie(
         CSRF_COOKIE,
@@ -361,7 +380,7 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
     try:
         paused = _parse_pause(str(form.get("paused_until") or ""), datetime.now(settings_of(request).tz).date())
     except SubscriberError:
-        return _preferences(request, session, reader, token, error="bad_date")
+        return _preferences(request, session, reader, token, error="bad_date", refused=form)
     assert reader.subscriber.id is not None
     lists = {
         each.id: each.id in wanted_lists
@@ -385,5 +404,5 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
         )
     except SubscriberError as err:
         session.rollback()
-        return _preferences(request, session, reader, token, error=str(err))
+        return _preferences(request, session, reader, token, error=str(err), refused=form)
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303, headers=SECURITY_HEADERS)
