@@ -1,0 +1,192 @@
+"""Sending at scale: `digest send` through the sendgrid backend to a loopback stand-in, against a bare floor.
+
+Each run gets a fresh database holding N confirmed readers and the sample day's edition, then runs the real
+command (`digest send --batch-size 1000`) as a child process, so the time is what a cron run takes and the
+peak RSS is that process's own. The floor posts the same number of 1000-reader requests, shaped like ours,
+with the official client and nothing else: no database, no signing, no bookkeeping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sendgrid import SendGridAPIClient
+from sqlalchemy import text
+
+from bench.report import Figure
+from bench.standin import API_KEY
+from digest.db import init_database, make_engine, open_session
+from digest.edition import build_edition
+from digest.settings import Settings
+from tests.golden import SAMPLE_DATE
+
+ROOT = Path(__file__).parent.parent
+
+
+@contextlib.contextmanager
+def standin_process() -> Iterator[str]:
+    """The SendGrid stand-in in its own process; yields its base URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.standin"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    try:
+        yield url
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+        if "refused 0" not in errors:
+            print(f"stand-in: {errors.strip()}", file=sys.stderr)
+
+
+def populate(database_url: str, readers: int) -> Settings:
+    """A fresh database with ``readers`` confirmed readers on the default list and the sample day built."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, database_url=database_url, secret_key="bench-key", auto_approve=True
+    )
+    engine = make_engine(database_url)
+    mailing_list = init_database(engine, default_list=settings.list_slug)
+    now = datetime.now(UTC)
+    languages = ("fr", "fr", "fr", "en", "ar")
+    with engine.begin() as connection:
+        for start in range(0, readers, 50_000):
+            chunk = range(start, min(start + 50_000, readers))
+            connection.execute(
+                text(
+                    "INSERT INTO subscriber (id, email, email_key, name, language, status, created_at) "
+                    "VALUES (:id, :email, :email, :name, :language, 'active', :now)"
+                ),
+                [
+                    {
+                        "id": i + 1,
+                        "email": f"reader{i}@example{i % 97}.ma",
+                        "name": f"Reader {i}",
+                        "language": languages[i % 5],
+                        "now": now,
+                    }
+                    for i in chunk
+                ],
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO subscription (subscriber_id, list_id, status, frequency, format, confirmed_at, "
+                    "created_at, updated_at) VALUES (:id, :list, 'active', 'daily', 'html', :now, :now, :now)"
+                ),
+                [{"id": i + 1, "list": mailing_list.id, "now": now} for i in chunk],
+            )
+    with open_session(engine) as session:
+        build_edition(session=session, settings=settings, day=SAMPLE_DATE)
+    engine.dispose()
+    return settings
+
+
+def run_send(settings: Settings, standin_url: str, workers: int = 1) -> tuple[float, float, str]:
+    """Run `digest send` as a child process: seconds, its peak RSS in MB, and its summary line."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "DIGEST_MAIL_BACKEND": "sendgrid",
+        "SENDGRID_API_KEY": API_KEY,
+        "DIGEST_SENDGRID_HOST": standin_url,
+        "DIGEST_SECRET_KEY": "bench-key",
+        "DIGEST_BASE_URL": "https://news.example.com",
+    }
+    command = [
+        sys.executable, "-m", "digest", "send", "--date", SAMPLE_DATE.isoformat(), "--batch-size", "1000",
+        "--workers", str(workers),
+    ]
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    assert process.stdout is not None
+    output = process.stdout.read()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"digest send exited {process.returncode}: {output}")
+    return seconds, usage.ru_maxrss / 1024, output.strip().splitlines()[0] if output.strip() else ""
+
+
+def floor_seconds(readers: int, standin_url: str, html: str, text_part: str) -> float:
+    """The same requests built and posted by a bare script with the official client."""
+    client = SendGridAPIClient(api_key=API_KEY, host=standin_url)
+    start = time.perf_counter()
+    for first in range(0, readers, 1000):
+        personalizations = [
+            {
+                "to": [{"email": f"reader{i}@example{i % 97}.ma", "name": f"Reader {i}"}],
+                "substitutions": {
+                    "%%unsubscribe_url%%": f"https://news.example.com/u/{i}.1.{'x' * 43}",
+                    "%%preferences_url%%": f"https://news.example.com/p/{i}.1.{'x' * 43}",
+                },
+                "headers": {
+                    "List-Unsubscribe": f"<https://news.example.com/u/{i}.1.{'x' * 43}>",
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                },
+                "custom_args": {"edition_id": "1", "delivery_id": str(i)},
+            }
+            for i in range(first, min(first + 1000, readers))
+        ]
+        payload = {
+            "personalizations": personalizations,
+            "from": {"email": "digest@example.com", "name": "Digest"},
+            "subject": "Le Quotidien : bench",
+            "content": [{"type": "text/plain", "value": text_part}, {"type": "text/html", "value": html}],
+            "categories": ["quotidien", SAMPLE_DATE.isoformat()],
+        }
+        client.client.mail.send.post(request_body=payload)
+    return time.perf_counter() - start
+
+
+def _sample_content(database_url: str) -> tuple[str, str]:
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        html, text_part = connection.execute(text("SELECT html, text FROM edition_variant LIMIT 1")).one()
+    engine.dispose()
+    return html, text_part
+
+
+def bench_send(sizes: tuple[int, ...] = (10_000, 100_000), postgres_url: str | None = None) -> list[Figure]:
+    """Send to each size on SQLite (and on PostgreSQL with 1 and 4 workers at 100k when a URL is given)."""
+    figures = []
+    with standin_process() as url:
+        for readers in sizes:
+            with tempfile.TemporaryDirectory() as folder:
+                settings = populate(f"sqlite:///{Path(folder) / 'bench.db'}", readers)
+                seconds, rss, summary = run_send(settings, url)
+                html, text_part = _sample_content(settings.database_url)
+                floor = floor_seconds(readers, url, html, text_part)
+                figures.append(
+                    Figure(f"send sendgrid SQLite {readers:,}", readers, "readers", seconds, floor, rss, summary)
+                )
+        if postgres_url:
+            for workers in (1, 4):
+                settings = populate(_fresh_schema(postgres_url), 100_000)
+                seconds, rss, summary = run_send(settings, url, workers=workers)
+                figures.append(
+                    Figure(f"send sendgrid PostgreSQL 100,000, {workers} worker(s)", 100_000, "readers", seconds,
+                           None, rss, summary)
+                )
+    return figures
+
+
+def _fresh_schema(postgres_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    schema = f"digest_bench_{os.getpid()}_{time.monotonic_ns() % 10**6}"
+    engine = make_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )

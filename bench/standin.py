@@ -1,0 +1,29 @@
+"""Run the SendGrid stand-in in its own process for the send benchmarks: prints its URL, serves until killed."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+from tests.servers.sendgrid import SendGridStandIn
+
+API_KEY = "SG.bench-key"
+# Schema validation of a 1000-reader request costs more than building it: check one request in 50.
+VALIDATE_EVERY = 50
+
+
+def main() -> None:
+    """Serve until SIGTERM; a refused (invalid) request is reported on stderr at exit."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SendGridStandIn(api_key=API_KEY, validate_every=VALIDATE_EVERY, keep=False) as standin:
+        print(standin.url, flush=True)
+        stop.wait()
+        print(f"delivered {standin.delivered} refused {len(standin.refused)}", file=sys.stderr, flush=True)
+        for status, problems in standin.refused[:3]:
+            print(f"refused {status}: {problems[:3]}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
