@@ -60,12 +60,24 @@ class Settings(BaseSettings):
         "Le Quotidien, 1 avenue Mohammed V, 10000 Rabat, Maroc", validation_alias="DIGEST_POSTAL_ADDRESS"
     )
     headlines_max: int = Field(10, ge=1, le=100, validation_alias="DIGEST_HEADLINES_MAX")
+    send_timeout: float = Field(30.0, gt=0, le=600, validation_alias="DIGEST_SEND_TIMEOUT")
+    send_rate: float = Field(0.0, ge=0, validation_alias="DIGEST_SEND_RATE")
+    send_retries: int = Field(5, ge=0, le=20, validation_alias="DIGEST_SEND_RETRIES")
+    tracking: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_TRACKING")
 
-    @field_validator("sources", mode="before")
+    @field_validator("sources", "tracking", mode="before")
     @classmethod
-    def _split_sources(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("tracking")
+    @classmethod
+    def _check_tracking(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"opens", "clicks"})
+        if unknown:
+            raise ValueError(f"unknown {', '.join(unknown)}: list opens, clicks or nothing")
         return value
 
     @field_validator("database_url")
