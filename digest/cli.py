@@ -18,11 +18,14 @@ from digest.db import check_initialised, init_database, make_engine, open_sessio
 from digest.edition import approve_edition, build_edition, find_edition, selection_summary
 from digest.errors import DigestError, EditionError, NothingToSend
 from digest.links import Links
-from digest.mail import get_backend
+from digest.mail import RecipientResult, get_backend
 from digest.models import Delivery, Edition
+from digest.progress import SendProgress
 from digest.select import EditorChoices
-from digest.send import SendReport, send_edition
+from digest.send import DryRunReport, SendOptions, SendReport, send_edition, send_test
+from digest.send import dry_run as dry_run_send
 from digest.settings import Settings, load_settings
+from subscribers.addresses import normalize_email
 from subscribers.importer import import_csv
 from subscribers.models import MailingList
 from subscribers.store import add_subscriber, all_lists, create_list, get_list, list_subscribers
@@ -204,17 +207,26 @@ def send(
     ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
-    force: Annotated[bool, typer.Option(help="Send even if the edition is still a draft.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Do everything but deliver; print who would get what.")
+    ] = False,
+    test_to: Annotated[
+        list[str] | None,
+        typer.Option("--test-to", help="Send only to this address, subject [TEST], nothing recorded (repeatable)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes sharing the edition (PostgreSQL).")] = 1,
     retry_uncertain: Annotated[
         bool, typer.Option("--retry-uncertain", help="Send again to readers whose delivery is uncertain.")
     ] = False,
+    force: Annotated[bool, typer.Option(help="Send even if the edition is still a draft.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Readers per provider request.")] = 500,
 ) -> None:
     """Send the day's edition to every eligible reader who does not have it yet (safe to repeat).
 
-    Builds the edition first when it does not exist. Exit 3 when everyone already has it.
+    Builds the edition first when it does not exist. Exit 0 when everyone got it, 1 when any delivery
+    failed or is uncertain (or on error), 3 when everyone already had it.
 
-    Example: digest send --date 2025-11-27
+    Example: digest send --date 2025-11-27 --workers 4
     """
     state = _state(ctx)
     settings = state.settings
@@ -235,48 +247,94 @@ def send(
             )
         assert edition.id is not None
         edition_id = edition.id
+    common: dict[str, Any] = {
+        "engine": engine,
+        "edition_id": edition_id,
+        "backend": backend,
+        "links": links,
+        "sender": settings.from_address,
+        "default_language": settings.language,
+    }
+    options = SendOptions(
+        batch_size=batch_size,
+        retry_uncertain=retry_uncertain,
+        force=force,
+        workers=workers,
+        max_rate=settings.send_rate,
+        retries=settings.send_retries,
+    )
     try:
-        report = send_edition(
-            engine=engine,
-            edition_id=edition_id,
-            backend=backend,
-            links=links,
-            sender=settings.from_address,
-            default_language=settings.language,
-            batch_size=batch_size,
-            retry_uncertain=retry_uncertain,
-            force=force,
-            on_progress=_progress_printer(),
-        )
+        if test_to:
+            _report_test(send_test(**common, addresses=[_test_address(a) for a in test_to]))
+            return
+        if dry_run:
+            _report_dry_run(dry_run_send(**common, options=options), day, mailing_list.slug)
+            return
+        with SendProgress(f"{day} {mailing_list.slug}") as progress:
+            report = send_edition(
+                **common,
+                options=options,
+                on_start=progress.start,
+                on_progress=progress.advance,
+                worker_settings=settings,
+            )
     finally:
         backend.close()
     _print_report(report, day, mailing_list.slug, settings)
-    if report.this_run["failed"] or report.this_run["uncertain"]:
+    if report.this_run["failed"] or report.this_run["uncertain"] or report.this_run["queued"]:
         raise typer.Exit(1)
 
 
-def _progress_printer() -> Callable[[int, int], None]:
-    def show(done: int, total: int) -> None:
-        typer.echo(f"sent {done}/{total}", err=True)
+def _test_address(raw: str) -> str:
+    try:
+        return normalize_email(raw)
+    except DigestError as err:
+        raise typer.BadParameter(str(err), param_hint="--test-to") from err
 
-    return show
+
+def _report_test(results: list[RecipientResult]) -> None:
+    for result in results:
+        shown = "sent" if result.ok else f"{result.outcome}: {result.error}"
+        typer.echo(f"test {result.recipient.email}: {shown}")
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
+def _report_dry_run(report: DryRunReport, day: date, list_slug: str) -> None:
+    typer.echo(f"dry run: the {day} edition of {list_slug} would go to {report.total} readers; nothing was sent")
+    for variant, count in report.readers.most_common():
+        typer.echo(f"  {count:>8}  {variant}")
+    if report.sample:
+        more = report.total - len(report.sample)
+        typer.echo("  first: " + ", ".join(report.sample) + (f" and {more} more" if more > 0 else ""))
+    if report.checked_by_provider:
+        typer.echo("every request was accepted by the provider in sandbox mode (nothing delivered)")
 
 
 def _print_report(report: SendReport, day: date, list_slug: str, settings: Settings) -> None:
     run = report.this_run
     typer.echo(
-        f"{day} {list_slug}: sent {run['sent']}, failed {run['failed']}, uncertain {run['uncertain']} "
-        f"this run ({report.made_uncertain} interrupted earlier now uncertain)"
+        f"{day} {list_slug}: sent {run['sent']}, failed {run['failed']}, uncertain {run['uncertain']}, "
+        f"still queued {run['queued']} this run"
+        + (f" ({report.made_uncertain} interrupted earlier now uncertain)" if report.made_uncertain else "")
     )
     totals = report.totals
     typer.echo(
         f"edition totals: {totals['sent']} sent, {totals['failed']} failed, {totals['uncertain']} uncertain, "
         f"{totals['queued']} queued"
     )
+    if totals["uncertain"]:
+        typer.echo(
+            "uncertain: the provider may or may not have these; check its activity log, then "
+            "`digest send --retry-uncertain` to send them again",
+            err=True,
+        )
     if settings.mail_backend == "outbox":
         typer.echo(f"messages written under {settings.outbox_dir / day.isoformat() / list_slug}")
     for error in report.errors[:5]:
         typer.echo(f"error: {error}", err=True)
+    if len(report.errors) > 5:
+        typer.echo(f"... and {len(report.errors) - 5} more errors", err=True)
 
 
 @app.command()

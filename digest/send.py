@@ -7,24 +7,40 @@ resumed without mailing anyone twice. A crashed run leaves rows in ``sending``; 
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import logging
+import multiprocessing
 import os
+import random
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import CursorResult, Engine, and_, exists, func, insert, literal, or_, update
+from sqlalchemy import CursorResult, Engine, and_, bindparam, case, exists, func, insert, literal, or_, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from digest.edition import variant_key
-from digest.errors import DigestError, EditionError, MailError, NothingToSend
+from digest.errors import (
+    ConfigError,
+    DigestError,
+    EditionError,
+    MailError,
+    NothingToSend,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderUnreachable,
+)
 from digest.links import Links
-from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
+from digest.mail.base import Batch, Content, MailBackend, Outcome, Recipient, RecipientResult, sender_address
 from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus, EditionVariant
+from digest.settings import Settings
 from subscribers.models import (
     MailingList,
     Subscriber,
@@ -36,6 +52,13 @@ from subscribers.models import (
 
 Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=10)
+# A reader turned away for now (SMTP 4xx) is tried this many times in all before it counts as failed.
+MAX_ATTEMPTS = 5
+# Outcome of readers never handed to the provider because the run stopped: back to the queue as they were.
+REQUEUE = "requeue"
+# Up to this many distinct answers per batch are stored with one UPDATE each; beyond, one executemany.
+GROUPED_UPDATES = 8
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,6 +67,7 @@ class SendReport:
 
     newly_queued: int = 0
     made_uncertain: int = 0
+    requeued_uncertain: int = 0
     this_run: Counter[str] = field(default_factory=Counter)
     totals: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
@@ -188,20 +212,309 @@ def _readers(session: Session, edition: Edition, ids: list[int]) -> list[_Reader
     return [_Reader(*row) for row in rows]
 
 
-def _record(session: Session, updates: list[tuple[int, str, str | None, str | None]], now: datetime) -> None:
-    for delivery_id, status, provider_id, error in updates:
-        session.execute(
-            update(Delivery)
-            .where(col(Delivery.id) == delivery_id)
-            .values(
-                status=status,
-                provider_id=provider_id,
-                error=error,
-                lease_until=None,
-                sent_at=now if status == DeliveryStatus.SENT else None,
+def _record(session: Session, updates: list[_Update], now: datetime) -> None:
+    """Store a claimed batch's outcomes: one UPDATE per distinct answer (a SendGrid batch is one statement)."""
+    groups: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
+    for update_ in updates:
+        groups[(update_.outcome, update_.provider_id, update_.error)].append(update_.delivery_id)
+    if len(groups) <= GROUPED_UPDATES:
+        for (outcome, provider_id, error), ids in groups.items():
+            session.execute(
+                update(Delivery)
+                .where(col(Delivery.id).in_(ids))
+                .values(**_outcome_values(outcome, provider_id, error, now))
             )
-        )
+    else:
+        # Backends that answer per message (outbox, SMTP) give each reader its own id: one executemany.
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        for outcome in {key[0] for key in groups}:
+            rows = [
+                {"b_id": u.delivery_id, "b_provider_id": u.provider_id, "b_error": u.error}
+                for u in updates
+                if u.outcome == outcome
+            ]
+            values = _outcome_values(outcome, bindparam("b_provider_id"), bindparam("b_error"), now)
+            session.execute(update(table).where(table.c.id == bindparam("b_id")).values(**values), rows)
     session.commit()
+
+
+def _outcome_values(outcome: str, provider_id: Any, error: Any, now: datetime) -> dict[str, Any]:
+    """Column values for deliveries that met ``outcome``."""
+    values: dict[str, Any] = {"provider_id": provider_id, "error": error, "lease_until": None}
+    if outcome == Outcome.SENT:
+        values.update(status=DeliveryStatus.SENT, sent_at=now)
+    elif outcome == Outcome.RETRY:
+        # A reader the provider turned away for now goes back to the queue, until it has had its tries.
+        values["status"] = case(
+            (col(Delivery.attempts) >= MAX_ATTEMPTS, literal(DeliveryStatus.FAILED.value)),
+            else_=literal(DeliveryStatus.QUEUED.value),
+        )
+    elif outcome == REQUEUE:
+        # Never handed to the provider (the run stopped): the claim's attempt does not count.
+        values.update(status=DeliveryStatus.QUEUED, attempts=col(Delivery.attempts) - 1)
+    else:
+        values["status"] = DeliveryStatus(outcome.value if isinstance(outcome, Outcome) else outcome)
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    delivery_id: int
+    outcome: str
+    provider_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """How a send runs; the defaults suit a daily cron."""
+
+    batch_size: int = 500
+    retry_uncertain: bool = False
+    force: bool = False
+    workers: int = 1
+    #: Most messages per second over the whole send (0: no limit but the provider's).
+    max_rate: float = 0.0
+    #: Tries after the first for a batch answered 429 / 5xx or refused at connection.
+    retries: int = 5
+
+
+@dataclass
+class Pacing:
+    """Time as the sender sees it: waits between retries and for the rate limit. Tests pass fakes."""
+
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    jitter: Callable[[], float] = random.random
+    base_delay: float = 1.0
+    max_delay: float = 300.0
+    _next_slot: float = 0.0
+
+    def backoff(self, attempt: int, hint: float | None) -> float:
+        """Seconds before try ``attempt`` (1, 2, ...): the provider's reset time if it gave one, else
+        exponential with jitter, so many senders do not retry in step."""
+        if hint is not None:
+            return min(self.max_delay, hint + self.jitter() * self.base_delay)
+        exponential = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return exponential / 2 + self.jitter() * exponential / 2
+
+    def throttle(self, messages: int, rate: float) -> None:
+        """Wait until ``messages`` more messages fit under ``rate`` per second."""
+        if rate <= 0:
+            return
+        now = self.monotonic()
+        if self._next_slot > now:
+            self.sleep(self._next_slot - now)
+            now = self._next_slot
+        self._next_slot = now + messages / rate
+
+
+class _Stop(Exception):
+    """The provider cannot take mail now (down, or refusing our key): stop the run, keep readers queued."""
+
+    def __init__(self, error: MailError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class _EditionContext:
+    """What every batch of one edition shares, loaded once per process."""
+
+    edition: Edition
+    mailing_list: MailingList
+    variants: dict[str, EditionVariant]
+    sender: str
+    default_language: str
+
+    @classmethod
+    def load(cls, session: Session, edition: Edition, sender: str, default_language: str) -> _EditionContext:
+        mailing_list = session.get(MailingList, edition.list_id)
+        assert mailing_list is not None
+        variants = {
+            v.key: v for v in session.exec(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
+        }
+        if not variants:
+            raise EditionError(f"the {edition.date} edition has no rendered variant: run `digest build` again")
+        return cls(edition, mailing_list, variants, sender, default_language)
+
+    @property
+    def key(self) -> str:
+        return f"{self.edition.date.isoformat()}.{self.mailing_list.slug}"
+
+    def variant(self, language: str | None) -> EditionVariant:
+        """The variant a reader of ``language`` gets: theirs, or the publication's default."""
+        return self.variants.get(variant_key(language or self.default_language)) or self.variants.get(
+            variant_key(self.default_language), next(iter(self.variants.values()))
+        )
+
+    def batch(
+        self, variant: EditionVariant, fmt: str, recipients: list[Recipient], now: datetime, **extra: Any
+    ) -> Batch:
+        """One provider call's worth: ``variant`` in ``fmt`` to ``recipients``."""
+        content = Content(subject=variant.subject, html=None if fmt == "text" else variant.html, text=variant.text)
+        return Batch(
+            content=extra.pop("content", content),
+            recipients=recipients,
+            sender=self.sender,
+            list_id=f"{self.mailing_list.name} <{self.mailing_list.slug}.{sender_address(self.sender).domain}>",
+            now=now,
+            edition_key=self.key,
+            categories=(self.mailing_list.slug, self.edition.date.isoformat()),
+            custom_args={"edition_id": str(self.edition.id)},
+            **extra,
+        )
+
+
+class _Deliverer:
+    """Claims batches of one edition and hands them to the backend until none is left (one per process)."""
+
+    def __init__(
+        self,
+        *,
+        session: Session,
+        context: _EditionContext,
+        backend: MailBackend,
+        links: Links,
+        options: SendOptions,
+        pacing: Pacing,
+        clock: Clock,
+        on_progress: Callable[[int], None] | None,
+    ) -> None:
+        self.session = session
+        self.context = context
+        self.backend = backend
+        self.links = links
+        self.options = options
+        self.pacing = pacing
+        self.clock = clock
+        self.on_progress = on_progress
+        self.counts: Counter[str] = Counter()
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        """Send batch after batch; a provider that stays down stops the run with its readers still queued."""
+        edition_id = self.context.edition.id
+        assert edition_id is not None
+        size = min(self.options.batch_size, self.backend.max_batch)
+        while ids := _claim(self.session, edition_id, size, self.clock()):
+            updates: list[_Update] = []
+            pending = self._batches(_readers(self.session, self.context.edition, ids))
+            try:
+                for batch in pending:
+                    updates.extend(self._send(batch, ids))
+            except _Stop as stop:
+                done = {u.delivery_id for u in updates}
+                updates.extend(_Update(i, REQUEUE, error=str(stop.error)) for i in ids if i not in done)
+                self._record(updates)
+                raise stop.error from stop
+            self._record(updates)
+
+    def _record(self, updates: list[_Update]) -> None:
+        _record(self.session, updates, self.clock())
+        self.counts.update(
+            DeliveryStatus.QUEUED if u.outcome in (Outcome.RETRY, REQUEUE) else u.outcome for u in updates
+        )
+        if self.on_progress:
+            self.on_progress(len(updates))
+
+    def _batches(self, readers: list[_Reader]) -> Iterator[Batch]:
+        groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
+        for reader in readers:
+            groups[(self.context.variant(reader.language).key, reader.format)].append(reader)
+        list_id = self.context.edition.list_id
+        for (key, fmt), group in groups.items():
+            recipients = [
+                Recipient(
+                    email=r.email,
+                    name=r.name,
+                    delivery_id=r.delivery_id,
+                    fields=self.links.reader_fields(r.subscriber_id, list_id),
+                )
+                for r in group
+            ]
+            yield self.context.batch(self.context.variants[key], fmt, recipients, self.clock())
+
+    def _send(self, batch: Batch, claimed: list[int]) -> list[_Update]:
+        """Send one batch, retrying what may be retried; returns an outcome for each of its readers."""
+        attempt = 0
+        while True:
+            self.pacing.throttle(len(batch.recipients), self.options.max_rate / max(1, self.options.workers))
+            try:
+                results = self.backend.send_batch(batch)
+            except ProviderError as err:
+                if err.status == 413 and len(batch.recipients) > 1:
+                    # Too large for one request: halve it until it fits (a single reader too large fails).
+                    half = len(batch.recipients) // 2
+                    first = dataclasses.replace(batch, recipients=batch.recipients[:half])
+                    second = dataclasses.replace(batch, recipients=batch.recipients[half:])
+                    return self._send(first, claimed) + self._send(second, claimed)
+                if err.retryable and attempt < self.options.retries:
+                    attempt += 1
+                    self._wait(attempt, err, claimed)
+                    continue
+                if err.retryable or err.status in (401, 403):
+                    raise _Stop(err) from err
+                self.errors.append(str(err))
+                return _all(batch, Outcome.FAILED, str(err))
+            except ProviderUnreachable as err:
+                if attempt < self.options.retries:
+                    attempt += 1
+                    self._wait(attempt, err, claimed)
+                    continue
+                raise _Stop(err) from err
+            except OutcomeUnknown as err:
+                self.errors.append(str(err))
+                return _all(batch, Outcome.UNCERTAIN, str(err))
+            except MailError as err:
+                raise _Stop(err) from err
+            for result in results:
+                if result.error and result.outcome is not Outcome.SENT:
+                    self.errors.append(f"{result.recipient.email}: {result.error}")
+            return [
+                _Update(r.recipient.delivery_id, r.outcome, r.provider_id, r.error)
+                for r in results
+                if r.recipient.delivery_id is not None
+            ]
+
+    def _wait(self, attempt: int, err: MailError, claimed: list[int]) -> None:
+        delay = self.pacing.backoff(attempt, err.retry_after if isinstance(err, ProviderError) else None)
+        log.warning("%s; try %d of %d in %.1f s", err, attempt + 1, self.options.retries + 1, delay)
+        # The batch stays ours while we wait: a long wait must not make another worker think we died.
+        self.session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(claimed))
+            .values(lease_until=self.clock() + LEASE + timedelta(seconds=delay))
+        )
+        self.session.commit()
+        self.pacing.sleep(delay)
+
+
+def _all(batch: Batch, outcome: Outcome, error: str) -> list[_Update]:
+    return [_Update(r.delivery_id, outcome, None, error) for r in batch.recipients if r.delivery_id is not None]
+
+
+def _prepare(session: Session, edition: Edition, options: SendOptions, now: datetime, report: SendReport) -> int:
+    """Settle what earlier runs left, enqueue new readers; returns how many deliveries wait."""
+    assert edition.id is not None
+    if edition.status == EditionStatus.DRAFT and not options.force:
+        raise EditionError(
+            f"the {edition.date} edition is a draft: approve it (`digest approve --date {edition.date}`) "
+            "or set DIGEST_AUTO_APPROVE=1"
+        )
+    dialect = session.get_bind().dialect.name
+    # On SQLite the send lock proves no other sender lives: every row still `sending` is an orphan.
+    report.made_uncertain = _mark_orphans_uncertain(session, edition.id, now, all_in_flight=dialect == "sqlite")
+    if options.retry_uncertain:
+        result = session.execute(
+            update(Delivery)
+            .where(col(Delivery.edition_id) == edition.id, col(Delivery.status) == DeliveryStatus.UNCERTAIN)
+            .values(status=DeliveryStatus.QUEUED, error=None)
+        )
+        session.commit()
+        report.requeued_uncertain = _rowcount(result)
+    report.newly_queued = enqueue(session, edition, now)
+    return _count_by_status(session, edition.id)[DeliveryStatus.QUEUED]
 
 
 def send_edition(
@@ -212,109 +525,244 @@ def send_edition(
     links: Links,
     sender: str,
     default_language: str,
-    batch_size: int = 500,
-    retry_uncertain: bool = False,
-    force: bool = False,
+    options: SendOptions | None = None,
+    pacing: Pacing | None = None,
     clock: Clock = utcnow,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    worker_settings: Settings | None = None,
 ) -> SendReport:
     """Deliver the edition to every eligible reader who does not have it yet, batch after batch.
 
-    Raises EditionError for a draft (unless ``force``) and NothingToSend when every reader already has it.
+    ``on_start(waiting)`` is called once the queue is known, ``on_progress(n)`` after each batch of ``n``.
+    With ``options.workers`` > 1 (PostgreSQL only) that many processes, built from ``worker_settings``,
+    share the queue. Raises EditionError for a draft (unless ``options.force``), NothingToSend when every
+    reader already has it, MailError when the provider stays unavailable (its readers stay queued).
     """
+    options = options or SendOptions()
+    if options.workers > 1 and engine.dialect.name != "postgresql":
+        raise ConfigError("--workers needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...); SQLite sends alone")
     report = SendReport()
     with sqlite_send_lock(engine), Session(engine) as session:
         edition = session.get(Edition, edition_id)
         if edition is None:
             raise EditionError(f"no edition with id {edition_id}")
-        if edition.status == EditionStatus.DRAFT and not force:
-            raise EditionError(
-                f"the {edition.date} edition is a draft: approve it (`digest approve --date {edition.date}`) "
-                "or set DIGEST_AUTO_APPROVE=1"
-            )
-        mailing_list = session.get(MailingList, edition.list_id)
-        assert mailing_list is not None and edition.id is not None
-        variants = {
-            v.key: v for v in session.exec(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
-        }
-        now = clock()
-        # On SQLite the send lock proves no other sender lives: every row still `sending` is an orphan.
-        report.made_uncertain = _mark_orphans_uncertain(
-            session, edition.id, now, all_in_flight=engine.dialect.name == "sqlite"
-        )
-        if retry_uncertain:
-            session.execute(
-                update(Delivery)
-                .where(col(Delivery.edition_id) == edition.id, col(Delivery.status) == DeliveryStatus.UNCERTAIN)
-                .values(status=DeliveryStatus.QUEUED)
-            )
-            session.commit()
-        report.newly_queued = enqueue(session, edition, now)
-        before = _count_by_status(session, edition.id)
-        waiting = before[DeliveryStatus.QUEUED]
+        context = _EditionContext.load(session, edition, sender, default_language)
+        waiting = _prepare(session, edition, options, clock(), report)
         if not waiting:
-            report.totals = before
-            if not before[DeliveryStatus.SENDING]:
-                _finish(session, edition, now)
+            report.totals = _count_by_status(session, edition_id)
+            if report.finished:
+                _finish(session, edition, clock())
             raise NothingToSend(
-                f"the {edition.date} edition of {mailing_list.slug} was already sent to everyone "
-                f"({before[DeliveryStatus.SENT]} sent, {before[DeliveryStatus.FAILED]} failed, "
-                f"{before[DeliveryStatus.UNCERTAIN]} uncertain)"
+                f"the {edition.date} edition of {context.mailing_list.slug} was already sent to everyone "
+                f"({report.totals[DeliveryStatus.SENT]} sent, {report.totals[DeliveryStatus.FAILED]} failed, "
+                f"{report.totals[DeliveryStatus.UNCERTAIN]} uncertain)"
             )
         edition.status = EditionStatus.SENDING
         session.add(edition)
         session.commit()
-        list_header = f"{mailing_list.name} <{mailing_list.slug}.{_domain(sender)}>"
-        done = 0
-        while ids := _claim(session, edition.id, batch_size, clock()):
-            groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
-            for reader in _readers(session, edition, ids):
-                key = variant_key(reader.language or default_language)
-                groups[(key if key in variants else variant_key(default_language), reader.format)].append(reader)
-            updates: list[tuple[int, str, str | None, str | None]] = []
-            for (key, fmt), readers in groups.items():
-                variant = variants[key]
-                batch = Batch(
-                    content=Content(
-                        subject=variant.subject,
-                        html=None if fmt == "text" else variant.html,
-                        text=variant.text,
-                    ),
-                    recipients=[
-                        Recipient(
-                            email=r.email,
-                            name=r.name,
-                            delivery_id=r.delivery_id,
-                            fields=links.reader_fields(r.subscriber_id, edition.list_id),
-                        )
-                        for r in readers
-                    ],
-                    sender=sender,
-                    list_id=list_header,
-                    now=clock(),
-                    edition_key=f"{edition.date.isoformat()}.{mailing_list.slug}",
-                    categories=(mailing_list.slug, edition.date.isoformat()),
-                    custom_args={"edition_id": str(edition.id)},
+        if on_start:
+            on_start(waiting)
+        try:
+            if options.workers > 1:
+                assert worker_settings is not None, "workers build their own backend from the settings"
+                _run_workers(worker_settings, edition_id, options, report, on_progress)
+            else:
+                deliverer = _Deliverer(
+                    session=session,
+                    context=context,
+                    backend=backend,
+                    links=links,
+                    options=options,
+                    pacing=pacing or Pacing(),
+                    clock=clock,
+                    on_progress=on_progress,
                 )
                 try:
-                    results = backend.send_batch(batch)
-                except MailError as err:
-                    report.errors.append(str(err))
-                    updates.extend((r.delivery_id, DeliveryStatus.FAILED, None, str(err)) for r in readers)
-                    continue
-                for result in results:
-                    assert result.recipient.delivery_id is not None
-                    status = DeliveryStatus.SENT if result.ok else DeliveryStatus.FAILED
-                    updates.append((result.recipient.delivery_id, status, result.provider_id, result.error))
-            _record(session, updates, clock())
-            report.this_run.update(status for _, status, _, _ in updates)
-            done += len(ids)
-            if on_progress:
-                on_progress(done, waiting)
-        report.totals = _count_by_status(session, edition.id)
+                    deliverer.run()
+                finally:
+                    report.this_run.update(deliverer.counts)
+                    report.errors.extend(deliverer.errors)
+        finally:
+            report.totals = _count_by_status(session, edition_id)
         if report.finished:
             _finish(session, edition, clock())
     return report
+
+
+def _run_workers(
+    settings: Settings,
+    edition_id: int,
+    options: SendOptions,
+    report: SendReport,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """Run ``options.workers`` processes on one edition; they share its queue through SKIP LOCKED claims."""
+    context = multiprocessing.get_context("spawn")
+    messages: Any = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(settings, edition_id, options, messages), daemon=True)
+        for _ in range(options.workers)
+    ]
+    for process in processes:
+        process.start()
+    running, failures = len(processes), []
+    while running:
+        kind, value = messages.get()
+        if kind == "progress" and on_progress:
+            on_progress(value)
+        elif kind == "done":
+            running -= 1
+            counts, errors, failure = value
+            report.this_run.update(counts)
+            report.errors.extend(errors)
+            if failure:
+                failures.append(failure)
+    for process in processes:
+        process.join()
+    if failures:
+        raise MailError(failures[0])
+
+
+def _worker(settings: Settings, edition_id: int, options: SendOptions, messages: Any) -> None:
+    """One worker process: its own engine and backend, claiming batches until the queue is empty."""
+    from digest.db import make_engine
+    from digest.mail import get_backend
+
+    engine = make_engine(settings.database_url)
+    backend = get_backend(settings)
+    counts: Counter[str] = Counter()
+    errors: list[str] = []
+    failure = None
+    try:
+        with Session(engine) as session:
+            edition = session.get(Edition, edition_id)
+            assert edition is not None
+            deliverer = _Deliverer(
+                session=session,
+                context=_EditionContext.load(session, edition, settings.from_address, settings.language),
+                backend=backend,
+                links=Links(settings.base_url, settings.signing_keys()),
+                options=options,
+                pacing=Pacing(),
+                clock=utcnow,
+                on_progress=lambda n: messages.put(("progress", n)),
+            )
+            try:
+                deliverer.run()
+            finally:
+                counts, errors = deliverer.counts, deliverer.errors
+    except DigestError as err:
+        failure = str(err)
+    finally:
+        backend.close()
+        engine.dispose()
+        messages.put(("done", (dict(counts), errors, failure)))
+
+
+@dataclass
+class DryRunReport:
+    """What a send would do: how many readers get which variant, and the first few addresses."""
+
+    readers: Counter[str] = field(default_factory=Counter)
+    sample: list[str] = field(default_factory=list)
+    checked_by_provider: bool = False
+
+    @property
+    def total(self) -> int:
+        """How many readers would get the edition."""
+        return sum(self.readers.values())
+
+
+def dry_run(
+    *,
+    engine: Engine,
+    edition_id: int,
+    backend: MailBackend,
+    links: Links,
+    sender: str,
+    default_language: str,
+    options: SendOptions | None = None,
+    clock: Clock = utcnow,
+) -> DryRunReport:
+    """Everything a send does but the delivery: the queue is computed in a transaction rolled back at
+    the end, every batch is built, and a provider with a sandbox (SendGrid) checks each request."""
+    options = options or SendOptions()
+    report = DryRunReport(checked_by_provider=backend.has_sandbox)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        # The session's commits stay inside the outer transaction, which is rolled back: nothing is stored.
+        session = Session(bind=connection, join_transaction_mode="rollback_only")
+        try:
+            edition = session.get(Edition, edition_id)
+            if edition is None:
+                raise EditionError(f"no edition with id {edition_id}")
+            context = _EditionContext.load(session, edition, sender, default_language)
+            _prepare(session, edition, options, clock(), SendReport())
+            deliverer = _Deliverer(
+                session=session,
+                context=context,
+                backend=backend,
+                links=links,
+                options=options,
+                pacing=Pacing(),
+                clock=clock,
+                on_progress=None,
+            )
+            size = min(options.batch_size, backend.max_batch)
+            last = 0
+            while ids := _queued_after(session, edition_id, last, size):
+                last = ids[-1]
+                for batch in deliverer._batches(_readers(session, edition, ids)):
+                    variant = f"{batch.content.subject} ({'text' if batch.content.html is None else 'html'})"
+                    report.readers[variant] += len(batch.recipients)
+                    report.sample.extend(r.email for r in batch.recipients[: max(0, 10 - len(report.sample))])
+                    if backend.has_sandbox:
+                        backend.send_batch(dataclasses.replace(batch, sandbox=True))
+                    else:
+                        backend.build_payload(batch)
+        finally:
+            session.close()
+            transaction.rollback()
+    return report
+
+
+def _queued_after(session: Session, edition_id: int, last: int, size: int) -> list[int]:
+    rows = session.exec(
+        select(Delivery.id)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED, col(Delivery.id) > last)
+        .order_by(col(Delivery.id))
+        .limit(size)
+    ).all()
+    return [row for row in rows if row is not None]
+
+
+def send_test(
+    *,
+    engine: Engine,
+    edition_id: int,
+    backend: MailBackend,
+    links: Links,
+    sender: str,
+    default_language: str,
+    addresses: list[str],
+    clock: Clock = utcnow,
+) -> list[RecipientResult]:
+    """Send the edition to ``addresses`` only, subject prefixed ``[TEST]``; no ledger row is written.
+
+    Drafts may be tested: that is what a test send is for. Links in a test message verify as nobody.
+    """
+    with Session(engine) as session:
+        edition = session.get(Edition, edition_id)
+        if edition is None:
+            raise EditionError(f"no edition with id {edition_id}")
+        context = _EditionContext.load(session, edition, sender, default_language)
+    variant = context.variant(default_language)
+    content = Content(subject=f"[TEST] {variant.subject}", html=variant.html, text=variant.text)
+    # Subscriber id 0 never exists: the test message's unsubscribe link unsubscribes nobody.
+    fields = links.reader_fields(0, edition.list_id)
+    recipients = [Recipient(email=address, fields=fields) for address in dict.fromkeys(addresses)]
+    return backend.send_batch(context.batch(variant, "html", recipients, clock(), content=content))
 
 
 def _finish(session: Session, edition: Edition, now: datetime) -> None:
@@ -323,7 +771,3 @@ def _finish(session: Session, edition: Edition, now: datetime) -> None:
         edition.sent_at = now
         session.add(edition)
         session.commit()
-
-
-def _domain(sender: str) -> str:
-    return sender_address(sender).domain

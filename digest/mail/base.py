@@ -12,9 +12,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from email.headerregistry import Address
 from email.utils import parseaddr
+from enum import StrEnum
 from typing import Any
 
 from digest.errors import ConfigError

@@ -33,5 +33,6 @@ class ConsoleBackend(MailBackend):
         self, answer: None, payload: list[tuple[Recipient, EmailMessage]], batch: Batch
     ) -> list[RecipientResult]:
         return [
-            RecipientResult(recipient, Outcome.SENT, provider_id=message["Message-ID"]) for recipient, message in payload
+            RecipientResult(recipient, Outcome.SENT, provider_id=message["Message-ID"])
+            for recipient, message in payload
         ]

@@ -92,7 +92,8 @@ class SmtpBackend(MailBackend):
                     continue
                 except (smtplib.SMTPServerDisconnected, OSError) as err:
                     # The connection died during this message: it may have been taken; the rest never left.
-                    results.append(RecipientResult(recipient, Outcome.UNCERTAIN, error=f"smtp: connection lost ({err})"))
+                    lost = f"smtp: connection lost ({err})"
+                    results.append(RecipientResult(recipient, Outcome.UNCERTAIN, error=lost))
                     results.extend(_not_sent(payload[index + 1 :], f"not sent: connection lost ({err})"))
                     return results
                 if refused:
@@ -159,4 +160,3 @@ def _quit(connection: smtplib.SMTP) -> None:
         connection.quit()
     except (OSError, smtplib.SMTPException):
         connection.close()
-

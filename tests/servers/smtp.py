@@ -89,9 +89,7 @@ class Handler:
 class SmtpStandIn:
     """An aiosmtpd server on 127.0.0.1; ``mode`` is ``plain``, ``starttls`` or ``tls``."""
 
-    def __init__(
-        self, folder: Path, *, mode: str = "plain", credentials: tuple[str, str] | None = None
-    ) -> None:
+    def __init__(self, folder: Path, *, mode: str = "plain", credentials: tuple[str, str] | None = None) -> None:
         self.handler = Handler()
         self.credentials = credentials
         self.cafile: Path | None = None
