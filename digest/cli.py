@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -12,17 +13,25 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import Engine
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from digest.db import check_initialised, init_database, make_engine, open_session
 from digest.edition import approve_edition, build_edition, find_edition, selection_summary
 from digest.errors import DigestError, EditionError, NothingToSend
 from digest.links import Links
 from digest.mail import RecipientResult, get_backend
-from digest.models import Delivery, Edition
+from digest.models import Edition
 from digest.progress import SendProgress
 from digest.select import EditorChoices
-from digest.send import DryRunReport, SendOptions, SendReport, send_edition, send_test
+from digest.send import (
+    DryRunReport,
+    SendOptions,
+    SendReport,
+    delivery_counts,
+    event_counts,
+    send_edition,
+    send_test,
+)
 from digest.send import dry_run as dry_run_send
 from digest.settings import Settings, load_settings
 from subscribers.addresses import normalize_email
@@ -42,6 +51,14 @@ app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(lists_app, name="lists")
 
 F = TypeVar("F", bound=Callable[..., Any])
+# `digest stats` columns counted from the provider's events, and the events each one counts.
+STAT_EVENTS = {
+    "delivered": ("delivered",),
+    "bounced": ("bounce", "dropped"),
+    "opened": ("open",),
+    "clicked": ("click",),
+    "unsubscribed": ("unsubscribe", "group_unsubscribe"),
+}
 
 
 class State:
@@ -356,25 +373,24 @@ def stats(
             query = query.where(MailingList.slug == list_)
         if date_:
             query = query.where(Edition.date == _parse_date(date_))
+        found = session.exec(query.order_by(col(Edition.date).desc(), col(MailingList.slug))).all()
+        ids = [edition.id for edition, _ in found if edition.id is not None]
+        statuses = delivery_counts(session, ids)
+        events = event_counts(session, ids)
         editions = []
-        for edition, mailing_list in session.exec(query.order_by(col(Edition.date).desc(), col(MailingList.slug))):
-            counts = dict(
-                session.exec(
-                    select(Delivery.status, func.count())
-                    .where(Delivery.edition_id == edition.id)
-                    .group_by(col(Delivery.status))
-                ).all()
-            )
+        for edition, mailing_list in found:
+            assert edition.id is not None
+            counts, seen = statuses.get(edition.id, Counter()), events.get(edition.id, Counter())
             row: dict[str, Any] = {
                 "date": edition.date.isoformat(),
                 "list": mailing_list.slug,
                 "status": edition.status,
+                "recipients": sum(counts.values()),
             }
-            row["recipients"] = sum(counts.values())
             for status in ("queued", "sent", "failed", "uncertain"):
-                row[status] = counts.get(status, 0)
-            for event in ("delivered", "bounced", "opened", "clicked", "unsubscribed"):
-                row[event] = 0
+                row[status] = counts[status] + (counts["sending"] if status == "queued" else 0)
+            for name, kinds in STAT_EVENTS.items():
+                row[name] = sum(seen[kind] for kind in kinds)
             editions.append(row)
     if as_json:
         typer.echo(json.dumps({"editions": editions}, ensure_ascii=False, indent=2))
@@ -384,7 +400,9 @@ def stats(
     for row in editions:
         typer.echo(
             f"{row['date']} {row['list']:<12} {row['status']:<9} recipients {row['recipients']}: "
-            f"sent {row['sent']}, failed {row['failed']}, uncertain {row['uncertain']}, queued {row['queued']}"
+            f"sent {row['sent']}, failed {row['failed']}, uncertain {row['uncertain']}, queued {row['queued']}; "
+            f"delivered {row['delivered']}, bounced {row['bounced']}, opened {row['opened']}, "
+            f"clicked {row['clicked']}, unsubscribed {row['unsubscribed']}"
         )
 
 

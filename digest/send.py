@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, and_, bindparam, case, exists, func, insert, literal, or_, update
+from sqlalchemy import CursorResult, Engine, and_, bindparam, case, distinct, exists, func, insert, literal, or_, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -39,7 +39,7 @@ from digest.errors import (
 )
 from digest.links import Links
 from digest.mail.base import Batch, Content, MailBackend, Outcome, Recipient, RecipientResult, sender_address
-from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus, EditionVariant
+from digest.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionStatus, EditionVariant
 from digest.settings import Settings
 from subscribers.models import (
     MailingList,
@@ -771,3 +771,30 @@ def _finish(session: Session, edition: Edition, now: datetime) -> None:
         edition.sent_at = now
         session.add(edition)
         session.commit()
+
+
+def event_counts(session: Session, edition_ids: list[int]) -> dict[int, Counter[str]]:
+    """Per edition, how many deliveries had each event (a reader who opened twice counts once)."""
+    rows = session.exec(
+        select(DeliveryEvent.edition_id, DeliveryEvent.event, func.count(distinct(col(DeliveryEvent.delivery_id))))
+        .where(col(DeliveryEvent.edition_id).in_(edition_ids))
+        .group_by(col(DeliveryEvent.edition_id), col(DeliveryEvent.event))
+    ).all()
+    counts: dict[int, Counter[str]] = {}
+    for edition_id, kind, count in rows:
+        if edition_id is not None:
+            counts.setdefault(edition_id, Counter())[kind] = count
+    return counts
+
+
+def delivery_counts(session: Session, edition_ids: list[int]) -> dict[int, Counter[str]]:
+    """Per edition, how many deliveries are in each status (one query for all editions)."""
+    rows = session.exec(
+        select(Delivery.edition_id, Delivery.status, func.count())
+        .where(col(Delivery.edition_id).in_(edition_ids))
+        .group_by(col(Delivery.edition_id), col(Delivery.status))
+    ).all()
+    counts: dict[int, Counter[str]] = {}
+    for edition_id, status, count in rows:
+        counts.setdefault(edition_id, Counter())[status] = count
+    return counts
