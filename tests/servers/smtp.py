@@ -71,6 +71,15 @@ class Handler:
 
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
+    connections: int = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        # A client greets once per plain connection (and once more after STARTTLS on the same one).
+        self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         if address in self.refuse:
