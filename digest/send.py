@@ -513,8 +513,12 @@ def _prepare(session: Session, edition: Edition, options: SendOptions, now: date
         )
         session.commit()
         report.requeued_uncertain = _rowcount(result)
-    report.newly_queued = enqueue(session, edition, now)
-    return _count_by_status(session, edition.id)[DeliveryStatus.QUEUED]
+    before = _count_by_status(session, edition.id).total()
+    enqueue(session, edition, now)
+    after = _count_by_status(session, edition.id)
+    # Counted rather than taken from the INSERT's rowcount, which psycopg reports as -1 for INSERT ... SELECT.
+    report.newly_queued = after.total() - before
+    return after[DeliveryStatus.QUEUED]
 
 
 def send_edition(
