@@ -298,7 +298,10 @@ def send(
     finally:
         backend.close()
     _print_report(report, day, mailing_list.slug, settings)
-    if report.this_run["failed"] or report.this_run["uncertain"] or report.this_run["queued"]:
+    # Anything short of "everyone got it" needs a person: failures, uncertain readers (this run's or an
+    # interrupted run's found now), readers left queued.
+    run = report.this_run
+    if run["failed"] or run["uncertain"] or run["queued"] or report.made_uncertain:
         raise typer.Exit(1)
 
 

@@ -12,6 +12,7 @@ import fcntl
 import logging
 import multiprocessing
 import os
+import queue
 import random
 import time
 from collections import Counter, defaultdict
@@ -610,13 +611,20 @@ def _run_workers(
     ]
     for process in processes:
         process.start()
-    running, failures = len(processes), []
-    while running:
-        kind, value = messages.get()
+    reported, failures = 0, []
+    while reported < len(processes):
+        try:
+            kind, value = messages.get(timeout=1.0)
+        except queue.Empty:
+            # A worker killed outright (OOM, SIGKILL) never reports: stop waiting once all have exited.
+            if all(not process.is_alive() for process in processes) and messages.empty():
+                failures.append("a worker process died; run `digest send` again to settle its batch")
+                break
+            continue
         if kind == "progress" and on_progress:
             on_progress(value)
         elif kind == "done":
-            running -= 1
+            reported += 1
             counts, errors, failure = value
             report.this_run.update(counts)
             report.errors.extend(errors)
