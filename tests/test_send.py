@@ -120,7 +120,7 @@ def test_a_provider_that_stays_down_stops_the_run_and_keeps_readers_queued(
 ) -> None:
     sendgrid_server.script(*[Answer(503, {"errors": [{"message": "maintenance"}]})] * 3)
     fake = FakeTime()
-    with pytest.raises(MailError, match="503.*maintenance"):
+    with pytest.raises(MailError, match=r"503.*maintenance"):
         _send(
             engine, settings, _sendgrid(sendgrid_server), edition, pacing=fake.pacing(), options=SendOptions(retries=2)
         )
