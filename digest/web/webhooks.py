@@ -133,8 +133,9 @@ def record_events(engine: Engine, events: Iterable[Any], clock: Callable[[], dat
                     received_at=clock(),
                 )
                 .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(col(DeliveryEvent.id))
             )
-            if not session.execute(statement).rowcount:  # type: ignore[attr-defined]
+            if session.execute(statement).first() is None:
                 result.duplicates += 1
                 continue
             result.recorded += 1
