@@ -27,6 +27,7 @@ from digest.send import (
     DryRunReport,
     SendOptions,
     SendReport,
+    StopFlag,
     delivery_counts,
     event_counts,
     send_edition,
@@ -287,13 +288,14 @@ def send(
         if dry_run:
             _report_dry_run(dry_run_send(**common, options=options), day, mailing_list.slug)
             return
-        with SendProgress(f"{day} {mailing_list.slug}") as progress:
+        with SendProgress(f"{day} {mailing_list.slug}") as progress, StopFlag.on_signals() as stop:
             report = send_edition(
                 **common,
                 options=options,
                 on_start=progress.start,
                 on_progress=progress.advance,
                 worker_settings=settings,
+                should_stop=stop,
             )
     finally:
         backend.close()
@@ -335,13 +337,14 @@ def _print_report(report: SendReport, day: date, list_slug: str, settings: Setti
     run = report.this_run
     typer.echo(
         f"{day} {list_slug}: sent {run['sent']}, failed {run['failed']}, uncertain {run['uncertain']}, "
-        f"still queued {run['queued']} this run"
+        f"skipped {run['skipped']} (left the list), still queued {run['queued']} this run"
         + (f" ({report.made_uncertain} interrupted earlier now uncertain)" if report.made_uncertain else "")
     )
     totals = report.totals
     typer.echo(
         f"edition totals: {totals['sent']} sent, {totals['failed']} failed, {totals['uncertain']} uncertain, "
         f"{totals['queued']} queued"
+        + (f", {totals['sending']} in flight in another worker" if totals["sending"] else "")
     )
     if totals["uncertain"]:
         typer.echo(

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import queue
 import random
+import signal
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -23,10 +24,25 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, Engine, and_, bindparam, case, distinct, exists, func, insert, literal, or_, update
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    delete,
+    distinct,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    update,
+)
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
+from digest.db import make_engine
 from digest.edition import variant_key
 from digest.errors import (
     ConfigError,
@@ -39,6 +55,7 @@ from digest.errors import (
     ProviderUnreachable,
 )
 from digest.links import Links
+from digest.mail import get_backend
 from digest.mail.base import Batch, Content, MailBackend, Outcome, Recipient, RecipientResult, sender_address
 from digest.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionStatus, EditionVariant
 from digest.settings import Settings
@@ -57,6 +74,10 @@ LEASE = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 # Outcome of readers never handed to the provider because the run stopped: back to the queue as they were.
 REQUEUE = "requeue"
+# Outcome of readers who left the list after being queued: their delivery row is deleted, nobody is mailed.
+SKIP = "skip"
+# How each outcome shows in a run's counts.
+_COUNTED_AS = {Outcome.RETRY: "queued", REQUEUE: "queued", SKIP: "skipped"}
 # Up to this many distinct answers per batch are stored with one UPDATE each; beyond, one executemany.
 GROUPED_UPDATES = 8
 log = logging.getLogger(__name__)
@@ -186,10 +207,23 @@ class _Reader:
     email: str
     name: str | None
     language: str | None
-    format: str
+    format: str | None
+    #: False when the reader left (unsubscribed, bounced, complained) after being queued.
+    still_subscribed: bool
 
 
 def _readers(session: Session, edition: Edition, ids: list[int]) -> list[_Reader]:
+    """The claimed deliveries' readers. The subscription is looked up per reader through its unique
+    (subscriber_id, list_id) index: a join lets both databases scan the whole list for every batch."""
+
+    def subscription(column: Any) -> Any:
+        return (
+            sql_select(column)
+            .where(col(Subscription.subscriber_id) == col(Delivery.subscriber_id))
+            .where(col(Subscription.list_id) == edition.list_id)
+            .scalar_subquery()
+        )
+
     rows = session.execute(
         sql_select(
             col(Delivery.id),
@@ -197,16 +231,13 @@ def _readers(session: Session, edition: Edition, ids: list[int]) -> list[_Reader
             col(Subscriber.email),
             col(Subscriber.name),
             col(Subscriber.language),
-            col(Subscription.format),
-        )
-        .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
-        .join(
-            Subscription,
+            subscription(col(Subscription.format)),
             and_(
-                col(Subscription.subscriber_id) == col(Subscriber.id),
-                col(Subscription.list_id) == edition.list_id,
+                col(Subscriber.status) == SubscriberStatus.ACTIVE,
+                subscription(col(Subscription.status)) == SubscriptionStatus.ACTIVE,
             ),
         )
+        .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
         .where(col(Delivery.id).in_(ids))
         .order_by(col(Delivery.id))
     ).all()
@@ -215,6 +246,10 @@ def _readers(session: Session, edition: Edition, ids: list[int]) -> list[_Reader
 
 def _record(session: Session, updates: list[_Update], now: datetime) -> None:
     """Store a claimed batch's outcomes: one UPDATE per distinct answer (a SendGrid batch is one statement)."""
+    skipped = [u.delivery_id for u in updates if u.outcome == SKIP]
+    if skipped:
+        session.execute(delete(Delivery).where(col(Delivery.id).in_(skipped)))
+        updates = [u for u in updates if u.outcome != SKIP]
     groups: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
     for update_ in updates:
         groups[(update_.outcome, update_.provider_id, update_.error)].append(update_.delivery_id)
@@ -310,6 +345,36 @@ class Pacing:
         self._next_slot = now + messages / rate
 
 
+class StopFlag:
+    """Raised by SIGTERM (systemd, kill) or SIGINT (Ctrl-C): the send stops after the batch in flight."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    @classmethod
+    @contextmanager
+    def on_signals(cls) -> Iterator[StopFlag]:
+        """A flag this process's SIGTERM and SIGINT raise (a second Ctrl-C stops at once); the previous
+        handlers come back when the block ends."""
+        flag = cls()
+
+        def handle(signum: int, frame: Any) -> None:
+            if flag.requested and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            flag.requested = True
+            log.warning("stopping after the batch in flight (signal %d)", signum)
+
+        previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield flag
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
 class _Stop(Exception):
     """The provider cannot take mail now (down, or refusing our key): stop the run, keep readers queued."""
 
@@ -381,7 +446,9 @@ class _Deliverer:
         pacing: Pacing,
         clock: Clock,
         on_progress: Callable[[int], None] | None,
+        should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
+        self.should_stop = should_stop
         self.session = session
         self.context = context
         self.backend = backend
@@ -394,35 +461,47 @@ class _Deliverer:
         self.errors: list[str] = []
 
     def run(self) -> None:
-        """Send batch after batch; a provider that stays down stops the run with its readers still queued."""
+        """Send batch after batch; a provider that stays down stops the run with its readers still queued.
+
+        Between batches ``should_stop`` is asked whether to stop (SIGTERM from systemd, Ctrl-C): the batch
+        in flight is finished and recorded first, so a stop never leaves anyone uncertain.
+        """
         edition_id = self.context.edition.id
         assert edition_id is not None
         size = min(self.options.batch_size, self.backend.max_batch)
-        while ids := _claim(self.session, edition_id, size, self.clock()):
-            updates: list[_Update] = []
-            pending = self._batches(_readers(self.session, self.context.edition, ids))
+        while not self.should_stop() and (ids := _claim(self.session, edition_id, size, self.clock())):
+            readers = _readers(self.session, self.context.edition, ids)
+            # Readers who left since they were queued are taken off the queue, not mailed.
+            updates = [_Update(r.delivery_id, SKIP) for r in readers if not r.still_subscribed]
             try:
-                for batch in pending:
+                for batch in self._batches([r for r in readers if r.still_subscribed]):
                     updates.extend(self._send(batch, ids))
             except _Stop as stop:
-                done = {u.delivery_id for u in updates}
-                updates.extend(_Update(i, REQUEUE, error=str(stop.error)) for i in ids if i not in done)
-                self._record(updates)
+                self._requeue_rest(ids, updates, stop.error)
                 raise stop.error from stop
+            except DigestError as err:
+                # Raised while building a batch (a bad setting): nothing of the rest reached the provider.
+                self._requeue_rest(ids, updates, err)
+                raise
             self._record(updates)
+        if self.should_stop():
+            raise DigestError("stopped on request; the readers not reached yet stay queued: run `digest send` again")
+
+    def _requeue_rest(self, ids: list[int], updates: list[_Update], error: DigestError) -> None:
+        done = {u.delivery_id for u in updates}
+        updates.extend(_Update(i, REQUEUE, error=str(error)) for i in ids if i not in done)
+        self._record(updates)
 
     def _record(self, updates: list[_Update]) -> None:
         _record(self.session, updates, self.clock())
-        self.counts.update(
-            DeliveryStatus.QUEUED if u.outcome in (Outcome.RETRY, REQUEUE) else u.outcome for u in updates
-        )
+        self.counts.update(_COUNTED_AS.get(u.outcome, u.outcome) for u in updates)
         if self.on_progress:
             self.on_progress(len(updates))
 
     def _batches(self, readers: list[_Reader]) -> Iterator[Batch]:
         groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
         for reader in readers:
-            groups[(self.context.variant(reader.language).key, reader.format)].append(reader)
+            groups[(self.context.variant(reader.language).key, reader.format or "html")].append(reader)
         list_id = self.context.edition.list_id
         for (key, fmt), group in groups.items():
             recipients = [
@@ -536,10 +615,12 @@ def send_edition(
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     worker_settings: Settings | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> SendReport:
     """Deliver the edition to every eligible reader who does not have it yet, batch after batch.
 
-    ``on_start(waiting)`` is called once the queue is known, ``on_progress(n)`` after each batch of ``n``.
+    ``on_start(waiting)`` is called once the queue is known, ``on_progress(n)`` after each batch of ``n``;
+    ``should_stop()`` true ends the send after the batch in flight (workers stop on SIGTERM/SIGINT themselves).
     With ``options.workers`` > 1 (PostgreSQL only) that many processes, built from ``worker_settings``,
     share the queue. Raises EditionError for a draft (unless ``options.force``), NothingToSend when every
     reader already has it, MailError when the provider stays unavailable (its readers stay queued).
@@ -582,6 +663,7 @@ def send_edition(
                     pacing=pacing or Pacing(),
                     clock=clock,
                     on_progress=on_progress,
+                    should_stop=should_stop,
                 )
                 try:
                     deliverer.run()
@@ -638,16 +720,13 @@ def _run_workers(
 
 def _worker(settings: Settings, edition_id: int, options: SendOptions, messages: Any) -> None:
     """One worker process: its own engine and backend, claiming batches until the queue is empty."""
-    from digest.db import make_engine
-    from digest.mail import get_backend
-
     engine = make_engine(settings.database_url)
     backend = get_backend(settings)
     counts: Counter[str] = Counter()
     errors: list[str] = []
     failure = None
     try:
-        with Session(engine) as session:
+        with StopFlag.on_signals() as stop, Session(engine) as session:
             edition = session.get(Edition, edition_id)
             assert edition is not None
             deliverer = _Deliverer(
@@ -659,6 +738,7 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
                 pacing=Pacing(),
                 clock=utcnow,
                 on_progress=lambda n: messages.put(("progress", n)),
+                should_stop=stop,
             )
             try:
                 deliverer.run()

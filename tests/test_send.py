@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from digest.errors import ConfigError, EditionError, MailError, NothingToSend
+from digest.errors import ConfigError, DigestError, EditionError, MailError, NothingToSend
 from digest.links import Links
 from digest.mail.outbox import OutboxBackend
 from digest.mail.sendgrid import SendGridBackend
@@ -18,6 +18,7 @@ from digest.mail.smtp import SmtpBackend
 from digest.models import Delivery, Edition
 from digest.send import MAX_ATTEMPTS, Pacing, SendOptions, dry_run, send_edition, send_test
 from digest.settings import Settings
+from subscribers.models import Subscriber, Subscription
 from tests.seed import SUBJECT, add_readers, seed_edition
 from tests.servers.sendgrid import Answer, SendGridStandIn
 
@@ -283,3 +284,49 @@ def test_progress_is_reported_per_batch(engine: Engine, settings: Settings, edit
         on_progress=lambda n: seen.append(("batch", n)),
     )
     assert seen == [("start", 25), ("batch", 10), ("batch", 10), ("batch", 5)]
+
+
+def test_a_stop_request_finishes_the_batch_in_flight_and_keeps_the_rest_queued(
+    engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
+) -> None:
+    asked = iter([False, True])
+    with pytest.raises(DigestError, match="stopped on request"):
+        _send(
+            engine,
+            settings,
+            _sendgrid(sendgrid_server),
+            edition,
+            options=SendOptions(batch_size=10),
+            should_stop=lambda: next(asked, True),
+        )
+    assert _statuses(engine) == {"sent": 10, "queued": 15}, "nobody uncertain after a stop"
+    assert len(sendgrid_server.messages) == 10
+
+
+def test_readers_who_left_after_being_queued_are_skipped(
+    engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
+) -> None:
+    asked = iter([False, True])
+    with pytest.raises(DigestError):
+        _send(
+            engine,
+            settings,
+            _sendgrid(sendgrid_server),
+            edition,
+            options=SendOptions(batch_size=10),
+            should_stop=lambda: next(asked, True),
+        )
+    with Session(engine) as session:
+        gone = session.exec(select(Subscriber).where(Subscriber.email == "reader20@example.com")).one()
+        gone.status = "bounced"
+        left = session.exec(
+            select(Subscription).join(Subscriber).where(Subscriber.email == "reader21@example.com")
+        ).one()
+        left.status = "unsubscribed"
+        session.add_all([gone, left])
+        session.commit()
+    report = _send(engine, settings, _sendgrid(sendgrid_server), edition)
+    assert report.this_run == {"sent": 13, "skipped": 2}
+    received = {m.to for m in sendgrid_server.messages}
+    assert len(received) == 23 and not received & {"reader20@example.com", "reader21@example.com"}
+    assert _statuses(engine) == {"sent": 23}, "their queued deliveries are gone: a later return re-queues them"

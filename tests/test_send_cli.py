@@ -50,7 +50,10 @@ def test_send_prints_a_summary_and_logs_progress_without_a_terminal(run_cli, rea
     assert result.exit_code == 0, result.output
     assert "sending to 6 readers" in result.stderr
     assert "6/6 settled" in result.stderr
-    assert f"{DAY} quotidien: sent 6, failed 0, uncertain 0, still queued 0 this run" in result.stdout
+    assert (
+        f"{DAY} quotidien: sent 6, failed 0, uncertain 0, skipped 0 (left the list), still queued 0 this run"
+        in result.stdout
+    )
     assert "edition totals: 6 sent, 0 failed, 0 uncertain, 0 queued" in result.stdout
     again = run_cli("send", "--date", DAY.isoformat())
     assert again.exit_code == 3 and "already sent to everyone" in again.stderr

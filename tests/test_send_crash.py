@@ -76,3 +76,30 @@ def test_killed_send_resumes_without_mailing_anyone_twice(engine: Engine, settin
     uncertain = {email for email, status in rows if status == "uncertain"}
     assert sent <= set(received), "every delivery marked sent reached the provider"
     assert set(received) <= sent | uncertain
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sigterm_stops_after_the_batch_in_flight(engine: Engine, settings, tmp_path: Path) -> None:
+    add_readers(engine, READERS)
+    seed_edition(engine)
+    with SendGridStandIn(delay=0.03) as server:
+        env = {
+            "DATABASE_URL": settings.database_url,
+            "DIGEST_MAIL_BACKEND": "sendgrid",
+            "SENDGRID_API_KEY": server.api_key,
+            "DIGEST_SENDGRID_HOST": server.url,
+            "DIGEST_SECRET_KEY": "test-secret",
+            "DIGEST_BASE_URL": "https://news.example.com",
+        }
+        run = _digest(["send", "--date", DAY.isoformat(), "--batch-size", "5"], env, tmp_path)
+        deadline = time.monotonic() + 60
+        while len(server.messages) < 20 and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=30)
+    assert run.returncode == 1
+    assert "stopped on request" in err
+    with Session(engine) as session:
+        statuses = Counter(d.status for d in session.exec(select(Delivery)))
+    assert set(statuses) == {"sent", "queued"}, "a stop leaves nobody uncertain"
+    assert statuses["sent"] == len(server.messages)
