@@ -73,7 +73,8 @@ class Delivery(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
-        Index("ix_delivery_edition_status", "edition_id", "status"),
+        # Claims take the lowest queued ids of an edition: with id in the index that is a short range scan.
+        Index("ix_delivery_claim", "edition_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

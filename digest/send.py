@@ -17,7 +17,7 @@ import random
 import signal
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +27,9 @@ from typing import Any
 from sqlalchemy import (
     CursorResult,
     Engine,
+    Integer,
     and_,
+    any_,
     bindparam,
     case,
     delete,
@@ -40,6 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 from digest.db import make_engine
@@ -180,7 +183,8 @@ def _mark_orphans_uncertain(session: Session, edition_id: int, now: datetime, *,
     return _rowcount(result)
 
 
-def _claim(session: Session, edition_id: int, size: int, now: datetime) -> list[int]:
+def _claim(session: Session, edition_id: int, size: int, now: datetime) -> dict[int, int]:
+    """Take up to ``size`` queued deliveries for this process: {delivery id: subscriber id}, oldest first."""
     pick = (
         select(Delivery.id)
         .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED)
@@ -189,15 +193,28 @@ def _claim(session: Session, edition_id: int, size: int, now: datetime) -> list[
     )
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
+        # "= ANY(ARRAY(...))" makes PostgreSQL pick the rows by primary key; with "IN (...)" it may hash-join
+        # the whole table for every claim.
+        chosen = col(Delivery.id) == any_(func.array(pick.scalar_subquery()))
+    else:
+        chosen = col(Delivery.id).in_(pick.scalar_subquery())
     claimed = session.execute(
         update(Delivery)
-        .where(col(Delivery.id).in_(pick.scalar_subquery()))
+        .where(chosen)
         .values(status=DeliveryStatus.SENDING, lease_until=now + LEASE, attempts=col(Delivery.attempts) + 1)
-        .returning(col(Delivery.id))
+        .returning(col(Delivery.id), col(Delivery.subscriber_id))
     )
-    ids = [row[0] for row in claimed]
+    ids = dict(sorted((row[0], row[1]) for row in claimed))
     session.commit()
     return ids
+
+
+def _among(session: Session, column: Any, ids: Iterable[int]) -> Any:
+    """``column IN ids``; on PostgreSQL one array parameter, which spares parsing and planning a
+    thousand placeholders for every batch."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(Integer)))
+    return column.in_(list(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,21 +229,21 @@ class _Reader:
     still_subscribed: bool
 
 
-def _readers(session: Session, edition: Edition, ids: list[int]) -> list[_Reader]:
-    """The claimed deliveries' readers. The subscription is looked up per reader through its unique
-    (subscriber_id, list_id) index: a join lets both databases scan the whole list for every batch."""
+def _readers(session: Session, edition: Edition, claimed: dict[int, int]) -> list[_Reader]:
+    """The readers of claimed deliveries ({delivery id: subscriber id}), looked up by primary key and the
+    unique (subscriber_id, list_id) index: a join from the deliveries lets the planners scan the whole
+    subscriber and subscription tables for every batch."""
 
     def subscription(column: Any) -> Any:
         return (
             sql_select(column)
-            .where(col(Subscription.subscriber_id) == col(Delivery.subscriber_id))
+            .where(col(Subscription.subscriber_id) == col(Subscriber.id))
             .where(col(Subscription.list_id) == edition.list_id)
             .scalar_subquery()
         )
 
     rows = session.execute(
         sql_select(
-            col(Delivery.id),
             col(Subscriber.id),
             col(Subscriber.email),
             col(Subscriber.name),
@@ -236,19 +253,21 @@ def _readers(session: Session, edition: Edition, ids: list[int]) -> list[_Reader
                 col(Subscriber.status) == SubscriberStatus.ACTIVE,
                 subscription(col(Subscription.status)) == SubscriptionStatus.ACTIVE,
             ),
-        )
-        .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
-        .where(col(Delivery.id).in_(ids))
-        .order_by(col(Delivery.id))
+        ).where(_among(session, col(Subscriber.id), claimed.values()))
     ).all()
-    return [_Reader(*row) for row in rows]
+    by_subscriber = {row[0]: row for row in rows}
+    return [
+        _Reader(delivery_id, *by_subscriber[subscriber_id])
+        for delivery_id, subscriber_id in claimed.items()
+        if subscriber_id in by_subscriber
+    ]
 
 
 def _record(session: Session, updates: list[_Update], now: datetime) -> None:
     """Store a claimed batch's outcomes: one UPDATE per distinct answer (a SendGrid batch is one statement)."""
     skipped = [u.delivery_id for u in updates if u.outcome == SKIP]
     if skipped:
-        session.execute(delete(Delivery).where(col(Delivery.id).in_(skipped)))
+        session.execute(delete(Delivery).where(_among(session, col(Delivery.id), skipped)))
         updates = [u for u in updates if u.outcome != SKIP]
     groups: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
     for update_ in updates:
@@ -257,7 +276,7 @@ def _record(session: Session, updates: list[_Update], now: datetime) -> None:
         for (outcome, provider_id, error), ids in groups.items():
             session.execute(
                 update(Delivery)
-                .where(col(Delivery.id).in_(ids))
+                .where(_among(session, col(Delivery.id), ids))
                 .values(**_outcome_values(outcome, provider_id, error, now))
             )
     else:
@@ -487,7 +506,7 @@ class _Deliverer:
         if self.should_stop():
             raise DigestError("stopped on request; the readers not reached yet stay queued: run `digest send` again")
 
-    def _requeue_rest(self, ids: list[int], updates: list[_Update], error: DigestError) -> None:
+    def _requeue_rest(self, ids: dict[int, int], updates: list[_Update], error: DigestError) -> None:
         done = {u.delivery_id for u in updates}
         updates.extend(_Update(i, REQUEUE, error=str(error)) for i in ids if i not in done)
         self._record(updates)
@@ -515,7 +534,7 @@ class _Deliverer:
             ]
             yield self.context.batch(self.context.variants[key], fmt, recipients, self.clock())
 
-    def _send(self, batch: Batch, claimed: list[int]) -> list[_Update]:
+    def _send(self, batch: Batch, claimed: dict[int, int]) -> list[_Update]:
         """Send one batch, retrying what may be retried; returns an outcome for each of its readers."""
         attempt = 0
         while True:
@@ -557,13 +576,13 @@ class _Deliverer:
                 if r.recipient.delivery_id is not None
             ]
 
-    def _wait(self, attempt: int, err: MailError, claimed: list[int]) -> None:
+    def _wait(self, attempt: int, err: MailError, claimed: dict[int, int]) -> None:
         delay = self.pacing.backoff(attempt, err.retry_after if isinstance(err, ProviderError) else None)
         log.warning("%s; try %d of %d in %.1f s", err, attempt + 1, self.options.retries + 1, delay)
         # The batch stays ours while we wait: a long wait must not make another worker think we died.
         self.session.execute(
             update(Delivery)
-            .where(col(Delivery.id).in_(claimed))
+            .where(_among(self.session, col(Delivery.id), claimed))
             .values(lease_until=self.clock() + LEASE + timedelta(seconds=delay))
         )
         self.session.commit()
@@ -804,7 +823,7 @@ def dry_run(
             size = min(options.batch_size, backend.max_batch)
             last = 0
             while ids := _queued_after(session, edition_id, last, size):
-                last = ids[-1]
+                last = max(ids)
                 for batch in deliverer._batches(_readers(session, edition, ids)):
                     variant = f"{batch.content.subject} ({'text' if batch.content.html is None else 'html'})"
                     report.readers[variant] += len(batch.recipients)
@@ -819,14 +838,14 @@ def dry_run(
     return report
 
 
-def _queued_after(session: Session, edition_id: int, last: int, size: int) -> list[int]:
+def _queued_after(session: Session, edition_id: int, last: int, size: int) -> dict[int, int]:
     rows = session.exec(
-        select(Delivery.id)
+        select(Delivery.id, Delivery.subscriber_id)
         .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED, col(Delivery.id) > last)
         .order_by(col(Delivery.id))
         .limit(size)
     ).all()
-    return [row for row in rows if row is not None]
+    return {delivery_id: subscriber_id for delivery_id, subscriber_id in rows if delivery_id is not None}
 
 
 def send_test(

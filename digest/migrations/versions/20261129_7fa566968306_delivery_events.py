@@ -1,4 +1,4 @@
-"""delivery events: what SendGrid reported about each delivery (webhook), unique per provider event id
+"""delivery events (what SendGrid reported, unique per provider event id) and the claim index
 
 Revision ID: 7fa566968306
 Revises: 59d696d1b63d
@@ -36,9 +36,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_delivery_event_delivery_id'), ['delivery_id'], unique=False)
         batch_op.create_index('ix_delivery_event_edition_event', ['edition_id', 'event'], unique=False)
 
+    # Claims take the lowest queued ids of an edition: (edition_id, status, id) makes that a range scan.
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_edition_status')
+        batch_op.create_index('ix_delivery_claim', ['edition_id', 'status', 'id'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_index('ix_delivery_claim')
+        batch_op.create_index('ix_delivery_edition_status', ['edition_id', 'status'], unique=False)
+
     with op.batch_alter_table('delivery_event', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_event_edition_event')
         batch_op.drop_index(batch_op.f('ix_delivery_event_delivery_id'))
