@@ -203,6 +203,7 @@ def _claim(session: Session, edition_id: int, size: int, now: datetime) -> dict[
         .where(chosen)
         .values(status=DeliveryStatus.SENDING, lease_until=now + LEASE, attempts=col(Delivery.attempts) + 1)
         .returning(col(Delivery.id), col(Delivery.subscriber_id))
+        .execution_options(synchronize_session=False)
     )
     ids = dict(sorted((row[0], row[1]) for row in claimed))
     session.commit()
@@ -267,7 +268,11 @@ def _record(session: Session, updates: list[_Update], now: datetime) -> None:
     """Store a claimed batch's outcomes: one UPDATE per distinct answer (a SendGrid batch is one statement)."""
     skipped = [u.delivery_id for u in updates if u.outcome == SKIP]
     if skipped:
-        session.execute(delete(Delivery).where(_among(session, col(Delivery.id), skipped)))
+        session.execute(
+            delete(Delivery)
+            .where(_among(session, col(Delivery.id), skipped))
+            .execution_options(synchronize_session=False)
+        )
         updates = [u for u in updates if u.outcome != SKIP]
     groups: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
     for update_ in updates:
@@ -278,6 +283,8 @@ def _record(session: Session, updates: list[_Update], now: datetime) -> None:
                 update(Delivery)
                 .where(_among(session, col(Delivery.id), ids))
                 .values(**_outcome_values(outcome, provider_id, error, now))
+                # No ORM objects of these rows are loaded: nothing in the session to synchronise.
+                .execution_options(synchronize_session=False)
             )
     else:
         # Backends that answer per message (outbox, SMTP) give each reader its own id: one executemany.

@@ -54,7 +54,8 @@ class SendGridBackend(MailBackend):
             raise ConfigError(f"sendgrid takes at most {MAX_PERSONALIZATIONS} readers per request")
         sender = sender_address(batch.sender)
         content = batch.content
-        used = set(Personalizable.compile(content.subject + content.text + (content.html or "")).names)
+        used = sorted(set(Personalizable.compile(content.subject + content.text + (content.html or "")).names))
+        tags = [(name, placeholder(name)) for name in used]
         parts = [{"type": "text/plain", "value": content.text}]
         if content.html is not None:
             parts.append({"type": "text/html", "value": content.html})
@@ -67,7 +68,7 @@ class SendGridBackend(MailBackend):
                 "to": [to],
                 "headers": reader_headers(batch, recipient),
             }
-            substitutions = {placeholder(name): recipient.fields[name] for name in sorted(used)}
+            substitutions = {tag: recipient.fields[name] for name, tag in tags}
             if substitutions:
                 personalization["substitutions"] = substitutions
             if recipient.delivery_id is not None:
