@@ -25,6 +25,7 @@ from digest.progress import SendProgress
 from digest.select import EditorChoices
 from digest.send import (
     DryRunReport,
+    Mailing,
     SendOptions,
     SendReport,
     StopFlag,
@@ -265,14 +266,14 @@ def send(
             )
         assert edition.id is not None
         edition_id = edition.id
-    common: dict[str, Any] = {
-        "engine": engine,
-        "edition_id": edition_id,
-        "backend": backend,
-        "links": links,
-        "sender": settings.from_address,
-        "default_language": settings.language,
-    }
+    mailing = Mailing(
+        engine=engine,
+        edition_id=edition_id,
+        backend=backend,
+        links=links,
+        sender=settings.from_address,
+        default_language=settings.language,
+    )
     options = SendOptions(
         batch_size=batch_size,
         retry_uncertain=retry_uncertain,
@@ -283,14 +284,14 @@ def send(
     )
     try:
         if test_to:
-            _report_test(send_test(**common, addresses=[_test_address(a) for a in test_to]))
+            _report_test(send_test(mailing, [_test_address(a) for a in test_to]))
             return
         if dry_run:
-            _report_dry_run(dry_run_send(**common, options=options), day, mailing_list.slug)
+            _report_dry_run(dry_run_send(mailing, options=options), day, mailing_list.slug)
             return
         with SendProgress(f"{day} {mailing_list.slug}") as progress, StopFlag.on_signals() as stop:
             report = send_edition(
-                **common,
+                mailing,
                 options=options,
                 on_start=progress.start,
                 on_progress=progress.advance,

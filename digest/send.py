@@ -409,6 +409,39 @@ class _Stop(Exception):
         self.error = error
 
 
+@dataclass(frozen=True)
+class Mailing:
+    """One edition going out through one backend: what every kind of send (real, dry run, test) needs."""
+
+    engine: Engine
+    edition_id: int
+    backend: MailBackend
+    links: Links
+    sender: str
+    default_language: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine, edition_id: int) -> Mailing:
+        """The mailing of ``edition_id`` through the backend, links and sender the settings name."""
+        return cls(
+            engine=engine,
+            edition_id=edition_id,
+            backend=get_backend(settings),
+            links=Links(settings.base_url, settings.signing_keys()),
+            sender=settings.from_address,
+            default_language=settings.language,
+        )
+
+    def load(self, session: Session) -> _EditionContext:
+        """The edition with its list and rendered variants."""
+        edition = session.get(Edition, self.edition_id)
+        if edition is None:
+            raise EditionError(f"no edition with id {self.edition_id}")
+        # Checked before any claim: a bad DIGEST_FROM must stop the send before anyone is taken from the queue.
+        sender_address(self.sender)
+        return _EditionContext.load(session, edition, self.sender, self.default_language)
+
+
 @dataclass
 class _EditionContext:
     """What every batch of one edition shares, loaded once per process."""
@@ -440,13 +473,15 @@ class _EditionContext:
             variant_key(self.default_language), next(iter(self.variants.values()))
         )
 
-    def batch(
-        self, variant: EditionVariant, fmt: str, recipients: list[Recipient], now: datetime, **extra: Any
-    ) -> Batch:
-        """One provider call's worth: ``variant`` in ``fmt`` to ``recipients``."""
-        content = Content(subject=variant.subject, html=None if fmt == "text" else variant.html, text=variant.text)
+    @staticmethod
+    def content(variant: EditionVariant, fmt: str) -> Content:
+        """``variant`` as a reader of format ``fmt`` (html or text) gets it."""
+        return Content(subject=variant.subject, html=None if fmt == "text" else variant.html, text=variant.text)
+
+    def batch(self, content: Content, recipients: list[Recipient], now: datetime) -> Batch:
+        """One provider call's worth: ``content`` to ``recipients``."""
         return Batch(
-            content=extra.pop("content", content),
+            content=content,
             recipients=recipients,
             sender=self.sender,
             list_id=f"{self.mailing_list.name} <{self.mailing_list.slug}.{sender_address(self.sender).domain}>",
@@ -454,7 +489,6 @@ class _EditionContext:
             edition_key=self.key,
             categories=(self.mailing_list.slug, self.edition.date.isoformat()),
             custom_args={"edition_id": str(self.edition.id)},
-            **extra,
         )
 
 
@@ -466,8 +500,7 @@ class _Deliverer:
         *,
         session: Session,
         context: _EditionContext,
-        backend: MailBackend,
-        links: Links,
+        mailing: Mailing,
         options: SendOptions,
         pacing: Pacing,
         clock: Clock,
@@ -477,8 +510,8 @@ class _Deliverer:
         self.should_stop = should_stop
         self.session = session
         self.context = context
-        self.backend = backend
-        self.links = links
+        self.backend = mailing.backend
+        self.links = mailing.links
         self.options = options
         self.pacing = pacing
         self.clock = clock
@@ -539,7 +572,8 @@ class _Deliverer:
                 )
                 for r in group
             ]
-            yield self.context.batch(self.context.variants[key], fmt, recipients, self.clock())
+            content = self.context.content(self.context.variants[key], fmt)
+            yield self.context.batch(content, recipients, self.clock())
 
     def _send(self, batch: Batch, claimed: dict[int, int]) -> list[_Update]:
         """Send one batch, retrying what may be retried; returns an outcome for each of its readers."""
@@ -628,13 +662,8 @@ def _prepare(session: Session, edition: Edition, options: SendOptions, now: date
 
 
 def send_edition(
+    mailing: Mailing,
     *,
-    engine: Engine,
-    edition_id: int,
-    backend: MailBackend,
-    links: Links,
-    sender: str,
-    default_language: str,
     options: SendOptions | None = None,
     pacing: Pacing | None = None,
     clock: Clock = utcnow,
@@ -652,14 +681,13 @@ def send_edition(
     reader already has it, MailError when the provider stays unavailable (its readers stay queued).
     """
     options = options or SendOptions()
+    engine, edition_id = mailing.engine, mailing.edition_id
     if options.workers > 1 and engine.dialect.name != "postgresql":
         raise ConfigError("--workers needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...); SQLite sends alone")
     report = SendReport()
     with sqlite_send_lock(engine), Session(engine) as session:
-        edition = session.get(Edition, edition_id)
-        if edition is None:
-            raise EditionError(f"no edition with id {edition_id}")
-        context = _EditionContext.load(session, edition, sender, default_language)
+        context = mailing.load(session)
+        edition = context.edition
         waiting = _prepare(session, edition, options, clock(), report)
         if not waiting:
             report.totals = _count_by_status(session, edition_id)
@@ -683,8 +711,7 @@ def send_edition(
                 deliverer = _Deliverer(
                     session=session,
                     context=context,
-                    backend=backend,
-                    links=links,
+                    mailing=mailing,
                     options=options,
                     pacing=pacing or Pacing(),
                     clock=clock,
@@ -747,19 +774,16 @@ def _run_workers(
 def _worker(settings: Settings, edition_id: int, options: SendOptions, messages: Any) -> None:
     """One worker process: its own engine and backend, claiming batches until the queue is empty."""
     engine = make_engine(settings.database_url)
-    backend = get_backend(settings)
+    mailing = Mailing.from_settings(settings, engine, edition_id)
     counts: Counter[str] = Counter()
     errors: list[str] = []
     failure = None
     try:
         with StopFlag.on_signals() as stop, Session(engine) as session:
-            edition = session.get(Edition, edition_id)
-            assert edition is not None
             deliverer = _Deliverer(
                 session=session,
-                context=_EditionContext.load(session, edition, settings.from_address, settings.language),
-                backend=backend,
-                links=Links(settings.base_url, settings.signing_keys()),
+                context=mailing.load(session),
+                mailing=mailing,
                 options=options,
                 pacing=Pacing(),
                 clock=utcnow,
@@ -773,7 +797,7 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
     except DigestError as err:
         failure = str(err)
     finally:
-        backend.close()
+        mailing.backend.close()
         engine.dispose()
         messages.put(("done", (dict(counts), errors, failure)))
 
@@ -793,35 +817,28 @@ class DryRunReport:
 
 
 def dry_run(
+    mailing: Mailing,
     *,
-    engine: Engine,
-    edition_id: int,
-    backend: MailBackend,
-    links: Links,
-    sender: str,
-    default_language: str,
     options: SendOptions | None = None,
     clock: Clock = utcnow,
 ) -> DryRunReport:
     """Everything a send does but the delivery: the queue is computed in a transaction rolled back at
     the end, every batch is built, and a provider with a sandbox (SendGrid) checks each request."""
     options = options or SendOptions()
+    backend = mailing.backend
     report = DryRunReport(checked_by_provider=backend.has_sandbox)
-    with engine.connect() as connection:
+    with mailing.engine.connect() as connection:
         transaction = connection.begin()
         # The session's commits stay inside the outer transaction, which is rolled back: nothing is stored.
         session = Session(bind=connection, join_transaction_mode="rollback_only")
         try:
-            edition = session.get(Edition, edition_id)
-            if edition is None:
-                raise EditionError(f"no edition with id {edition_id}")
-            context = _EditionContext.load(session, edition, sender, default_language)
+            context = mailing.load(session)
+            edition = context.edition
             _prepare(session, edition, options, clock(), SendReport())
             deliverer = _Deliverer(
                 session=session,
                 context=context,
-                backend=backend,
-                links=links,
+                mailing=mailing,
                 options=options,
                 pacing=Pacing(),
                 clock=clock,
@@ -829,7 +846,7 @@ def dry_run(
             )
             size = min(options.batch_size, backend.max_batch)
             last = 0
-            while ids := _queued_after(session, edition_id, last, size):
+            while ids := _queued_after(session, mailing.edition_id, last, size):
                 last = max(ids)
                 for batch in deliverer._batches(_readers(session, edition, ids)):
                     variant = f"{batch.content.subject} ({'text' if batch.content.html is None else 'html'})"
@@ -855,32 +872,19 @@ def _queued_after(session: Session, edition_id: int, last: int, size: int) -> di
     return {delivery_id: subscriber_id for delivery_id, subscriber_id in rows if delivery_id is not None}
 
 
-def send_test(
-    *,
-    engine: Engine,
-    edition_id: int,
-    backend: MailBackend,
-    links: Links,
-    sender: str,
-    default_language: str,
-    addresses: list[str],
-    clock: Clock = utcnow,
-) -> list[RecipientResult]:
+def send_test(mailing: Mailing, addresses: list[str], *, clock: Clock = utcnow) -> list[RecipientResult]:
     """Send the edition to ``addresses`` only, subject prefixed ``[TEST]``; no ledger row is written.
 
     Drafts may be tested: that is what a test send is for. Links in a test message verify as nobody.
     """
-    with Session(engine) as session:
-        edition = session.get(Edition, edition_id)
-        if edition is None:
-            raise EditionError(f"no edition with id {edition_id}")
-        context = _EditionContext.load(session, edition, sender, default_language)
-    variant = context.variant(default_language)
+    with Session(mailing.engine) as session:
+        context = mailing.load(session)
+    variant = context.variant(mailing.default_language)
     content = Content(subject=f"[TEST] {variant.subject}", html=variant.html, text=variant.text)
     # Subscriber id 0 never exists: the test message's unsubscribe link unsubscribes nobody.
-    fields = links.reader_fields(0, edition.list_id)
+    fields = mailing.links.reader_fields(0, context.edition.list_id)
     recipients = [Recipient(email=address, fields=fields) for address in dict.fromkeys(addresses)]
-    return backend.send_batch(context.batch(variant, "html", recipients, clock(), content=content))
+    return mailing.backend.send_batch(context.batch(content, recipients, clock()))
 
 
 def _finish(session: Session, edition: Edition, now: datetime) -> None:

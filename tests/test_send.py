@@ -16,7 +16,7 @@ from digest.mail.outbox import OutboxBackend
 from digest.mail.sendgrid import SendGridBackend
 from digest.mail.smtp import SmtpBackend
 from digest.models import Delivery, Edition
-from digest.send import MAX_ATTEMPTS, Pacing, SendOptions, dry_run, send_edition, send_test
+from digest.send import MAX_ATTEMPTS, Mailing, Pacing, SendOptions, dry_run, send_edition, send_test
 from digest.settings import Settings
 from subscribers.models import Subscriber, Subscription
 from tests.seed import SUBJECT, add_readers, seed_edition
@@ -38,16 +38,14 @@ class FakeTime:
         return Pacing(sleep=self.sleep, monotonic=lambda: self.now, jitter=lambda: jitter)
 
 
+def mailing(engine: Engine, settings: Settings, backend: Any, edition_id: int) -> Mailing:
+    """The edition through ``backend``, addressed as ``settings`` say."""
+    links = Links(settings.base_url, settings.signing_keys())
+    return Mailing(engine, edition_id, backend, links, settings.from_address, settings.language)
+
+
 def _send(engine: Engine, settings: Settings, backend: Any, edition_id: int, **kwargs: Any) -> Any:
-    return send_edition(
-        engine=engine,
-        edition_id=edition_id,
-        backend=backend,
-        links=Links(settings.base_url, settings.signing_keys()),
-        sender=settings.from_address,
-        default_language=settings.language,
-        **kwargs,
-    )
+    return send_edition(mailing(engine, settings, backend, edition_id), **kwargs)
 
 
 def _statuses(engine: Engine) -> Counter[str]:
@@ -214,22 +212,10 @@ def test_workers_need_postgresql(engine: Engine, settings: Settings, edition: in
         _send(engine, settings, OutboxBackend(settings.outbox_dir), edition, options=SendOptions(workers=2))
 
 
-def _links(settings: Settings) -> Links:
-    return Links(settings.base_url, settings.signing_keys())
-
-
 def test_dry_run_stores_nothing_and_sendgrid_checks_in_sandbox(
     engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
 ) -> None:
-    report = dry_run(
-        engine=engine,
-        edition_id=edition,
-        backend=_sendgrid(sendgrid_server),
-        links=_links(settings),
-        sender=settings.from_address,
-        default_language="fr",
-        options=SendOptions(batch_size=10),
-    )
+    report = dry_run(mailing(engine, settings, _sendgrid(sendgrid_server), edition), options=SendOptions(batch_size=10))
     assert report.total == 25 and report.checked_by_provider
     assert report.sample[:2] == ["reader0@example.com", "reader1@example.com"]
     assert _statuses(engine) == {}, "no ledger row"
@@ -238,14 +224,7 @@ def test_dry_run_stores_nothing_and_sendgrid_checks_in_sandbox(
 
 
 def test_dry_run_with_the_outbox_writes_nothing(engine: Engine, settings: Settings, edition: int) -> None:
-    report = dry_run(
-        engine=engine,
-        edition_id=edition,
-        backend=OutboxBackend(settings.outbox_dir),
-        links=_links(settings),
-        sender=settings.from_address,
-        default_language="fr",
-    )
+    report = dry_run(mailing(engine, settings, OutboxBackend(settings.outbox_dir), edition))
     assert report.total == 25 and not report.checked_by_provider
     assert not settings.outbox_dir.exists()
     assert _statuses(engine) == {}
@@ -256,15 +235,8 @@ def test_test_send_goes_only_to_the_test_addresses(
 ) -> None:
     add_readers(engine, 5)
     edition = seed_edition(engine, status="draft")
-    results = send_test(
-        engine=engine,
-        edition_id=edition,
-        backend=_sendgrid(sendgrid_server),
-        links=_links(settings),
-        sender=settings.from_address,
-        default_language="fr",
-        addresses=["editor@example.com", "editor@example.com", "chief@example.com"],
-    )
+    addresses = ["editor@example.com", "editor@example.com", "chief@example.com"]
+    results = send_test(mailing(engine, settings, _sendgrid(sendgrid_server), edition), addresses)
     assert [r.recipient.email for r in results] == ["editor@example.com", "chief@example.com"]
     assert {m.to for m in sendgrid_server.messages} == {"editor@example.com", "chief@example.com"}
     assert all(m.subject == f"[TEST] {SUBJECT}" for m in sendgrid_server.messages)
@@ -286,19 +258,18 @@ def test_progress_is_reported_per_batch(engine: Engine, settings: Settings, edit
     assert seen == [("start", 25), ("batch", 10), ("batch", 10), ("batch", 5)]
 
 
+def _send_one_batch_then_stop(engine: Engine, settings: Settings, server: SendGridStandIn, edition: int) -> None:
+    """A send asked to stop (as by SIGTERM) once its first batch of 10 is in flight."""
+    asked = iter([False, True])
+    options = SendOptions(batch_size=10)
+    _send(engine, settings, _sendgrid(server), edition, options=options, should_stop=lambda: next(asked, True))
+
+
 def test_a_stop_request_finishes_the_batch_in_flight_and_keeps_the_rest_queued(
     engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
 ) -> None:
-    asked = iter([False, True])
     with pytest.raises(DigestError, match="stopped on request"):
-        _send(
-            engine,
-            settings,
-            _sendgrid(sendgrid_server),
-            edition,
-            options=SendOptions(batch_size=10),
-            should_stop=lambda: next(asked, True),
-        )
+        _send_one_batch_then_stop(engine, settings, sendgrid_server, edition)
     assert _statuses(engine) == {"sent": 10, "queued": 15}, "nobody uncertain after a stop"
     assert len(sendgrid_server.messages) == 10
 
@@ -306,16 +277,8 @@ def test_a_stop_request_finishes_the_batch_in_flight_and_keeps_the_rest_queued(
 def test_readers_who_left_after_being_queued_are_skipped(
     engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
 ) -> None:
-    asked = iter([False, True])
     with pytest.raises(DigestError):
-        _send(
-            engine,
-            settings,
-            _sendgrid(sendgrid_server),
-            edition,
-            options=SendOptions(batch_size=10),
-            should_stop=lambda: next(asked, True),
-        )
+        _send_one_batch_then_stop(engine, settings, sendgrid_server, edition)
     with Session(engine) as session:
         gone = session.exec(select(Subscriber).where(Subscriber.email == "reader20@example.com")).one()
         gone.status = "bounced"

@@ -33,23 +33,32 @@ def _digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen
     )
 
 
+def _env(settings, server: SendGridStandIn) -> dict[str, str]:
+    return {
+        "DATABASE_URL": settings.database_url,
+        "DIGEST_MAIL_BACKEND": "sendgrid",
+        "SENDGRID_API_KEY": server.api_key,
+        "DIGEST_SENDGRID_HOST": server.url,
+        "DIGEST_SECRET_KEY": "test-secret",
+        "DIGEST_BASE_URL": "https://news.example.com",
+    }
+
+
+def _wait_until_sent(server: SendGridStandIn, count: int, run: subprocess.Popen[str]) -> None:
+    """Wait until the provider has ``count`` messages while ``run`` is still going."""
+    deadline = time.monotonic() + 60
+    while len(server.messages) < count and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_killed_send_resumes_without_mailing_anyone_twice(engine: Engine, settings, tmp_path: Path) -> None:
     add_readers(engine, READERS)
     seed_edition(engine)
     with SendGridStandIn(delay=0.03) as server:
-        env = {
-            "DATABASE_URL": settings.database_url,
-            "DIGEST_MAIL_BACKEND": "sendgrid",
-            "SENDGRID_API_KEY": server.api_key,
-            "DIGEST_SENDGRID_HOST": server.url,
-            "DIGEST_SECRET_KEY": "test-secret",
-            "DIGEST_BASE_URL": "https://news.example.com",
-        }
+        env = _env(settings, server)
         first = _digest(["send", "--date", DAY.isoformat(), "--batch-size", "5"], env, tmp_path)
-        deadline = time.monotonic() + 60
-        while len(server.messages) < 50 and first.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
+        _wait_until_sent(server, 50, first)
         assert first.poll() is None, "the first run must still be sending when it is killed"
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=10)
@@ -83,18 +92,9 @@ def test_sigterm_stops_after_the_batch_in_flight(engine: Engine, settings, tmp_p
     add_readers(engine, READERS)
     seed_edition(engine)
     with SendGridStandIn(delay=0.03) as server:
-        env = {
-            "DATABASE_URL": settings.database_url,
-            "DIGEST_MAIL_BACKEND": "sendgrid",
-            "SENDGRID_API_KEY": server.api_key,
-            "DIGEST_SENDGRID_HOST": server.url,
-            "DIGEST_SECRET_KEY": "test-secret",
-            "DIGEST_BASE_URL": "https://news.example.com",
-        }
+        env = _env(settings, server)
         run = _digest(["send", "--date", DAY.isoformat(), "--batch-size", "5"], env, tmp_path)
-        deadline = time.monotonic() + 60
-        while len(server.messages) < 20 and run.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
+        _wait_until_sent(server, 20, run)
         run.send_signal(signal.SIGTERM)
         _, err = run.communicate(timeout=30)
     assert run.returncode == 1

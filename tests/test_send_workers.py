@@ -8,10 +8,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from digest.links import Links
-from digest.mail import get_backend
 from digest.models import Delivery
-from digest.send import SendOptions, send_edition
+from digest.send import Mailing, SendOptions, send_edition
 from tests.seed import add_readers, seed_edition
 from tests.servers.sendgrid import SendGridStandIn
 
@@ -26,12 +24,7 @@ def test_four_workers_share_one_edition(engine: Engine, make_settings) -> None:
         settings = make_settings(mail_backend="sendgrid", sendgrid_api_key=server.api_key, sendgrid_host=server.url)
         progress: list[int] = []
         report = send_edition(
-            engine=engine,
-            edition_id=edition,
-            backend=get_backend(settings),
-            links=Links(settings.base_url, settings.signing_keys()),
-            sender=settings.from_address,
-            default_language=settings.language,
+            Mailing.from_settings(settings, engine, edition),
             options=SendOptions(batch_size=50, workers=4),
             on_progress=progress.append,
             worker_settings=settings,
