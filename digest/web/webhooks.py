@@ -126,8 +126,8 @@ def record_events(engine: Engine, events: Iterable[Any], clock: Callable[[], dat
                 insert(DeliveryEvent)
                 .values(
                     event_id=event.event_id,
-                    delivery_id=delivery[0] if delivery else None,
-                    edition_id=delivery[1] if delivery else None,
+                    delivery_id=delivery.id if delivery else None,
+                    edition_id=delivery.edition_id if delivery else None,
                     event=event.kind,
                     occurred_at=event.at,
                     received_at=clock(),
@@ -171,8 +171,16 @@ def _parse(raw: Any) -> _Event | None:
     return _Event(raw["sg_event_id"][:100], str(raw["event"])[:32], email, at, delivery_id, raw.get("type"))
 
 
-def _known_deliveries(session: Session, ids: set[int]) -> dict[int, tuple[int, int, int]]:
-    """(delivery id, edition id, subscriber id) for the ids that exist, with the edition's list."""
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    id: int
+    edition_id: int
+    subscriber_id: int
+    list_id: int
+
+
+def _known_deliveries(session: Session, ids: set[int]) -> dict[int, _Delivery]:
+    """The deliveries among ``ids`` that exist, with their edition's list."""
     if not ids:
         return {}
     rows = session.exec(
@@ -180,10 +188,10 @@ def _known_deliveries(session: Session, ids: set[int]) -> dict[int, tuple[int, i
         .join(Edition, col(Edition.id) == col(Delivery.edition_id))
         .where(col(Delivery.id).in_(ids))
     ).all()
-    return {row[0]: (row[0], row[1], row[2], row[3]) for row in rows if row[0] is not None}  # type: ignore[misc]
+    return {row[0]: _Delivery(*row) for row in rows if row[0] is not None}
 
 
-def _act(session: Session, event: _Event, delivery: tuple[int, ...] | None, now: datetime) -> None:
+def _act(session: Session, event: _Event, delivery: _Delivery | None, now: datetime) -> None:
     """What the event changes for the reader: suppression, complaint or unsubscription."""
     subscriber = _subscriber(session, event, delivery)
     if subscriber is None:
@@ -198,7 +206,7 @@ def _act(session: Session, event: _Event, delivery: tuple[int, ...] | None, now:
             col(Subscription.subscriber_id) == subscriber.id,
             col(Subscription.status) != SubscriptionStatus.UNSUBSCRIBED,
         )
-        list_id = delivery[3] if delivery else None
+        list_id = delivery.list_id if delivery else None
         if list_id is not None:
             query = query.where(col(Subscription.list_id) == list_id)
         session.execute(query.values(status=SubscriptionStatus.UNSUBSCRIBED, updated_at=now))
@@ -214,9 +222,9 @@ def _act(session: Session, event: _Event, delivery: tuple[int, ...] | None, now:
         )
 
 
-def _subscriber(session: Session, event: _Event, delivery: tuple[int, ...] | None) -> Subscriber | None:
+def _subscriber(session: Session, event: _Event, delivery: _Delivery | None) -> Subscriber | None:
     if delivery is not None:
-        return session.get(Subscriber, delivery[2])
+        return session.get(Subscriber, delivery.subscriber_id)
     if event.email:
         return session.exec(select(Subscriber).where(Subscriber.email_key == email_key(event.email))).first()
     return None
