@@ -3,6 +3,19 @@
 Every reader has at most one Delivery row per edition (a unique constraint), so a send can be repeated or
 resumed without mailing anyone twice. A crashed run leaves rows in ``sending``; the next run marks them
 ``uncertain`` (the provider may have them) and never resends them unless asked.
+
+What the provider answers decides each batch's fate:
+
+    sent / refused per reader          sent, failed (5xx SMTP), back to the queue (4xx SMTP, up to MAX_ATTEMPTS)
+    429, 5xx, connection refused       tried again after a backoff (the provider's reset time when it gives one);
+                                       still failing: the run stops, its readers stay queued
+    401, 403, a broken setting         the run stops at once, readers stay queued
+    400, 413 for a single reader       failed, with the provider's answer (413 halves the batch first)
+    no answer after the request left   uncertain
+
+Batches are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so worker processes (``--workers``) and
+other machines share one edition; on SQLite one process sends at a time. The hot path holds one batch of
+readers at a time and writes each batch's outcome in a statement per distinct answer.
 """
 
 from __future__ import annotations
