@@ -96,6 +96,8 @@ SKIP = "skip"
 _COUNTED_AS = {Outcome.RETRY: "queued", REQUEUE: "queued", SKIP: "skipped"}
 # Up to this many distinct answers per batch are stored with one UPDATE each; beyond, one executemany.
 GROUPED_UPDATES = 8
+# First key of the PostgreSQL advisory lock that serialises enqueues of one edition (the second is its id).
+ENQUEUE_LOCK = 0x6D61696C
 log = logging.getLogger(__name__)
 
 
@@ -666,6 +668,11 @@ def _prepare(session: Session, edition: Edition, options: SendOptions, now: date
         )
         session.commit()
         report.requeued_uncertain = _rowcount(result)
+    if dialect == "postgresql":
+        # Senders on several machines may enqueue the same edition at once: without this lock both would
+        # insert the same missing readers and one would fail on the unique (edition, subscriber) pair.
+        # The lock is the transaction's: enqueue's commit releases it.
+        session.execute(sql_select(func.pg_advisory_xact_lock(ENQUEUE_LOCK, edition.id)))
     before = _count_by_status(session, edition.id).total()
     enqueue(session, edition, now)
     after = _count_by_status(session, edition.id)
