@@ -83,3 +83,11 @@ def test_smtp_urls(url: str, expected: SmtpServer) -> None:
 def test_bad_smtp_urls_name_the_setting(url: str) -> None:
     with pytest.raises(ConfigError, match="DIGEST_SMTP_URL"):
         SmtpServer.from_url(url)
+
+
+def test_no_answer_after_the_message_left_is_uncertain_and_the_rest_go_again(smtp_server: Any) -> None:
+    smtp_server.handler.stall["reader1@example.com"] = 3.0
+    results = SmtpBackend(smtp_server.url(), timeout=0.5).send_batch(make_batch(4))
+    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.UNCERTAIN, Outcome.RETRY, Outcome.RETRY]
+    assert "connection lost" in (results[1].error or "")
+    assert [r.rcpt_tos for r in smtp_server.handler.received] == [["reader0@example.com"], ["reader1@example.com"]]

@@ -195,3 +195,11 @@ def test_without_a_key_events_are_taken_unsigned(engine, make_settings, sent) ->
     with serve(create_app(make_settings(), engine=engine)) as url:
         answer = httpx.post(f"{url}/webhooks/sendgrid", json=[event(sent, "reader0@example.com", "delivered", 1)])
     assert answer.status_code == 200 and answer.json()["recorded"] == 1
+
+
+def test_a_malformed_public_key_is_a_server_error_not_a_crash(engine, make_settings, sent, signer) -> None:
+    body = json.dumps([event(sent, "reader0@example.com", "delivered", 1)]).encode()
+    with serve(create_app(make_settings(sendgrid_webhook_public_key="not-a-key"), engine=engine)) as url:
+        answer = httpx.post(f"{url}/webhooks/sendgrid", content=body, headers=signer.headers(body))
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "webhook verification is misconfigured"}

@@ -6,6 +6,7 @@ for 127.0.0.1 (written beside the test so the client trusts it through ``?cafile
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import socket
@@ -70,6 +71,8 @@ class Handler:
     """aiosmtpd handler: refuses chosen readers at RCPT (5xx final, 4xx temporary), records the rest."""
 
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: Readers whose message the server takes but answers only after this many seconds.
+    stall: dict[str, float] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     connections: int = 0
 
@@ -92,6 +95,9 @@ class Handler:
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        for address in envelope.rcpt_tos:
+            if address in self.stall:
+                await asyncio.sleep(self.stall[address])
         return "250 Message accepted"
 
 
