@@ -241,6 +241,8 @@ class _Reader:
     name: str | None
     language: str | None
     format: str | None
+    #: Comma-separated sections the reader chose on this list (none: all).
+    sections: str | None
     #: False when the reader left (unsubscribed, bounced, complained) after being queued.
     still_subscribed: bool
 
@@ -265,6 +267,7 @@ def _readers(session: Session, edition: Edition, claimed: dict[int, int]) -> lis
             col(Subscriber.name),
             col(Subscriber.language),
             subscription(col(Subscription.format)),
+            subscription(col(Subscription.sections)),
             and_(
                 col(Subscriber.status) == SubscriberStatus.ACTIVE,
                 subscription(col(Subscription.status)) == SubscriptionStatus.ACTIVE,
@@ -482,11 +485,19 @@ class _EditionContext:
     def key(self) -> str:
         return f"{self.edition.date.isoformat()}.{self.mailing_list.slug}"
 
-    def variant(self, language: str | None) -> EditionVariant:
-        """The variant a reader of ``language`` gets: theirs, or the publication's default."""
-        return self.variants.get(variant_key(language or self.default_language)) or self.variants.get(
-            variant_key(self.default_language), next(iter(self.variants.values()))
-        )
+    def variant(self, language: str | None, sections: str | None = None) -> EditionVariant:
+        """The variant a reader gets: their language and sections when rendered, else their language with
+        every section, else the publication's default language."""
+        chosen = frozenset(part for part in (sections or "").split(",") if part) or None
+        candidates = [
+            variant_key(language or self.default_language, chosen),
+            variant_key(language or self.default_language),
+        ]
+        candidates += [variant_key(self.default_language, chosen), variant_key(self.default_language)]
+        for key in candidates:
+            if key in self.variants:
+                return self.variants[key]
+        return next(iter(self.variants.values()))
 
     @staticmethod
     def content(variant: EditionVariant, fmt: str) -> Content:
@@ -575,7 +586,8 @@ class _Deliverer:
     def _batches(self, readers: list[_Reader]) -> Iterator[Batch]:
         groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
         for reader in readers:
-            groups[(self.context.variant(reader.language).key, reader.format or "html")].append(reader)
+            variant = self.context.variant(reader.language, reader.sections)
+            groups[(variant.key, reader.format or "html")].append(reader)
         list_id = self.context.edition.list_id
         for (key, fmt), group in groups.items():
             recipients = [

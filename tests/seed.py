@@ -31,6 +31,7 @@ def seed_edition(
     engine: Engine,
     *,
     languages: tuple[str, ...] = ("fr",),
+    section_variants: tuple[str, ...] = (),
     status: str = EditionStatus.APPROVED,
     list_slug: str = "quotidien",
 ) -> int:
@@ -40,12 +41,14 @@ def seed_edition(
         edition = Edition(list_id=mailing_list.id or 0, date=DAY, status=status, subject=SUBJECT)
         session.add(edition)
         session.flush()
-        for language in languages:
-            subject = SUBJECT if language == "fr" else f"{SUBJECT} ({language})"
+        keys = [(lang, variant_key(lang)) for lang in languages]
+        keys += [("fr", variant_key("fr", frozenset(s.split(",")))) for s in section_variants]
+        for language, key in keys:
+            subject = SUBJECT if key == "fr" else f"{SUBJECT} ({key})"
             session.add(
                 EditionVariant(
                     edition_id=edition.id or 0,
-                    key=variant_key(language),
+                    key=key,
                     language=language,
                     format="html",
                     subject=subject,
@@ -67,6 +70,7 @@ def add_readers(
     fmt: str = "html",
     list_slug: str = "quotidien",
     status: str = "active",
+    sections: str | None = None,
 ) -> list[str]:
     """``count`` confirmed readers reader<i>@example.com on ``list_slug``; returns their addresses."""
     now = utcnow()
@@ -97,6 +101,7 @@ def add_readers(
                     "status": status,
                     "frequency": "daily",
                     "format": fmt,
+                    "sections": sections,
                     "confirmed_at": now,
                     "created_at": now,
                     "updated_at": now,

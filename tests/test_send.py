@@ -91,7 +91,9 @@ def test_each_reader_gets_their_language_and_format(engine: Engine, settings: Se
     add_readers(engine, 2, language="en")
     add_readers(engine, 2, start=10, fmt="text")
     add_readers(engine, 1, start=20, language="ar")
-    edition = seed_edition(engine, languages=("fr", "en"))
+    add_readers(engine, 1, start=30, sections="sport,economie")
+    add_readers(engine, 1, start=40, sections="culture")
+    edition = seed_edition(engine, languages=("fr", "en"), section_variants=("economie,sport",))
     with SendGridStandIn() as server:
         _send(engine, settings, _sendgrid(server), edition)
         got = {m.to: m for m in server.messages}
@@ -99,6 +101,8 @@ def test_each_reader_gets_their_language_and_format(engine: Engine, settings: Se
     assert got["reader10@example.com"].subject == SUBJECT and got["reader10@example.com"].html is None
     assert got["reader20@example.com"].subject == SUBJECT, "no ar variant: the default language"
     assert got["reader20@example.com"].html is not None
+    assert got["reader30@example.com"].subject == f"{SUBJECT} (fr:economie+sport)", "their sections"
+    assert got["reader40@example.com"].subject == SUBJECT, "no variant for their sections: every section"
 
 
 def test_rate_limits_and_server_errors_are_retried_with_backoff(
