@@ -8,7 +8,7 @@ DEMO_DATE := 2025-11-27
 # RFC 8058 one-click unsubscribe needs an HTTPS URL in List-Unsubscribe; the demo uses a placeholder host.
 DEMO_ENV := DIGEST_BASE_URL=$${DIGEST_BASE_URL:-https://news.example.com} DIGEST_AUTO_APPROVE=1
 
-.PHONY: demo test lint typecheck pytest bench golden clean
+.PHONY: demo test lint typecheck pytest bench golden messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,7 @@ demo: $(VENV)/.installed-run
 	@echo
 	@echo "Messages: $$(find outbox/$(DEMO_DATE) -name '*.eml' | wc -l) .eml files under outbox/$(DEMO_DATE)/"
 	@echo "Open one in your mail client, or read it: less outbox/$(DEMO_DATE)/quotidien/1.eml"
+	@echo "Preview in a browser: $(DIGEST) preview --date $(DEMO_DATE)   (then open http://127.0.0.1:8001/)"
 	@echo "Statistics: $(DIGEST) stats"
 
 lint: $(VENV)/.installed-test
@@ -46,6 +47,12 @@ test: lint typecheck pytest
 
 golden: $(VENV)/.installed-test
 	$(BIN)/python -m tests.golden
+
+# Refresh the translation catalogs from the templates; translate the new entries in digest/locale/*/.../digest.po
+# (they are compiled when loaded: no build step).
+messages: $(VENV)/.installed-test
+	$(BIN)/pybabel extract --no-location --omit-header -F babel.cfg -o digest/locale/digest.pot templates
+	$(BIN)/pybabel update --ignore-obsolete --no-fuzzy-matching -i digest/locale/digest.pot -d digest/locale -D digest
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench

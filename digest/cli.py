@@ -16,9 +16,17 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from digest.db import check_initialised, init_database, make_engine, open_session
-from digest.edition import approve_edition, build_edition, find_edition, selection_summary
+from digest.edition import (
+    approve_edition,
+    blocked_message,
+    build_edition,
+    find_edition,
+    lint_blockers,
+    selection_summary,
+)
 from digest.errors import DigestError, EditionError, NothingToSend
 from digest.links import Links
+from digest.lint import load_issues
 from digest.mail import RecipientResult, get_backend
 from digest.models import Edition
 from digest.progress import SendProgress
@@ -37,9 +45,18 @@ from digest.send import (
 from digest.send import dry_run as dry_run_send
 from digest.settings import Settings, load_settings
 from subscribers.addresses import normalize_email
-from subscribers.importer import import_csv
+from subscribers.confirmation import send_confirmation
+from subscribers.export import write_export
+from subscribers.importer import OUTCOMES, import_csv
 from subscribers.models import MailingList
-from subscribers.store import add_subscriber, all_lists, create_list, get_list, list_subscribers
+from subscribers.store import (
+    add_subscriber,
+    all_lists,
+    create_list,
+    get_list,
+    list_subscribers,
+    remove_subscriber,
+)
 
 app = typer.Typer(
     help="Build the day's digest from your feeds and mail it to your lists.",
@@ -174,6 +191,9 @@ def build(
 ) -> None:
     """Build (or rebuild) the day's edition as a draft from the sources.
 
+    Sources are feeds (RSS, Atom), HTML article pages or news-page snapshots, as URLs or files. A broken
+    source is a warning; every source broken exits 1; a day without articles exits 3.
+
     Example: digest build --date 2025-11-27 --json
     """
     state = _state(ctx)
@@ -186,10 +206,15 @@ def build(
             day=day,
             list_slug=list_,
             sources=source or None,
-            choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())),
+            # Without --featured/--exclude a rebuild keeps what the editor chose in the preview.
+            choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())) if featured or exclude else None,
             warn=lambda message: typer.echo(message, err=True),
         )
         list_slug = list_ or settings.list_slug
+        for issue in load_issues(edition.lint_json):
+            typer.echo(f"lint {issue}", err=True)
+        for note in selection.notes:
+            typer.echo(f"warning: {note}", err=True)
         if as_json:
             summary = selection_summary(selection, list_slug=list_slug, subject=edition.subject)
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -204,8 +229,15 @@ def build(
 
 @app.command()
 @errors_to_exit
-def approve(ctx: typer.Context, date_: DateOption = None, list_: ListOption = None) -> None:
-    """Approve the day's edition so `digest send` sends it.
+def approve(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    ignore_lint: Annotated[
+        bool, typer.Option("--ignore-lint", help="Approve even though the lint found errors (they are shown).")
+    ] = False,
+) -> None:
+    """Approve the day's edition so `digest send` sends it. Lint errors refuse it unless --ignore-lint.
 
     Example: digest approve --date 2025-11-27
     """
@@ -216,7 +248,7 @@ def approve(ctx: typer.Context, date_: DateOption = None, list_: ListOption = No
         edition = find_edition(session, mailing_list, day)
         if edition is None:
             raise EditionError(f"no {day} edition of {mailing_list.slug}: run `digest build --date {day}` first")
-        approve_edition(session=session, edition=edition)
+        approve_edition(session=session, edition=edition, ignore_lint=ignore_lint)
         typer.echo(f"approved the {day} edition of {mailing_list.slug}: {edition.subject}")
 
 
@@ -239,6 +271,9 @@ def send(
     ] = False,
     force: Annotated[bool, typer.Option(help="Send even if the edition is still a draft.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Readers per provider request.")] = 500,
+    ignore_lint: Annotated[
+        bool, typer.Option("--ignore-lint", help="Send even though the edition's lint found errors.")
+    ] = False,
 ) -> None:
     """Send the day's edition to every eligible reader who does not have it yet (safe to repeat).
 
@@ -266,6 +301,9 @@ def send(
             )
         assert edition.id is not None
         edition_id = edition.id
+        blockers = lint_blockers(edition)
+        if blockers and not ignore_lint and not test_to:
+            raise EditionError(blocked_message(edition, blockers))
     mailing = Mailing(
         engine=engine,
         edition_id=edition_id,
@@ -419,29 +457,67 @@ def _not_yet(what: str, issue: str) -> None:
 
 
 @app.command()
+@errors_to_exit
 def preview(
+    ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8001,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on (127.0.0.1 only).")] = 8001,
     output: Annotated[Path | None, typer.Option(help="Write the preview as static files here instead.")] = None,
 ) -> None:
-    """Preview the day's edition (desktop, phone, dark, text) in the browser.
+    """Preview the day's edition (desktop, phone, dark, text, lint) and adjust or approve it in the browser.
+
+    Builds the edition first when it does not exist. Serves on this machine only, without a password.
 
     Example: digest preview --date 2025-11-27 --output preview/
     """
-    _not_yet("preview", "it lands with the email and preview work")
+    from digest.web.editor import serve_preview, write_static
+
+    state = _state(ctx)
+    settings = state.settings
+    day = _day(state, date_)
+    engine = state.ready_engine()
+    with open_session(engine) as session:
+        mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
+        if find_edition(session, mailing_list, day) is None:
+            build_edition(
+                session=session,
+                settings=settings,
+                day=day,
+                list_slug=mailing_list.slug,
+                warn=lambda message: typer.echo(message, err=True),
+            )
+        if output is not None:
+            written = write_static(
+                session=session, settings=settings, mailing_list=mailing_list, day=day, folder=output
+            )
+            typer.echo(f"wrote {len(written)} files: open {output / 'index.html'}")
+            return
+    typer.echo(f"preview of the {day} edition: http://127.0.0.1:{port}/editor/{mailing_list.slug}/{day} (Ctrl-C stops)")
+    serve_preview(settings, engine=engine, port=port)
 
 
 @app.command()
+@errors_to_exit
 def serve(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
 ) -> None:
     """Serve the web pages: subscribe, preferences, unsubscribe, editor, archive.
 
+    Behind a reverse proxy, run uvicorn with --proxy-headers instead so rate limits see readers' addresses.
+
     Example: digest serve --port 8000
     """
-    _not_yet("serve", "it lands with the subscribers' web pages")
+    import uvicorn
+
+    from digest.web.app import create_app
+
+    state = _state(ctx)
+    state.settings.signing_keys()  # no key with a real backend: refuse now, not on the first request
+    app_ = create_app(state.settings, engine=state.ready_engine())
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @subscribers_app.command("add")
@@ -471,8 +547,18 @@ def subscribers_add(
         )
         status = result.subscription.status
         typer.echo(f"{result.outcome}: {result.subscriber.email} on {mailing_list.slug} ({status})")
-        if status == "pending":
-            typer.echo("the reader must confirm; confirmation emails arrive with the subscribe pages", err=True)
+        if result.needs_confirmation:
+            backend = get_backend(state.settings)
+            try:
+                send_confirmation(
+                    settings=state.settings,
+                    backend=backend,
+                    subscriber=result.subscriber,
+                    mailing_list=mailing_list,
+                )
+            finally:
+                backend.close()
+            typer.echo(f"sent a confirmation link to {result.subscriber.email}: nothing is mailed until it is followed")
 
 
 @subscribers_app.command("import")
@@ -501,13 +587,15 @@ def subscribers_import(
         except UnicodeDecodeError as err:
             raise DigestError(f"{file} is not UTF-8 text ({err.reason} at byte {err.start})") from err
     for row in report.rows:
-        if row.outcome in ("invalid", "refused"):
+        if row.reason:
             typer.echo(f"line {row.line}: {row.outcome}: {row.reason}", err=True)
     counts = report.counts
-    typer.echo(
-        f"{file}: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged, "
-        f"{counts['invalid']} invalid, {counts['refused']} refused"
-    )
+    typer.echo(f"{file}: " + ", ".join(f"{counts[outcome]} {outcome}" for outcome in OUTCOMES))
+    if counts["added"] and not confirmed:
+        typer.echo(
+            "new readers are pending: they get nothing until confirmed (use --confirmed if they already agreed)",
+            err=True,
+        )
 
 
 @subscribers_app.command("list")
@@ -534,7 +622,11 @@ def subscribers_list(
                     "language": r.language,
                     "status": r.status,
                     "sections": r.sections.split(",") if r.sections else None,
+                    "frequency": r.frequency,
+                    "format": r.format,
+                    "paused_until": r.paused_until.isoformat() if r.paused_until else None,
                     "subscribed_at": r.subscribed_at.isoformat(),
+                    "confirmed_at": r.confirmed_at.isoformat() if r.confirmed_at else None,
                 }
                 for r in rows
             ]
@@ -545,27 +637,54 @@ def subscribers_list(
 
 
 @subscribers_app.command("export")
+@errors_to_exit
 def subscribers_export(
+    ctx: typer.Context,
     list_: ListOption = None,
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Export a list's subscribers as CSV with preferences, status and consent dates.
 
+    The file imports back with `digest subscribers import` (extra columns are ignored there).
+
     Example: digest subscribers export --output readers.csv
     """
-    _not_yet("subscribers export", "it lands with the subscribers work")
+    state = _state(ctx)
+    with open_session(state.ready_engine()) as session:
+        mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
+        rows = list_subscribers(session=session, mailing_list=mailing_list)
+        if output is None:
+            count = write_export(sys.stdout, rows, list_slug=mailing_list.slug)
+        else:
+            try:
+                with output.open("w", encoding="utf-8", newline="") as handle:
+                    count = write_export(handle, rows, list_slug=mailing_list.slug)
+            except OSError as err:
+                raise DigestError(f"cannot write {output}: {err.strerror or err}") from err
+    typer.echo(f"exported {count} subscribers of {mailing_list.slug}", err=True)
 
 
 @subscribers_app.command("remove")
+@errors_to_exit
 def subscribers_remove(
+    ctx: typer.Context,
     email: Annotated[str, typer.Argument(help="The address to remove.")],
     erase: Annotated[bool, typer.Option(help="GDPR erasure: delete personal data, keep a suppression hash.")] = False,
 ) -> None:
     """Unsubscribe an address from every list, or erase it.
 
+    Erasure deletes the reader and their deliveries, anonymises their consent log and keeps only a hash
+    of the address so no import re-adds it.
+
     Example: digest subscribers remove amina@example.com --erase
     """
-    _not_yet("subscribers remove", "it lands with the subscribers work")
+    state = _state(ctx)
+    with open_session(state.ready_engine()) as session:
+        count = remove_subscriber(session=session, email=email, erase=erase)
+    if erase:
+        typer.echo(f"erased {email}: {count} subscriptions deleted, consent log anonymised, suppression hash kept")
+    else:
+        typer.echo(f"unsubscribed {email} from {count} lists" if count else f"{email} was already unsubscribed")
 
 
 @lists_app.command("add")

@@ -12,6 +12,7 @@ class Article:
 
     ``published`` is timezone-aware or ``None`` when the source gave no date. ``canonical_url`` is the
     identity used to find duplicates (tracking parameters and fragment removed); ``url`` is the link shown.
+    ``section`` is the first of ``categories``.
     """
 
     url: str
@@ -25,10 +26,21 @@ class Article:
     author: str | None = None
     guid: str | None = None
     canonical_url: str = ""
+    categories: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.canonical_url:
             object.__setattr__(self, "canonical_url", self.url)
+        if not isinstance(self.categories, tuple):
+            object.__setattr__(self, "categories", tuple(self.categories))
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What one source yielded: its articles, and warnings about items or markup it had to pass over."""
+
+    articles: tuple[Article, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +62,11 @@ class Skip:
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """The day's choice: one featured article and the ordered headlines, with what was skipped."""
+    """The day's choice: one featured article and the ordered headlines, with what was skipped.
+
+    ``notes`` tell the editor about their choices that need a look (an exclusion that matched nothing, a
+    pinned article from another day); they are not stored with the edition.
+    """
 
     day: date
     featured: Pick | None
@@ -58,6 +74,7 @@ class Selection:
     skipped: tuple[Skip, ...] = ()
     intro: str = ""
     featured_summary: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:

@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from jinja2 import Environment
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from digest.content import Article, Pick, Selection, Skip
-from digest.errors import DigestError, EditionError, NothingToSend
+from digest.errors import ConfigError, DigestError, EditionError, NothingToSend
 from digest.links import Links
+from digest.lint import LintIssue, dump_issues, lint_variant, load_issues
+from digest.lint import errors as lint_errors
 from digest.models import Edition, EditionStatus, EditionVariant
-from digest.render import Publication, make_environment, render_variant
+from digest.render import Publication, RenderOptions, make_environment, normalize_sections, render_variant
 from digest.select import EditorChoices, SelectionRules
 from digest.select import select as select_articles
 from digest.settings import Settings
-from digest.sources import load_articles
+from digest.sources import LoadResult, load_articles
 from digest.sources.fetch import Fetcher
+from digest.sources.state import DatabaseFetchState
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
 from subscribers.store import LANGUAGES, get_list
 
 Warn = Callable[[str], None]
+# EditionVariant.key's column width.
+VARIANT_KEY_MAX = 64
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -111,23 +118,48 @@ def find_edition(session: Session, mailing_list: MailingList, day: date) -> Edit
     return session.exec(select(Edition).where(Edition.list_id == mailing_list.id, Edition.date == day)).first()
 
 
+def parse_sections(raw: str | None) -> frozenset[str] | None:
+    """The sections a subscription chose (stored comma-separated), or None for all."""
+    if not raw:
+        return None
+    return frozenset(part.strip() for part in raw.split(",") if part.strip()) or None
+
+
 def variant_key(language: str, sections: frozenset[str] | None = None) -> str:
-    """The key of the rendered variant a reader gets: language, then the sections chosen (none: all)."""
-    if not sections:
+    """The key of the rendered variant a reader gets: language, then the sections chosen (none: all).
+
+    Sections compare without case; a key too long for its column ends in a digest of the sections instead.
+    """
+    wanted = normalize_sections(sections)
+    if not wanted:
         return language
-    return language + ":" + "+".join(sorted(sections))
+    key = language + ":" + "+".join(sorted(wanted))
+    if len(key) <= VARIANT_KEY_MAX:
+        return key
+    return language + ":#" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
 
 
-def reader_languages(session: Session, mailing_list: MailingList, default: str) -> list[str]:
-    """The languages the list's active readers want, default first: one rendered variant each."""
+def reader_variants(
+    session: Session, mailing_list: MailingList, default: str
+) -> list[tuple[str, frozenset[str] | None]]:
+    """The (language, sections) pairs the list's active readers want, one rendered variant each.
+
+    The default language for all sections always comes first: it serves readers whose variant is missing
+    and the public web version.
+    """
     query = (
-        select(func.coalesce(Subscriber.language, default))
+        select(func.coalesce(Subscriber.language, default), Subscription.sections)
         .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
         .where(Subscription.list_id == mailing_list.id, Subscription.status == SubscriptionStatus.ACTIVE)
         .distinct()
     )
-    wanted = {lang for lang in session.exec(query).all() if lang in LANGUAGES}
-    return [default, *sorted(wanted - {default})]
+    wanted: dict[str, tuple[str, frozenset[str] | None]] = {variant_key(default): (default, None)}
+    for language, raw_sections in session.exec(query).all():
+        language = language if language in LANGUAGES else default
+        sections = parse_sections(raw_sections)
+        wanted.setdefault(variant_key(language, sections), (language, sections))
+    first = variant_key(default)
+    return [wanted[first], *(wanted[key] for key in sorted(wanted) if key != first)]
 
 
 def publication_of(settings: Settings, mailing_list: MailingList) -> Publication:
@@ -137,7 +169,81 @@ def publication_of(settings: Settings, mailing_list: MailingList) -> Publication
         postal_address=settings.postal_address,
         base_url=settings.base_url,
         list_name=mailing_list.name,
+        list_slug=mailing_list.slug,
+        brand_color=settings.brand_color,
+        logo_url=settings.logo_url,
     )
+
+
+def render_options(settings: Settings) -> RenderOptions:
+    """How the settings want editions worded and linked."""
+    return RenderOptions(
+        subject_template=settings.subject_template,
+        preheader_template=settings.preheader_template,
+        utm_source=settings.utm_source if settings.utm else None,
+    )
+
+
+def dump_choices(choices: EditorChoices) -> str:
+    """An editor's choices as JSON, kept with the edition so a rebuild keeps them."""
+    return json.dumps(
+        {"featured": choices.featured, "exclude": sorted(choices.exclude), "intro": choices.intro},
+        ensure_ascii=False,
+    )
+
+
+def load_choices(raw: str | None) -> EditorChoices:
+    """The choices kept by :func:`dump_choices` (none for a fresh edition)."""
+    data = json.loads(raw or "{}")
+    return EditorChoices(
+        featured=data.get("featured") or None,
+        exclude=frozenset(data.get("exclude") or ()),
+        intro=data.get("intro") or "",
+    )
+
+
+def selection_rules(settings: Settings) -> SelectionRules:
+    """The selection rules the settings state."""
+    return SelectionRules(
+        headlines_max=settings.headlines_max,
+        summary_chars=settings.summary_chars,
+        group_by_section=settings.group_by_section,
+        section_order=tuple(settings.section_order),
+        section_max=settings.section_max or None,
+    )
+
+
+def load_sources(
+    *,
+    session: Session,
+    settings: Settings,
+    day: date,
+    sources: list[str] | None = None,
+    warn: Warn = lambda _message: None,
+    fetcher: Fetcher | None = None,
+) -> LoadResult:
+    """Fetch and parse the sources (ETag / Last-Modified remembered in the database).
+
+    A broken source and every item a source had to leave out are passed to ``warn``; when every source
+    is broken, DigestError names each one.
+    """
+    source_list = sources or settings.sources
+    if not source_list:
+        raise ConfigError("no sources: set DIGEST_SOURCES or pass --source")
+    own_fetcher = fetcher is None
+    fetcher = fetcher or Fetcher(state=DatabaseFetchState(session))
+    try:
+        loaded = load_articles(source_list, fetcher, day=day, tz=settings.tz)
+    finally:
+        if own_fetcher:
+            fetcher.close()
+    for error in loaded.errors:
+        warn(f"warning: skipped source {error}")
+    for warning in loaded.warnings:
+        warn(f"warning: {warning}")
+    if loaded.errors and len(loaded.errors) == len(source_list):
+        raise DigestError(f"every source failed ({len(loaded.errors)}): " + "; ".join(str(e) for e in loaded.errors))
+    return loaded
 
 
 def build_edition(
@@ -153,7 +259,8 @@ def build_edition(
 ) -> tuple[Edition, Selection]:
     """Read the sources, select the day, render every variant and store the edition as a draft.
 
-    A broken source is passed to ``warn`` and skipped; when every source is broken, DigestError names each.
+    A broken source is passed to ``warn`` and skipped; when every source is broken, DigestError names each
+    (see :func:`load_sources`).
     A day with no articles raises NothingToSend and stores nothing. An edition already sending or sent is
     never rebuilt.
     """
@@ -163,32 +270,24 @@ def build_edition(
         raise EditionError(
             f"the {day} edition of {mailing_list.slug} is already {existing.status}: it cannot be rebuilt"
         )
-    source_list = sources or settings.sources
-    own_fetcher = fetcher is None
-    fetcher = fetcher or Fetcher()
-    try:
-        loaded = load_articles(source_list, fetcher)
-    finally:
-        if own_fetcher:
-            fetcher.close()
-    for error in loaded.errors:
-        warn(f"warning: skipped source {error}")
-    if loaded.errors and len(loaded.errors) == len(source_list):
-        raise DigestError("every source failed: " + "; ".join(str(e) for e in loaded.errors))
+    if choices is None:
+        choices = load_choices(existing.choices_json) if existing else EditorChoices()
+    loaded = load_sources(session=session, settings=settings, day=day, sources=sources, warn=warn, fetcher=fetcher)
 
     selection = select_articles(
-        loaded.articles,
-        day=day,
-        tz=settings.tz,
-        rules=SelectionRules(headlines_max=settings.headlines_max),
-        choices=choices,
+        loaded.articles, day=day, tz=settings.tz, rules=selection_rules(settings), choices=choices
     )
     if selection.is_empty:
         latest = max((a.published for a in loaded.articles if a.published), default=None)
         hint = f" (the newest article is from {latest.astimezone(settings.tz).date()})" if latest else ""
         raise NothingToSend(f"nothing to send for {day}{hint}")
     edition = store_edition(
-        session=session, settings=settings, mailing_list=mailing_list, selection=selection, edition=existing
+        session=session,
+        settings=settings,
+        mailing_list=mailing_list,
+        selection=selection,
+        edition=existing,
+        choices=choices,
     )
     return edition, selection
 
@@ -200,15 +299,44 @@ def store_edition(
     mailing_list: MailingList,
     selection: Selection,
     edition: Edition | None = None,
+    choices: EditorChoices | None = None,
 ) -> Edition:
-    """Render ``selection`` once per reader language and store it (replacing an unsent edition's variants)."""
+    """Render ``selection`` once per variant the list's readers want, lint it and store it as the edition.
+
+    An unsent edition's variants are replaced, its approval and lint override dropped (unless auto-approve),
+    so what an editor approved is exactly what is sent.
+    """
     publication = publication_of(settings, mailing_list)
+    options = render_options(settings)
     links = Links(settings.base_url, settings.signing_keys())
-    env = make_environment()
     web_url = links.edition_url(mailing_list.slug, selection.day)
-    variants = [
-        render_variant(selection, env=env, publication=publication, language=language, web_url=web_url)
-        for language in reader_languages(session, mailing_list, settings.language)
+    environments: dict[str, Environment] = {}
+    variants = []
+    for language, sections in reader_variants(session, mailing_list, settings.language):
+        if language not in environments:
+            environments[language] = make_environment(language)
+        env = environments[language]
+        variants.append(
+            render_variant(
+                selection,
+                env=env,
+                publication=publication,
+                language=language,
+                web_url=web_url,
+                sections=sections,
+                options=options,
+            )
+        )
+    issues = [
+        issue
+        for variant in variants
+        for issue in lint_variant(
+            html=variant.html,
+            text=variant.text,
+            subject=variant.subject,
+            preheader=variant.preheader,
+            variant=variant_key(variant.language, variant.sections),
+        )
     ]
     assert mailing_list.id is not None
     if edition is None:
@@ -216,6 +344,10 @@ def store_edition(
     edition.subject = variants[0].subject
     edition.preheader = variants[0].preheader
     edition.selection_json = dump_selection(selection)
+    if choices is not None:
+        edition.choices_json = dump_choices(choices)
+    edition.lint_json = dump_issues(issues)
+    edition.lint_override = False
     edition.status = EditionStatus.APPROVED if settings.auto_approve else EditionStatus.DRAFT
     edition.approved_at = utcnow() if settings.auto_approve else None
     session.add(edition)
@@ -226,7 +358,7 @@ def store_edition(
         session.add(
             EditionVariant(
                 edition_id=edition.id,
-                key=variant_key(variant.language),
+                key=variant_key(variant.language, variant.sections),
                 language=variant.language,
                 format="html",
                 subject=variant.subject,
@@ -239,12 +371,37 @@ def store_edition(
     return edition
 
 
-def approve_edition(*, session: Session, edition: Edition) -> Edition:
-    """Mark a draft edition approved, so `digest send` may send it."""
+def lint_blockers(edition: Edition) -> list[LintIssue]:
+    """The lint errors that stop ``edition`` from being sent (none once an editor overrode them)."""
+    if edition.lint_override:
+        return []
+    return lint_errors(load_issues(edition.lint_json))
+
+
+def blocked_message(edition: Edition, blockers: list[LintIssue]) -> str:
+    """Why ``edition`` cannot go out, naming each lint error and the way to override."""
+    listed = "; ".join(str(issue) for issue in blockers[:10])
+    more = f" (and {len(blockers) - 10} more)" if len(blockers) > 10 else ""
+    return (
+        f"the {edition.date} edition has {len(blockers)} lint error(s): {listed}{more}. "
+        f"Fix them and rebuild, or send anyway with `digest approve --date {edition.date} --ignore-lint`"
+    )
+
+
+def approve_edition(*, session: Session, edition: Edition, ignore_lint: bool = False) -> Edition:
+    """Mark a draft edition approved, so `digest send` may send it.
+
+    Lint errors refuse the approval (EditionError naming them) unless ``ignore_lint``, which is recorded so
+    the send goes ahead too.
+    """
     if edition.status not in (EditionStatus.DRAFT, EditionStatus.APPROVED):
         raise EditionError(f"the {edition.date} edition is already {edition.status}")
+    blockers = lint_blockers(edition)
+    if blockers and not ignore_lint:
+        raise EditionError(blocked_message(edition, blockers))
     edition.status = EditionStatus.APPROVED
     edition.approved_at = utcnow()
+    edition.lint_override = bool(blockers)
     session.add(edition)
     session.commit()
     return edition

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, DateTime, Index, Text, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from subscribers.models import utcnow
@@ -47,6 +47,9 @@ class Edition(SQLModel, table=True):
     preheader: str = Field(default="", max_length=400)
     selection_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     choices_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    # The lint findings of the rendered variants (digest.lint), and whether an editor chose to send anyway.
+    lint_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
+    lint_override: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     approved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

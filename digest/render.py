@@ -1,39 +1,77 @@
 """Render an edition: Jinja2 templates to HTML with CSS inlined by premailer, plus a plain-text part.
 
 Pure: a Selection and the publication's details in, a RenderedVariant out. The Jinja2 environment is built
-once by the caller (:func:`make_environment`) and passed in; nothing here reads settings, files or clocks.
-Per-reader links stay as placeholders (:mod:`digest.personalize`), filled at send time.
+once per language by the caller (:func:`make_environment`) and passed in; nothing here reads settings or
+clocks. Per-reader links stay as placeholders (:mod:`digest.personalize`), filled at send time.
 """
 
 from __future__ import annotations
 
+import gettext
+import io
 import logging
+import re
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from premailer import Premailer
 
-from digest.content import Selection
+from digest.content import Article, Selection
 from digest.personalize import placeholder
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "digest"
+# Subjects and preheaders are cut here: inboxes show far less, and the columns hold 400 characters.
+SUBJECT_MAX = 250
+PREHEADER_MAX = 180
 
 
-def templates_dir() -> Path:
-    """The folder of the email templates, installed as a wheel (digest/_templates) or from a checkout."""
+def templates_root() -> Path:
+    """The templates folder, installed in a wheel (digest/_templates) or beside the package in a checkout."""
     package = Path(__file__).parent
-    for candidate in (package / "_templates" / "email", package.parent / "templates" / "email"):
-        if candidate.is_dir():
+    for candidate in (package / "_templates", package.parent / "templates"):
+        if (candidate / "email").is_dir():
             return candidate
     raise FileNotFoundError("templates/email not found beside the digest package")
 
 
-def make_environment(folder: Path | None = None) -> Environment:
-    """The Jinja2 environment for email templates: autoescaped, strict about undefined names."""
+def templates_dir() -> Path:
+    """The folder of the email templates."""
+    return templates_root() / "email"
+
+
+def load_translations(language: str, locale_dir: Path | None = None) -> gettext.NullTranslations:
+    """The gettext catalog of ``language``, compiled in memory from its `.po` file (no build step).
+
+    A language without a catalog gets the source strings (English).
+    """
+    po_path = (locale_dir or LOCALE_DIR) / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not po_path.is_file():
+        return gettext.NullTranslations()
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle, locale=language, domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+def make_environment(language: str = "fr", folder: Path | None = None) -> Environment:
+    """A Jinja2 environment for ``folder`` (default: the email templates) speaking ``language``.
+
+    Autoescaped for HTML templates, strict about undefined names, with the gettext catalog installed.
+    """
     env = Environment(
         loader=FileSystemLoader(str(folder or templates_dir())),
         autoescape=select_autoescape(["html", "html.j2"], default_for_string=False),
@@ -42,7 +80,8 @@ def make_environment(folder: Path | None = None) -> Environment:
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_translations(load_translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["one_line"] = one_line
     return env
 
 
@@ -54,7 +93,18 @@ class Publication:
     postal_address: str
     base_url: str
     list_name: str
+    list_slug: str = ""
     brand_color: str = "#b3261e"
+    logo_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """How an edition is worded and linked: subject and preheader templates, UTM source (None: no UTM)."""
+
+    subject_template: str = "{publication} : {featured_title}"
+    preheader_template: str = "{featured_summary}"
+    utm_source: str | None = "newsletter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,33 +112,100 @@ class RenderedVariant:
     """One rendered form of an edition: subject, preheader, inlined HTML and text, placeholders unfilled."""
 
     language: str
+    sections: frozenset[str] | None
     subject: str
     preheader: str
     html: str
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """A headline as the templates show it: one-line title and the link to follow."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SectionGroup:
+    """The headlines of one section (``name`` None: articles without a section)."""
+
+    name: str | None
+    headlines: tuple[Headline, ...]
+
+
 def one_line(text: str) -> str:
     """Text fit for a header or a title: every run of whitespace, CR and LF included, becomes one space."""
-    return " ".join(text.split())
+    return " ".join(str(text).split())
 
 
-def subject_for(selection: Selection, publication: Publication) -> str:
-    """The default subject: the publication's name and the featured title."""
-    if selection.featured:
-        return one_line(f"{publication.name} : {selection.featured.article.title}")
-    return one_line(publication.name)
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:") + "…"
+
+
+def with_utm(url: str, utm: Mapping[str, str] | None) -> str:
+    """``url`` with the ``utm`` parameters (replacing any utm_* it had); non-web links are left alone."""
+    if not utm:
+        return url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return url
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.lower().startswith("utm_")]
+    query.extend(utm.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def utm_parameters(options: RenderOptions, publication: Publication, selection: Selection) -> dict[str, str] | None:
+    """The UTM parameters of this edition's article links, or None when UTM is off."""
+    if not options.utm_source:
+        return None
+    campaign = f"{publication.list_slug or 'digest'}-{selection.day.isoformat()}"
+    return {"utm_source": options.utm_source, "utm_medium": "email", "utm_campaign": campaign}
+
+
+def normalize_sections(sections: frozenset[str] | None) -> frozenset[str] | None:
+    """Sections compared without case or surrounding spaces; empty means all."""
+    if not sections:
+        return None
+    return frozenset(s.strip().casefold() for s in sections if s.strip()) or None
+
+
+def in_sections(article: Article, sections: frozenset[str] | None) -> bool:
+    """True when a reader who chose ``sections`` (None: all) wants ``article`` among the headlines."""
+    wanted = normalize_sections(sections)
+    return wanted is None or (article.section or "").strip().casefold() in wanted
+
+
+def group_by_section(articles: list[Article], link: Mapping[str, str]) -> list[SectionGroup]:
+    """Headlines grouped by section in order of first appearance; those without a section come last."""
+    groups: dict[str | None, list[Headline]] = {}
+    for article in articles:
+        name = one_line(article.section) if article.section and article.section.strip() else None
+        groups.setdefault(name, []).append(Headline(one_line(article.title), link[article.url]))
+    ordered = [name for name in groups if name is not None] + ([None] if None in groups else [])
+    return [SectionGroup(name, tuple(groups[name])) for name in ordered]
+
+
+def fill_text_template(template: str, fields: Mapping[str, str]) -> str:
+    """``template`` (validated by the settings) with ``fields``; values are never parsed as templates."""
+    return one_line(template.format_map(dict(fields)))
 
 
 def inline_css(html: str) -> str:
-    """Inline the CSS of ``html`` with premailer, keeping `@media` rules and their `!important`.
+    """Inline the CSS of ``html`` with premailer, offline, with cssutils' warnings silenced.
 
-    Styles premailer cannot apply inline (media queries, dark mode) stay in a `<style>` block; nothing is
-    fetched from the network.
+    `<style data-premailer="ignore">` blocks (media queries, dark mode, Outlook.com's `[data-ogsc]`) are left
+    exactly as written, `!important` included, so they still beat the inlined styles.
     """
     inliner = Premailer(
         html,
-        keep_style_tags=True,
+        keep_style_tags=False,
         strip_important=False,
         remove_classes=False,
         allow_network=False,
@@ -106,20 +223,44 @@ def render_variant(
     publication: Publication,
     language: str,
     web_url: str,
-    subject: str | None = None,
+    sections: frozenset[str] | None = None,
+    options: RenderOptions | None = None,
 ) -> RenderedVariant:
-    """Render ``selection`` in ``language``: HTML (CSS inlined) and text, per-reader links as placeholders."""
-    subject = one_line(subject or subject_for(selection, publication))
-    preheader = one_line(selection.featured_summary)
-    context = {
-        "selection": selection,
-        "featured": selection.featured.article if selection.featured else None,
+    """Render ``selection`` for readers of ``language`` who chose ``sections`` (None: all).
+
+    ``env`` must speak ``language`` (:func:`make_environment`). Returns the HTML (CSS inlined) and the text
+    part with the per-reader links left as placeholders.
+    """
+    options = options or RenderOptions()
+    featured = selection.featured.article if selection.featured else None
+    headlines = [pick.article for pick in selection.headlines if in_sections(pick.article, sections)]
+    utm = utm_parameters(options, publication, selection)
+    link = {a.url: with_utm(a.url, utm) for a in [*headlines, *([featured] if featured else [])]}
+    date_label = format_date(selection.day, format="full", locale=language)
+    fields = {
+        "publication": publication.name,
+        "featured_title": featured.title if featured else "",
         "featured_summary": selection.featured_summary,
-        "headlines": [pick.article for pick in selection.headlines],
+        "date": date_label,
+        "list": publication.list_name,
+    }
+    subject = shorten(fill_text_template(options.subject_template, fields), SUBJECT_MAX).strip(" :-–—")
+    subject = subject or one_line(publication.name)
+    preheader = shorten(fill_text_template(options.preheader_template, fields), PREHEADER_MAX)
+    rtl = language in RTL_LANGUAGES
+    context: dict[str, Any] = {
+        "intro": selection.intro.strip(),
+        "featured": featured,
+        "featured_title": one_line(featured.title) if featured else "",
+        "featured_url": link[featured.url] if featured else "",
+        "featured_image": featured.image if featured and (featured.image or "").startswith("https://") else None,
+        "featured_summary": one_line(selection.featured_summary),
+        "groups": group_by_section(headlines, link),
         "publication": publication,
         "language": language,
-        "direction": "rtl" if language in RTL_LANGUAGES else "ltr",
-        "date_label": format_date(selection.day, format="full", locale=language),
+        "direction": "rtl" if rtl else "ltr",
+        "align": "right" if rtl else "left",
+        "date_label": date_label,
         "subject": subject,
         "preheader": preheader,
         "web_url": web_url,
@@ -130,6 +271,7 @@ def render_variant(
     text = env.get_template("digest.txt.j2").render(context)
     return RenderedVariant(
         language=language,
+        sections=sections or None,
         subject=subject,
         preheader=preheader,
         html=inline_css(html),
@@ -137,12 +279,28 @@ def render_variant(
     )
 
 
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
 def wrap_text(text: str, width: int = 72) -> str:
-    """Wrap prose lines at ``width``; lines holding a URL are left whole so links stay clickable."""
+    """Wrap prose lines at ``width``, keeping their indent; lines holding a URL stay whole (clickable)."""
     out: list[str] = []
     for line in text.splitlines():
+        line = line.rstrip()
         if len(line) <= width or "://" in line:
-            out.append(line.rstrip())
-        else:
-            out.extend(textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False))
-    return "\n".join(out).strip() + "\n"
+            out.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        # A list item's continuation lines line up under its text, not under the dash.
+        hanging = indent + ("  " if line.lstrip().startswith("- ") else "")
+        out.extend(
+            textwrap.wrap(
+                line.strip(),
+                width,
+                initial_indent=indent,
+                subsequent_indent=hanging,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    return _BLANK_RUNS.sub("\n\n", "\n".join(out)).strip() + "\n"

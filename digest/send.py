@@ -51,7 +51,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     update,
 )
 from sqlalchemy import select as sql_select
@@ -59,7 +58,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Session, col, select
 
 from digest.db import make_engine
-from digest.edition import variant_key
+from digest.edition import parse_sections, variant_key
 from digest.errors import (
     ConfigError,
     DigestError,
@@ -83,6 +82,7 @@ from subscribers.models import (
     SubscriptionStatus,
     utcnow,
 )
+from subscribers.store import eligible_subscribers
 
 Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=10)
@@ -146,26 +146,18 @@ def sqlite_send_lock(engine: Engine) -> Iterator[None]:
 
 
 def enqueue(session: Session, edition: Edition, day_of_edition: datetime) -> int:
-    """Insert, in one statement, a queued Delivery for every eligible reader who has none yet."""
-    eligible = (
-        sql_select(
-            literal(edition.id),
-            col(Subscriber.id),
-            literal(DeliveryStatus.QUEUED.value),
-            literal(0),
-            literal(day_of_edition),
-        )
-        .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
-        .where(
-            col(Subscription.list_id) == edition.list_id,
-            col(Subscription.status) == SubscriptionStatus.ACTIVE,
-            col(Subscriber.status) == SubscriberStatus.ACTIVE,
-            or_(col(Subscription.paused_until).is_(None), col(Subscription.paused_until) <= edition.date),
-            ~exists().where(
-                and_(col(Delivery.edition_id) == edition.id, col(Delivery.subscriber_id) == col(Subscriber.id))
-            ),
-        )
-    )
+    """Insert, in one statement, a queued Delivery for every eligible reader who has none yet.
+
+    Who is eligible is decided in one place, :func:`subscribers.store.eligible_subscribers`.
+    """
+    readers = eligible_subscribers(list_id=edition.list_id, day=edition.date).subquery()
+    eligible = sql_select(
+        literal(edition.id),
+        readers.c.id,
+        literal(DeliveryStatus.QUEUED.value),
+        literal(0),
+        literal(day_of_edition),
+    ).where(~exists().where(and_(col(Delivery.edition_id) == edition.id, col(Delivery.subscriber_id) == readers.c.id)))
     statement = insert(Delivery).from_select(
         ["edition_id", "subscriber_id", "status", "attempts", "created_at"], eligible
     )
@@ -488,7 +480,7 @@ class _EditionContext:
     def variant(self, language: str | None, sections: str | None = None) -> EditionVariant:
         """The variant a reader gets: their language and sections when rendered, else their language with
         every section, else the publication's default language."""
-        chosen = frozenset(part for part in (sections or "").split(",") if part) or None
+        chosen = parse_sections(sections)
         candidates = [
             variant_key(language or self.default_language, chosen),
             variant_key(language or self.default_language),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,7 +20,22 @@ SAMPLE_SUBSCRIBERS = Path(__file__).parent / "samples" / "subscribers.csv"
 # Signs links only when no real mail can leave (outbox, console); smtp and sendgrid refuse it.
 DEMO_SECRET_KEY = "digest-demo-key-not-secret"
 
+# The fields DIGEST_SUBJECT_TEMPLATE and DIGEST_PREHEADER_TEMPLATE may use, as {name}.
+TEXT_TEMPLATE_FIELDS = ("publication", "featured_title", "featured_summary", "date", "list")
+
 MailBackendName = Literal["outbox", "sendgrid", "smtp", "console"]
+
+
+def check_text_template(template: str) -> None:
+    """Raise ValueError unless ``template`` is a str.format template using only TEXT_TEMPLATE_FIELDS."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as err:
+        raise ValueError(f"bad template {template!r}: {err} (write {{{{ and }}}} for literal braces)") from err
+    unknown = sorted({name for name in fields if name not in TEXT_TEMPLATE_FIELDS})
+    if unknown:
+        allowed = ", ".join(f"{{{field}}}" for field in TEXT_TEMPLATE_FIELDS)
+        raise ValueError(f"unknown field {{{unknown[0]}}} in {template!r}; use {allowed}")
 
 
 class Settings(BaseSettings):
@@ -64,8 +81,18 @@ class Settings(BaseSettings):
     send_rate: float = Field(0.0, ge=0, validation_alias="DIGEST_SEND_RATE")
     send_retries: int = Field(5, ge=0, le=20, validation_alias="DIGEST_SEND_RETRIES")
     tracking: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_TRACKING")
+    subject_template: str = Field("{publication} : {featured_title}", validation_alias="DIGEST_SUBJECT_TEMPLATE")
+    preheader_template: str = Field("{featured_summary}", validation_alias="DIGEST_PREHEADER_TEMPLATE")
+    utm: bool = Field(True, validation_alias="DIGEST_UTM")
+    utm_source: str = Field("newsletter", min_length=1, max_length=60, validation_alias="DIGEST_UTM_SOURCE")
+    brand_color: str = Field("#b3261e", validation_alias="DIGEST_BRAND_COLOR")
+    logo_url: str | None = Field(None, validation_alias="DIGEST_LOGO_URL")
+    summary_chars: int = Field(300, ge=80, le=2000, validation_alias="DIGEST_SUMMARY_CHARS")
+    group_by_section: bool = Field(False, validation_alias="DIGEST_GROUP_BY_SECTION")
+    section_order: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTION_ORDER")
+    section_max: int = Field(0, ge=0, le=100, validation_alias="DIGEST_SECTION_MAX")
 
-    @field_validator("sources", "tracking", mode="before")
+    @field_validator("sources", "section_order", "tracking", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -106,6 +133,26 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https:// (got {value!r})")
         return value.rstrip("/")
+
+    @field_validator("subject_template", "preheader_template")
+    @classmethod
+    def _check_text_template(cls, value: str) -> str:
+        check_text_template(value)
+        return value
+
+    @field_validator("brand_color")
+    @classmethod
+    def _check_colour(cls, value: str) -> str:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            raise ValueError(f"not a colour like #b3261e (got {value!r})")
+        return value.lower()
+
+    @field_validator("logo_url")
+    @classmethod
+    def _check_logo_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith("https://"):
+            raise ValueError(f"must be an https:// image URL (got {value!r})")
+        return value or None
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,20 +1,45 @@
-"""Import subscribers from CSV: one outcome per row; a bad row is reported, never fatal."""
+"""Import subscribers from CSV: one outcome per row; a bad row is reported, never fatal.
+
+Set-based: rows are validated in Python, then each chunk costs a handful of SQL statements (look up, insert
+many, update many), not one ORM object per row, so 100k rows import in seconds.
+"""
 
 from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
+from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import DateTime, Table, insert, update
+from sqlalchemy import select as sql_select
+from sqlmodel import Session, SQLModel, col
 
 from digest.errors import DigestError, SubscriberError
-from subscribers.models import MailingList
-from subscribers.store import add_subscriber
+from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.export import HEADER as EXPORT_HEADER
+from subscribers.export import unsafe_cell
+from subscribers.models import (
+    ConsentEvent,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    utcnow,
+)
+from subscribers.store import check_language, join_sections
 
 COLUMNS = ("email", "name", "language", "sections")
+# Columns `digest subscribers export` writes besides COLUMNS: accepted so an export imports back, but ignored
+# (status and consent dates come from the readers' own actions, never from a file).
+EXPORT_ONLY = tuple(name for name in EXPORT_HEADER if name not in COLUMNS)
+OUTCOMES = ("added", "updated", "unchanged", "invalid", "refused", "duplicate")
+CHUNK = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +60,44 @@ class ImportReport:
 
     @property
     def counts(self) -> Counter[str]:
-        """How many rows were added, updated, unchanged, invalid or refused."""
+        """How many rows were added, updated, unchanged, invalid, refused or duplicated."""
         return Counter(row.outcome for row in self.rows)
+
+
+@dataclass(slots=True)
+class _Row:
+    line: int
+    email: str
+    key: str
+    name: str | None
+    language: str | None
+    sections: str | None
+
+
+def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
+    """Valid rows, first occurrence of each address only; every other row gets its outcome in ``report``."""
+    seen: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        raw_email = (row.get("email") or "").strip()
+        try:
+            if None in row:
+                raise SubscriberError(f"{len(reader.fieldnames or []) + len(row[None])} fields, header has fewer")
+            address = normalize_email(raw_email)
+            name = unsafe_cell((row.get("name") or "").strip()) or None
+            if name is not None and len(name) > 200:
+                raise SubscriberError("name longer than 200 characters")
+            language = check_language((row.get("language") or "").strip().lower() or None)
+            sections = join_sections(unsafe_cell(row.get("sections") or "").split(";"))
+        except SubscriberError as err:
+            report.rows.append(RowOutcome(line, raw_email, "invalid", str(err)))
+            continue
+        key = email_key(address)
+        if key in seen:
+            report.rows.append(RowOutcome(line, address, "duplicate", f"same address as line {seen[key]}"))
+            continue
+        seen[key] = line
+        yield _Row(line, address, key, name, language, sections)
 
 
 def import_csv(
@@ -49,38 +110,191 @@ def import_csv(
 ) -> ImportReport:
     """Subscribe every row of a CSV (header: email[,name,language,sections]) to ``mailing_list``.
 
-    Sections inside one cell are separated by ``;``. Re-importing the same file changes nothing.
+    Sections inside one cell are separated by ``;``. Re-importing the same file changes nothing. Addresses
+    that are suppressed (bounced, complained, erased) or that unsubscribed from the list are refused, with
+    the reason. An empty cell leaves what is stored unchanged. The whole file is one transaction.
     """
+    now = now or utcnow()
     reader = csv.DictReader(lines)
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     if "email" not in header:
         raise DigestError(f"CSV header must have an 'email' column (found: {', '.join(header) or 'nothing'})")
-    unknown = [name for name in header if name not in COLUMNS]
+    unknown = [name for name in header if name not in COLUMNS + EXPORT_ONLY]
     if unknown:
         raise DigestError(f"CSV header has unknown columns {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
     reader.fieldnames = header
     report = ImportReport()
-    for row in reader:
-        line = reader.line_num
-        raw_email = (row.get("email") or "").strip()
-        sections = [s.strip() for s in (row.get("sections") or "").split(";") if s.strip()]
-        try:
-            with session.begin_nested():
-                result = add_subscriber(
-                    session=session,
-                    mailing_list=mailing_list,
-                    email=raw_email,
-                    name=(row.get("name") or "").strip() or None,
-                    language=(row.get("language") or "").strip().lower() or None,
-                    sections=sections or None,
-                    confirmed=confirmed,
-                    source="import",
-                    now=now,
-                    commit=False,
-                )
-            report.rows.append(RowOutcome(line, result.subscriber.email, result.outcome))
-        except SubscriberError as err:
-            outcome = "refused" if "suppressed" in str(err) else "invalid"
-            report.rows.append(RowOutcome(line, raw_email, outcome, str(err)))
+    assert mailing_list.id is not None
+    rows = _parse(reader, report)
+    while chunk := list(islice(rows, CHUNK)):
+        _import_chunk(session, chunk, mailing_list.id, confirmed, now, report)
     session.commit()
+    report.rows.sort(key=lambda outcome: outcome.line)
     return report
+
+
+def _insert_many(
+    session: Session, model: type[SQLModel], columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """INSERT ``rows`` (values in the order of ``columns``) in one executemany, straight to the driver.
+
+    SQLAlchemy's executemany converts every value of every row in Python, which halves the import speed;
+    the values here are plain strings, numbers and one timestamp, so they are converted once by the caller
+    (:func:`_stamp`) and handed to the driver as they are.
+    """
+    if not rows:
+        return
+    table = getattr(model, "__table__", None)
+    assert isinstance(table, Table)
+    connection = session.connection()
+    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
+    if not compiled.positional:
+        connection.exec_driver_sql(compiled.string, [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    order = [columns.index(key) for key in compiled.positiontup or []]
+    if order != list(range(len(columns))):
+        rows = [tuple(row[i] for i in order) for row in rows]
+    connection.exec_driver_sql(compiled.string, rows)
+
+
+def _stamp(session: Session, value: datetime) -> Any:
+    """``value`` as the driver stores it for a timezone-aware DateTime column (a string on SQLite)."""
+    dialect = session.connection().dialect
+    processor = dialect.type_descriptor(DateTime(timezone=True)).bind_processor(dialect)
+    return processor(value) if processor else value
+
+
+def _import_chunk(
+    session: Session, chunk: list[_Row], list_id: int, confirmed: bool, now: datetime, report: ImportReport
+) -> None:
+    stamp = _stamp(session, now)
+    hashes = {email_hash(row.email): row for row in chunk}
+    suppressed = dict(
+        session.execute(
+            sql_select(col(Suppression.email_hash), col(Suppression.reason)).where(
+                col(Suppression.email_hash).in_(hashes)
+            )
+        ).all()
+    )
+    existing = {
+        r.email_key: r
+        for r in session.execute(
+            sql_select(
+                col(Subscriber.id),
+                col(Subscriber.email_key),
+                col(Subscriber.name),
+                col(Subscriber.language),
+                col(Subscriber.status),
+            ).where(col(Subscriber.email_key).in_([row.key for row in chunk]))
+        )
+    }
+    accepted: list[_Row] = []
+    for digest_, row in hashes.items():
+        found = existing.get(row.key)
+        reason = suppressed.get(digest_) or (
+            found.status if found and found.status != SubscriberStatus.ACTIVE else None
+        )
+        if reason:
+            report.rows.append(RowOutcome(row.line, row.email, "refused", f"{row.email} is {reason}: not re-added"))
+        else:
+            accepted.append(row)
+
+    new_rows = [row for row in accepted if row.key not in existing]
+    ids: dict[str, int] = {row.key: existing[row.key].id for row in accepted if row.key in existing}
+    if new_rows:
+        active = SubscriberStatus.ACTIVE.value
+        _insert_many(
+            session,
+            Subscriber,
+            ("email", "email_key", "name", "language", "status", "created_at"),
+            [(row.email, row.key, row.name, row.language, active, stamp) for row in new_rows],
+        )
+        # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
+        inserted = session.execute(
+            sql_select(col(Subscriber.email_key), col(Subscriber.id)).where(
+                col(Subscriber.email_key).in_([row.key for row in new_rows])
+            )
+        )
+        ids.update({key: id_ for key, id_ in inserted})
+    changed_people: set[str] = set()
+    person_updates: list[dict[str, Any]] = []
+    for row in accepted:
+        found = existing.get(row.key)
+        if found is None:
+            continue
+        person = {
+            attr: getattr(row, attr)
+            for attr in ("name", "language")
+            if getattr(row, attr) is not None and getattr(row, attr) != getattr(found, attr)
+        }
+        if person:
+            person_updates.append({"id": found.id, **person})
+            changed_people.add(row.key)
+    if person_updates:
+        session.execute(update(Subscriber), person_updates)
+
+    subscriptions = {
+        r.subscriber_id: r
+        for r in session.execute(
+            sql_select(
+                col(Subscription.id),
+                col(Subscription.subscriber_id),
+                col(Subscription.status),
+                col(Subscription.sections),
+            ).where(col(Subscription.list_id) == list_id, col(Subscription.subscriber_id).in_(ids.values()))
+        )
+    }
+    # Plain strings hoisted out of the loop: enum lookups per row are measurable at 100k rows.
+    status = (SubscriptionStatus.ACTIVE if confirmed else SubscriptionStatus.PENDING).value
+    unsubscribed, pending = SubscriptionStatus.UNSUBSCRIBED.value, SubscriptionStatus.PENDING.value
+    confirmed_at = stamp if confirmed else None
+    by_publisher = "confirmed by the publisher"
+    new_subscriptions: list[tuple[Any, ...]] = []
+    subscription_updates: list[dict[str, Any]] = []
+    events: list[tuple[Any, ...]] = []
+    for row in accepted:
+        subscriber_id = ids[row.key]
+        current = subscriptions.get(subscriber_id)
+        if current is None:
+            new_subscriptions.append(
+                (subscriber_id, list_id, status, row.sections, "daily", "html", confirmed_at, stamp, stamp)
+            )
+            events.append((subscriber_id, list_id, "subscribe", "import", None, stamp))
+            if confirmed:
+                events.append((subscriber_id, list_id, "confirm", "import", by_publisher, stamp))
+            report.rows.append(RowOutcome(row.line, row.email, "added"))
+            continue
+        if current.status == unsubscribed:
+            report.rows.append(
+                RowOutcome(row.line, row.email, "refused", f"{row.email} unsubscribed from this list: not re-added")
+            )
+            continue
+        values: dict[str, Any] = {}
+        if row.sections is not None and row.sections != current.sections:
+            values["sections"] = row.sections
+        if confirmed and current.status == pending:
+            values.update(status=status, confirmed_at=now)
+            events.append((subscriber_id, list_id, "confirm", "import", by_publisher, stamp))
+        if values:
+            subscription_updates.append({"id": current.id, "updated_at": now, **values})
+        outcome = "updated" if values or row.key in changed_people else "unchanged"
+        report.rows.append(RowOutcome(row.line, row.email, outcome))
+    _insert_many(
+        session,
+        Subscription,
+        (
+            "subscriber_id",
+            "list_id",
+            "status",
+            "sections",
+            "frequency",
+            "format",
+            "confirmed_at",
+            "created_at",
+            "updated_at",
+        ),
+        new_subscriptions,
+    )
+    if subscription_updates:
+        session.execute(update(Subscription), subscription_updates)
+    _insert_many(session, ConsentEvent, ("subscriber_id", "list_id", "kind", "source", "detail", "at"), events)

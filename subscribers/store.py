@@ -1,15 +1,22 @@
-"""Queries on the subscriber store: lists, subscribers and subscriptions. Keyword-only arguments."""
+"""Queries on the subscriber store: lists, subscribers, subscriptions, consent. Keyword-only arguments.
+
+Every change a reader or the publisher makes is written with a ConsentEvent saying who did it and how, so
+the log is evidence of consent. Functions do not commit unless they say so; the caller owns the transaction.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Select, and_, delete, exists, func, or_, update
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from digest.errors import SubscriberError
+from digest.models import Delivery, DeliveryStatus, Edition
 from subscribers.addresses import email_hash, email_key, normalize_email
 from subscribers.models import (
     ConsentEvent,
@@ -23,6 +30,50 @@ from subscribers.models import (
 )
 
 LANGUAGES = ("fr", "en", "ar")
+FREQUENCIES = ("daily", "weekly")
+FORMATS = ("html", "text")
+# "weekly" readers get the edition of this weekday only (Monday, the one that opens the week): the
+# publication sends one edition a day, so a weekly reader gets one of them rather than a separate round-up.
+WEEKLY_WEEKDAY = 0
+# An unconfirmed web sign-up is forgotten after this long (the confirm link lives as long).
+PENDING_MAX_AGE = timedelta(days=7)
+MAX_SECTIONS = 40
+MAX_SECTION_LENGTH = 60
+_CENTRE = "from the preference centre"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who made a change, for the consent log: ``source`` is cli, web, import or webhook."""
+
+    source: str = "cli"
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def record_consent(
+    *,
+    session: Session,
+    subscriber_id: int | None,
+    list_id: int | None,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+    detail: str | None = None,
+) -> None:
+    """Add one consent event (subscribe, confirm, change, unsubscribe, expire, erase) to the session."""
+    session.add(
+        ConsentEvent(
+            subscriber_id=subscriber_id,
+            list_id=list_id,
+            kind=kind,
+            source=actor.source,
+            ip=actor.ip,
+            user_agent=actor.user_agent[:400] if actor.user_agent else None,
+            detail=detail,
+            at=now,
+        )
+    )
 
 
 def get_list(*, session: Session, slug: str) -> MailingList:
@@ -36,8 +87,8 @@ def get_list(*, session: Session, slug: str) -> MailingList:
 
 def create_list(*, session: Session, slug: str, name: str | None = None) -> MailingList:
     """Create the list ``slug``; SubscriberError when it exists or the slug is not a plain word."""
-    if not slug or not all(ch.isalnum() or ch in "-_" for ch in slug) or not slug.isascii():
-        raise SubscriberError(f"list slug {slug!r} must be ASCII letters, digits, '-' or '_'")
+    if not slug or not all(ch.isalnum() or ch in "-_" for ch in slug) or not slug.isascii() or len(slug) > 64:
+        raise SubscriberError(f"list slug {slug!r} must be at most 64 ASCII letters, digits, '-' or '_'")
     if session.exec(select(MailingList).where(MailingList.slug == slug)).first():
         raise SubscriberError(f"list {slug!r} already exists")
     mailing_list = MailingList(slug=slug, name=name or slug.capitalize())
@@ -69,13 +120,75 @@ def is_suppressed(*, session: Session, email: str) -> Suppression | None:
     return session.exec(select(Suppression).where(Suppression.email_hash == email_hash(email))).first()
 
 
+def check_language(language: str | None) -> str | None:
+    """``language`` when it is one digest speaks (or None), else SubscriberError."""
+    if language is not None and language not in LANGUAGES:
+        raise SubscriberError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+    return language
+
+
+def join_sections(sections: list[str] | None) -> str | None:
+    """Sections as stored (comma-separated, none means all), or SubscriberError naming the bad one."""
+    if not sections:
+        return None
+    cleaned: list[str] = []
+    for section in sections:
+        name = section.strip()
+        if not name:
+            continue
+        if "," in name or len(name) > MAX_SECTION_LENGTH:
+            raise SubscriberError(f"section {name[:80]!r} must be under {MAX_SECTION_LENGTH} characters, no commas")
+        if name not in cleaned:
+            cleaned.append(name)
+    if len(cleaned) > MAX_SECTIONS:
+        raise SubscriberError(f"at most {MAX_SECTIONS} sections (got {len(cleaned)})")
+    return ",".join(cleaned) or None
+
+
+def split_sections(stored: str | None) -> list[str]:
+    """The sections of a subscription as a list (empty: every section)."""
+    return [part for part in (stored or "").split(",") if part]
+
+
+def _set_status(
+    session: Session,
+    subscription: Subscription,
+    status: SubscriptionStatus,
+    *,
+    kind: str,
+    actor: Actor,
+    now: datetime,
+    detail: str | None = None,
+) -> None:
+    """Move ``subscription`` to ``status`` and log the consent act ``kind`` that did it."""
+    subscription.status = status
+    if status == SubscriptionStatus.ACTIVE and subscription.confirmed_at is None:
+        subscription.confirmed_at = now
+    subscription.updated_at = now
+    session.add(subscription)
+    record_consent(
+        session=session,
+        subscriber_id=subscription.subscriber_id,
+        list_id=subscription.list_id,
+        kind=kind,
+        actor=actor,
+        now=now,
+        detail=detail,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AddResult:
-    """What ``add_subscriber`` did: ``added``, ``updated`` or ``unchanged``."""
+    """What ``add_subscriber`` did: ``added``, ``updated`` or ``unchanged``; ``needs_confirmation`` when pending."""
 
     subscriber: Subscriber
     subscription: Subscription
     outcome: str
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """True when the reader still has to confirm (double opt-in)."""
+        return self.subscription.status == SubscriptionStatus.PENDING
 
 
 def add_subscriber(
@@ -88,25 +201,34 @@ def add_subscriber(
     sections: list[str] | None = None,
     confirmed: bool = False,
     source: str = "cli",
+    actor: Actor | None = None,
     now: datetime | None = None,
     commit: bool = True,
 ) -> AddResult:
     """Subscribe ``email`` to ``mailing_list``; pending unless ``confirmed`` (double opt-in).
 
     A suppressed (bounced, complained, erased) address is refused with the reason, never re-added silently.
+    Someone who unsubscribed and signs up again becomes pending again (or active when ``confirmed``).
     """
     now = now or utcnow()
+    actor = actor or Actor(source=source)
     address = normalize_email(email)
-    if language is not None and language not in LANGUAGES:
-        raise SubscriberError(f"language {language!r} is not one of {', '.join(LANGUAGES)}")
+    check_language(language)
+    wanted_sections = join_sections(sections)
+    if name is not None and len(name) > 200:
+        raise SubscriberError("name must be at most 200 characters")
     suppression = is_suppressed(session=session, email=address)
     if suppression is not None:
         raise SubscriberError(f"{address} is suppressed ({suppression.reason}): not re-added")
     subscriber = find_subscriber(session=session, email=address)
+    if subscriber is not None and subscriber.status != SubscriberStatus.ACTIVE:
+        raise SubscriberError(f"{address} is {subscriber.status}: not re-added")
     changed = False
     created = subscriber is None
     if subscriber is None:
-        subscriber = Subscriber(email=address, email_key=email_key(address), name=name, language=language)
+        subscriber = Subscriber(
+            email=address, email_key=email_key(address), name=name, language=language, created_at=now
+        )
         session.add(subscriber)
         session.flush()
     else:
@@ -118,55 +240,46 @@ def add_subscriber(
     subscription = session.exec(
         select(Subscription).where(Subscription.subscriber_id == subscriber.id, Subscription.list_id == mailing_list.id)
     ).first()
-    wanted_sections = ",".join(sections) if sections else None
-    status = SubscriptionStatus.ACTIVE if confirmed else SubscriptionStatus.PENDING
     if subscription is None:
+        created = True
         subscription = Subscription(
-            subscriber_id=subscriber.id,
-            list_id=mailing_list.id,
-            status=status,
-            sections=wanted_sections,
-            confirmed_at=now if confirmed else None,
-            created_at=now,
-            updated_at=now,
+            subscriber_id=subscriber.id, list_id=mailing_list.id, sections=wanted_sections, created_at=now
         )
-        session.add(subscription)
-        session.add(
-            ConsentEvent(subscriber_id=subscriber.id, list_id=mailing_list.id, kind="subscribe", source=source, at=now)
-        )
-        if confirmed:
-            session.add(
-                ConsentEvent(
-                    subscriber_id=subscriber.id,
-                    list_id=mailing_list.id,
-                    kind="confirm",
-                    source=source,
-                    at=now,
-                    detail="confirmed by the publisher",
-                )
-            )
-        changed = True
+        _set_status(session, subscription, SubscriptionStatus.PENDING, kind="subscribe", actor=actor, now=now)
     else:
         if sections is not None and subscription.sections != wanted_sections:
             subscription.sections = wanted_sections
             changed = True
-        if confirmed and subscription.status != SubscriptionStatus.ACTIVE:
-            subscription.status = SubscriptionStatus.ACTIVE
-            subscription.confirmed_at = now
-            session.add(
-                ConsentEvent(
-                    subscriber_id=subscriber.id,
-                    list_id=mailing_list.id,
-                    kind="confirm",
-                    source=source,
-                    at=now,
-                    detail="confirmed by the publisher",
-                )
+        if subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+            subscription.confirmed_at = None
+            _set_status(
+                session,
+                subscription,
+                SubscriptionStatus.PENDING,
+                kind="subscribe",
+                actor=actor,
+                now=now,
+                detail="signed up again after unsubscribing",
             )
             changed = True
-        if changed:
-            subscription.updated_at = now
-            session.add(subscription)
+        elif subscription.status == SubscriptionStatus.PENDING and not confirmed:
+            # A repeated sign-up restarts the confirmation window (and the caller sends a new link).
+            changed = True
+    if confirmed and subscription.status != SubscriptionStatus.ACTIVE:
+        subscription.confirmed_at = now
+        _set_status(
+            session,
+            subscription,
+            SubscriptionStatus.ACTIVE,
+            kind="confirm",
+            actor=actor,
+            now=now,
+            detail="confirmed by the publisher",
+        )
+        changed = True
+    if changed:
+        subscription.updated_at = now
+        session.add(subscription)
     if commit:
         session.commit()
     outcome = "added" if created else ("updated" if changed else "unchanged")
@@ -174,8 +287,289 @@ def add_subscriber(
 
 
 @dataclass(frozen=True, slots=True)
+class Reader:
+    """One subscriber on one list, as a signed link names them."""
+
+    subscriber: Subscriber
+    subscription: Subscription
+    mailing_list: MailingList
+
+
+def find_reader(*, session: Session, subscriber_id: int, list_id: int) -> Reader | None:
+    """The reader a token names, or None when erased or expired since (the caller answers 404)."""
+    row = session.exec(
+        select(Subscriber, Subscription, MailingList)
+        .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
+        .join(MailingList, col(MailingList.id) == col(Subscription.list_id))
+        .where(Subscriber.id == subscriber_id, Subscription.list_id == list_id)
+    ).first()
+    if row is None or row[0].status == SubscriberStatus.ERASED:
+        return None
+    return Reader(*row)
+
+
+def confirm_subscription(*, session: Session, reader: Reader, actor: Actor, now: datetime | None = None) -> bool:
+    """Confirm a pending subscription (double opt-in); False when there was nothing to confirm. Commits."""
+    now = now or utcnow()
+    subscription = reader.subscription
+    if subscription.status != SubscriptionStatus.PENDING:
+        return False
+    subscription.confirmed_at = now
+    _set_status(session, subscription, SubscriptionStatus.ACTIVE, kind="confirm", actor=actor, now=now)
+    session.commit()
+    return True
+
+
+def unsubscribe(
+    *,
+    session: Session,
+    subscriber_id: int,
+    list_id: int | None,
+    actor: Actor,
+    now: datetime | None = None,
+    detail: str | None = None,
+) -> int:
+    """Unsubscribe from one list (``list_id``) or from every list (None); idempotent. Commits.
+
+    Returns how many subscriptions changed; a repeated request changes nothing and logs nothing more.
+    Deliveries still queued for the reader on those lists are dropped, so a send already under way skips
+    them too (one already handed to the provider cannot be called back).
+    """
+    now = now or utcnow()
+    query = select(Subscription).where(
+        Subscription.subscriber_id == subscriber_id, Subscription.status != SubscriptionStatus.UNSUBSCRIBED
+    )
+    if list_id is not None:
+        query = query.where(Subscription.list_id == list_id)
+    changed = 0
+    for subscription in session.exec(query).all():
+        _set_status(
+            session,
+            subscription,
+            SubscriptionStatus.UNSUBSCRIBED,
+            kind="unsubscribe",
+            actor=actor,
+            now=now,
+            detail=detail,
+        )
+        changed += 1
+    editions = sql_select(col(Edition.id))
+    if list_id is not None:
+        editions = editions.where(col(Edition.list_id) == list_id)
+    session.execute(
+        delete(Delivery).where(
+            col(Delivery.subscriber_id) == subscriber_id,
+            col(Delivery.status) == DeliveryStatus.QUEUED,
+            col(Delivery.edition_id).in_(editions),
+        )
+    )
+    session.commit()
+    return changed
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """What a reader may change for one list in the preference centre."""
+
+    sections: list[str]
+    frequency: str
+    format: str
+    paused_until: date | None
+
+
+def update_preferences(
+    *,
+    session: Session,
+    reader: Reader,
+    language: str | None,
+    name: str | None,
+    preferences: Preferences,
+    lists: dict[int, bool],
+    actor: Actor,
+    now: datetime | None = None,
+) -> list[str]:
+    """Apply a preference-centre form; returns what changed (empty: nothing). Commits.
+
+    ``lists`` maps list ids to whether the reader wants them (lists left out are not touched): a reader who
+    proved their address through a signed link joins a list without a second confirmation.
+    """
+    now = now or utcnow()
+    check_language(language)
+    if preferences.frequency not in FREQUENCIES:
+        raise SubscriberError(f"frequency must be one of {', '.join(FREQUENCIES)}")
+    if preferences.format not in FORMATS:
+        raise SubscriberError(f"format must be one of {', '.join(FORMATS)}")
+    if name is not None and len(name) > 200:
+        raise SubscriberError("name must be at most 200 characters")
+    subscriber, subscription = reader.subscriber, reader.subscription
+    changes: list[str] = []
+    for attr, value in (("language", language), ("name", name or None)):
+        if getattr(subscriber, attr) != value:
+            setattr(subscriber, attr, value)
+            changes.append(attr)
+    wanted: dict[str, object] = {
+        "sections": join_sections(preferences.sections),
+        "frequency": preferences.frequency,
+        "format": preferences.format,
+        "paused_until": preferences.paused_until,
+    }
+    for attr, wanted_value in wanted.items():
+        if getattr(subscription, attr) != wanted_value:
+            setattr(subscription, attr, wanted_value)
+            changes.append(attr)
+    if changes:
+        subscription.updated_at = now
+        session.add_all([subscriber, subscription])
+        record_consent(
+            session=session,
+            subscriber_id=subscriber.id,
+            list_id=subscription.list_id,
+            kind="change",
+            actor=actor,
+            now=now,
+            detail=", ".join(f"{attr}={wanted.get(attr, getattr(subscriber, attr, ''))}" for attr in changes),
+        )
+    assert subscriber.id is not None
+    for list_id, wants in lists.items():
+        current = session.exec(
+            select(Subscription).where(Subscription.subscriber_id == subscriber.id, Subscription.list_id == list_id)
+        ).first()
+        active = current is not None and current.status == SubscriptionStatus.ACTIVE
+        if wants and not active:
+            current = current or Subscription(subscriber_id=subscriber.id, list_id=list_id, created_at=now)
+            _set_status(
+                session, current, SubscriptionStatus.ACTIVE, kind="subscribe", actor=actor, now=now, detail=_CENTRE
+            )
+            changes.append(f"joined list {list_id}")
+        elif not wants and current is not None and current.status != SubscriptionStatus.UNSUBSCRIBED:
+            _set_status(
+                session,
+                current,
+                SubscriptionStatus.UNSUBSCRIBED,
+                kind="unsubscribe",
+                actor=actor,
+                now=now,
+                detail=_CENTRE,
+            )
+            changes.append(f"left list {list_id}")
+    session.commit()
+    return changes
+
+
+def reader_lists(*, session: Session, subscriber_id: int) -> list[tuple[MailingList, Subscription | None]]:
+    """Every list, with the reader's subscription to it when there is one."""
+    subscriptions = {
+        s.list_id: s for s in session.exec(select(Subscription).where(Subscription.subscriber_id == subscriber_id))
+    }
+    lists = session.exec(select(MailingList).order_by(col(MailingList.slug))).all()
+    return [(mailing_list, subscriptions.get(mailing_list.id or 0)) for mailing_list in lists]
+
+
+def expire_pending(*, session: Session, now: datetime | None = None, max_age: timedelta = PENDING_MAX_AGE) -> int:
+    """Forget web sign-ups left unconfirmed longer than ``max_age``; returns how many. Commits.
+
+    Only sign-ups made through the web form expire: a publisher's import waits for its readers. A subscriber
+    left with no subscription at all is deleted (their address was never confirmed, so nothing is kept).
+    """
+    now = now or utcnow()
+    web_signup = exists().where(
+        col(ConsentEvent.subscriber_id) == col(Subscription.subscriber_id),
+        col(ConsentEvent.list_id) == col(Subscription.list_id),
+        col(ConsentEvent.kind) == "subscribe",
+        col(ConsentEvent.source) == "web",
+    )
+    stale = session.exec(
+        select(Subscription).where(
+            Subscription.status == SubscriptionStatus.PENDING, col(Subscription.updated_at) < now - max_age, web_signup
+        )
+    ).all()
+    if not stale:
+        return 0
+    subscriber_ids = {s.subscriber_id for s in stale}
+    for subscription in stale:
+        record_consent(
+            session=session,
+            subscriber_id=subscription.subscriber_id,
+            list_id=subscription.list_id,
+            kind="expire",
+            actor=Actor(source="web"),
+            now=now,
+            detail="never confirmed",
+        )
+        session.delete(subscription)
+    session.flush()
+    orphans = session.exec(
+        select(Subscriber.id).where(
+            col(Subscriber.id).in_(subscriber_ids),
+            ~exists().where(col(Subscription.subscriber_id) == col(Subscriber.id)),
+        )
+    ).all()
+    if orphans:
+        session.execute(
+            update(ConsentEvent)
+            .where(col(ConsentEvent.subscriber_id).in_(orphans))
+            .values(subscriber_id=None, ip=None, user_agent=None)
+        )
+        session.execute(delete(Subscriber).where(col(Subscriber.id).in_(orphans)))
+    session.commit()
+    return len(stale)
+
+
+def suppress(*, session: Session, email: str, reason: str, now: datetime | None = None) -> Suppression:
+    """Never mail ``email`` again (bounced, complained, erased); the subscriber's status follows. Idempotent.
+
+    Erased addresses keep only their hash. Does not commit.
+    """
+    now = now or utcnow()
+    found = is_suppressed(session=session, email=email)
+    if found is None:
+        found = Suppression(email_hash=email_hash(email), reason=reason, created_at=now)
+    found.email = None if reason == SubscriberStatus.ERASED else email
+    found.reason = reason
+    session.add(found)
+    session.execute(update(Subscriber).where(col(Subscriber.email_key) == email_key(email)).values(status=reason))
+    return found
+
+
+def remove_subscriber(*, session: Session, email: str, erase: bool = False, actor: Actor | None = None) -> int:
+    """Unsubscribe ``email`` from every list, or with ``erase`` apply GDPR erasure. Commits.
+
+    Erasure deletes the subscriber, their subscriptions and deliveries, strips the consent log of anything
+    that identifies them (the events stay, anonymous, as evidence) and keeps a suppression hash so an import
+    never re-adds the address silently. Returns the number of subscriptions affected.
+    """
+    actor = actor or Actor(source="cli")
+    now = utcnow()
+    address = normalize_email(email)
+    subscriber = find_subscriber(session=session, email=address)
+    if subscriber is None:
+        if erase and is_suppressed(session=session, email=address) is None:
+            # Nothing stored but the wish itself: keep the hash so the address is never imported again.
+            suppress(session=session, email=address, reason=SubscriberStatus.ERASED, now=now)
+            session.commit()
+            return 0
+        raise SubscriberError(f"no subscriber {address}")
+    assert subscriber.id is not None
+    if not erase:
+        return unsubscribe(session=session, subscriber_id=subscriber.id, list_id=None, actor=actor, now=now)
+    count = len(session.exec(select(Subscription.id).where(Subscription.subscriber_id == subscriber.id)).all())
+    session.execute(
+        update(ConsentEvent)
+        .where(col(ConsentEvent.subscriber_id) == subscriber.id)
+        .values(subscriber_id=None, ip=None, user_agent=None, detail=None)
+    )
+    session.execute(delete(Subscription).where(col(Subscription.subscriber_id) == subscriber.id))
+    session.delete(subscriber)
+    session.flush()
+    suppress(session=session, email=address, reason=SubscriberStatus.ERASED, now=now)
+    record_consent(session=session, subscriber_id=None, list_id=None, kind="erase", actor=actor, now=now)
+    session.commit()
+    return count
+
+
+@dataclass(frozen=True, slots=True)
 class SubscriberRow:
-    """A subscriber on a list, as `digest subscribers list` shows it."""
+    """A subscriber on a list, as `digest subscribers list` and `export` show it."""
 
     email: str
     name: str | None
@@ -183,14 +577,31 @@ class SubscriberRow:
     status: str
     sections: str | None
     subscribed_at: datetime
+    frequency: str = "daily"
+    format: str = "html"
+    paused_until: date | None = None
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
 
 
 def list_subscribers(
     *, session: Session, mailing_list: MailingList, status: str | None = None
 ) -> Iterator[SubscriberRow]:
     """The subscribers of ``mailing_list`` (optionally only those in ``status``), streamed by address."""
+    known = {*SubscriberStatus, *SubscriptionStatus}
+    if status is not None and status not in known:
+        raise SubscriberError(f"unknown status {status!r} (one of {', '.join(sorted(known))})")
+    unsubscribed_at = (
+        sql_select(func.max(ConsentEvent.at))
+        .where(
+            col(ConsentEvent.subscriber_id) == col(Subscriber.id),
+            col(ConsentEvent.list_id) == mailing_list.id,
+            col(ConsentEvent.kind) == "unsubscribe",
+        )
+        .scalar_subquery()
+    )
     query = (
-        select(Subscriber, Subscription)
+        select(Subscriber, Subscription, unsubscribed_at)
         .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
         .where(Subscription.list_id == mailing_list.id)
         .order_by(col(Subscriber.email_key))
@@ -200,7 +611,7 @@ def list_subscribers(
             query = query.where(Subscriber.status == status)
         else:
             query = query.where(Subscription.status == status, Subscriber.status == SubscriberStatus.ACTIVE)
-    for subscriber, subscription in session.exec(query.execution_options(yield_per=1000)):
+    for subscriber, subscription, left_at in session.exec(query.execution_options(yield_per=1000)):
         shown = subscription.status if subscriber.status == SubscriberStatus.ACTIVE else subscriber.status
         yield SubscriberRow(
             subscriber.email,
@@ -209,4 +620,77 @@ def list_subscribers(
             shown,
             subscription.sections,
             subscription.created_at,
+            subscription.frequency,
+            subscription.format,
+            subscription.paused_until,
+            subscription.confirmed_at,
+            left_at if subscription.status == SubscriptionStatus.UNSUBSCRIBED else None,
         )
+
+
+def frequencies_for(day: date) -> tuple[str, ...]:
+    """The frequencies that receive the edition of ``day`` (see WEEKLY_WEEKDAY)."""
+    return FREQUENCIES if day.weekday() == WEEKLY_WEEKDAY else ("daily",)
+
+
+def eligible_subscribers(*, list_id: int, day: date) -> Select[Any]:
+    """The ids of the readers who get the edition of ``list_id`` for ``day``, as a SELECT to embed.
+
+    Eligible: subscription active and confirmed, subscriber active and not suppressed, not paused on
+    ``day`` (paused_until is the day mail resumes), and a frequency that receives ``day``.
+    """
+    suppressed = exists().where(
+        or_(
+            col(Suppression.email) == col(Subscriber.email),
+            func.lower(col(Suppression.email)) == col(Subscriber.email_key),
+        )
+    )
+    return (
+        sql_select(col(Subscriber.id))
+        .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
+        .where(
+            col(Subscription.list_id) == list_id,
+            col(Subscription.status) == SubscriptionStatus.ACTIVE,
+            col(Subscription.confirmed_at).is_not(None),
+            col(Subscriber.status) == SubscriberStatus.ACTIVE,
+            or_(col(Subscription.paused_until).is_(None), col(Subscription.paused_until) <= day),
+            col(Subscription.frequency).in_(frequencies_for(day)),
+            ~suppressed,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EligibleReader:
+    """One reader to mail, with what the sender needs to pick their variant."""
+
+    subscriber_id: int
+    email: str
+    name: str | None
+    language: str | None
+    sections: list[str]
+    format: str
+
+
+def eligible_readers(*, session: Session, list_id: int, day: date, batch: int = 1000) -> Iterator[EligibleReader]:
+    """The eligible readers of ``list_id`` for ``day``, streamed ``batch`` rows at a time, by id."""
+    ids = eligible_subscribers(list_id=list_id, day=day).subquery()
+    query = (
+        sql_select(
+            col(Subscriber.id),
+            col(Subscriber.email),
+            col(Subscriber.name),
+            col(Subscriber.language),
+            col(Subscription.sections),
+            col(Subscription.format),
+        )
+        .join(
+            Subscription,
+            and_(col(Subscription.subscriber_id) == col(Subscriber.id), col(Subscription.list_id) == list_id),
+        )
+        .where(col(Subscriber.id).in_(sql_select(ids.c.id)))
+        .order_by(col(Subscriber.id))
+        .execution_options(yield_per=batch)
+    )
+    for row in session.execute(query):
+        yield EligibleReader(row[0], row[1], row[2], row[3], split_sections(row[4]), row[5])

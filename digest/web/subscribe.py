@@ -1,7 +1,408 @@
-"""Subscribe form, double opt-in confirmation, and the preference centre."""
+"""Subscribe form, double opt-in confirmation (`/c/TOKEN`), and the preference centre (`/p/TOKEN`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+import logging
+import secrets
+from datetime import date, datetime, timedelta
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
+
+from digest.errors import DigestError, SubscriberError
+from digest.mail import get_backend
+from digest.models import Edition
+from digest.settings import Settings
+from digest.web.pages import (
+    LANGUAGE_NAMES,
+    SECURITY_HEADERS,
+    DbSession,
+    Form,
+    RateLimiter,
+    Submitted,
+    client_ip,
+    form_problem,
+    links_of,
+    message_page,
+    not_found,
+    page,
+    pick_language,
+    settings_of,
+    verified_reader,
+    web_actor,
+)
+from subscribers.addresses import normalize_email
+from subscribers.confirmation import send_confirmation
+from subscribers.models import MailingList, Subscriber, SubscriptionStatus
+from subscribers.store import (
+    Preferences,
+    Reader,
+    add_subscriber,
+    confirm_subscription,
+    expire_pending,
+    find_subscriber,
+    get_list,
+    reader_lists,
+    split_sections,
+    update_preferences,
+)
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+
+# Sign-ups per client address: enough for a family behind one router, too few for a bot.
+SUBSCRIBE_LIMIT = 5
+SUBSCRIBE_WINDOW = 600.0
+# Confirmation emails per address, whoever asks: the form must not become a way to flood someone's inbox.
+CONFIRMATIONS_PER_ADDRESS = 3
+CONFIRMATION_WINDOW = 3600.0
+CSRF_MAX_AGE = 2 * 3600
+CSRF_COOKIE = "digest_csrf"
+PAUSE_MAX = timedelta(days=366)
+
+
+def _limiter(request: Request, name: str, limit: int, window: float) -> RateLimiter:
+    """The app's limiter called ``name``, made on first use (one per app, so tests start afresh)."""
+    limiters: dict[str, RateLimiter] | None = getattr(request.app.state, "rate_limiters", None)
+    if limiters is None:
+        limiters = request.app.state.rate_limiters = {}
+    if name not in limiters:
+        limiters[name] = RateLimiter(limit, window)
+    return limiters[name]
+
+
+def _subscribe_form(
+    request: Request, mailing_list: MailingList, language: str, *, email: str = "", name: str = "", error: str = ""
+) -> HTMLResponse:
+    return page(
+        request,
+        "subscribers/subscribe.html.j2",
+        language=language,
+        status_code=400 if error else 200,
+        list_name=mailing_list.name,
+        list_slug=mailing_list.slug,
+        language_names=LANGUAGE_NAMES,
+        email=email,
+        name=name,
+        error=error,
+    )
+
+
+def _find_list(session: Session, slug: str) -> MailingList | None:
+    try:
+        return get_list(session=session, slug=slug)
+    except SubscriberError:
+        return None
+
+
+@router.get("/subscribe", response_class=HTMLResponse)
+def subscribe_form(request: Request, session: DbSession, list: str | None = None, lang: str | None = None) -> Response:
+    """The sign-up form of a list (``?list=slug``, default DIGEST_LIST), in ``?lang=`` or the browser's language."""
+    mailing_list = _find_list(session, list or settings_of(request).list_slug)
+    if mailing_list is None:
+        return not_found(request)
+    return _subscribe_form(request, mailing_list, pick_language(request, lang))
+
+
+@router.post("/subscribe", response_class=HTMLResponse)
+def subscribe(request: Request, session: DbSession, submitted: Form, background: BackgroundTasks) -> Response:
+    """Sign up: always the same answer whether or not the address is known; the email goes out afterwards."""
+    form = submitted.form
+    language = pick_language(request, str(form.get("language") or ""))
+    if problem := form_problem(request, submitted, language):
+        return problem
+    wait = _limiter(request, "subscribe", SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW).allow(client_ip(request))
+    if wait is not None:
+        return message_page(
+            request,
+            language=language,
+            kind="too_many",
+            status_code=429,
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    settings = settings_of(request)
+    mailing_list = _find_list(session, str(form.get("list") or settings.list_slug))
+    if mailing_list is None:
+        return not_found(request)
+    email = str(form.get("email") or "").strip()[:320]
+    name = str(form.get("name") or "").strip()[:200]
+    done = message_page(request, language=language, kind="check_inbox")
+    if form.get("website"):
+        return done  # the hidden field is filled in: a bot
+    try:
+        address = normalize_email(email)
+    except SubscriberError:
+        return _subscribe_form(request, mailing_list, language, email=email, name=name, error="invalid_email")
+    expire_pending(session=session)
+    known = find_subscriber(session=session, email=address)
+    try:
+        # A stranger must not change a known reader's details: only new readers bring their name and language.
+        result = add_subscriber(
+            session=session,
+            mailing_list=mailing_list,
+            email=address,
+            name=None if known else name or None,
+            language=None if known else language,
+            actor=web_actor(request),
+        )
+    except IntegrityError:
+        session.rollback()  # the same address signed up at the same moment elsewhere: that one wins
+        return done
+    except SubscriberError:
+        session.rollback()
+        return done  # suppressed, bounced or erased: the answer must not tell
+    per_address = _limiter(request, "confirmations", CONFIRMATIONS_PER_ADDRESS, CONFIRMATION_WINDOW)
+    if (
+        result.needs_confirmation
+        and result.outcome != "unchanged"
+        and per_address.allow(result.subscriber.email_key) is None
+    ):
+        background.add_task(_send_confirmation, settings, result.subscriber, mailing_list)
+    return done
+
+
+def _send_confirmation(settings: Settings, subscriber: Subscriber, mailing_list: MailingList) -> None:
+    backend = get_backend(settings)
+    try:
+        send_confirmation(settings=settings, backend=backend, subscriber=subscriber, mailing_list=mailing_list)
+    except DigestError as err:
+        log.error("could not send the confirmation email: %s", err)
+    finally:
+        backend.close()
+
+
+@router.get("/c/{token}", response_class=HTMLResponse)
+def confirm_page(request: Request, token: str, session: DbSession) -> Response:
+    """The confirmation page: one button (a GET never confirms, so link scanners cannot)."""
+    reader = verified_reader(request, session, "confirm", token)
+    if reader is None or reader.subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+        return not_found(request)  # an old confirm link never brings back someone who left
+    language = pick_language(request, reader.subscriber.language)
+    if reader.subscription.status == SubscriptionStatus.ACTIVE:
+        return _confirmed(request, reader, language)
+    return page(
+        request,
+        "subscribers/confirm.html.j2",
+        language=language,
+        list_name=reader.mailing_list.name,
+        email=reader.subscriber.email,
+        action=f"/c/{token}",
+    )
+
+
+@router.post("/c/{token}", response_class=HTMLResponse)
+def confirm(request: Request, token: str, session: DbSession, submitted: Form) -> Response:
+    """Confirm the subscription the token names; confirming twice is harmless."""
+    expire_pending(session=session)
+    reader = verified_reader(request, session, "confirm", token)
+    if reader is None or reader.subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+        return not_found(request)
+    language = pick_language(request, reader.subscriber.language)
+    if problem := form_problem(request, submitted, language):
+        return problem
+    confirm_subscription(session=session, reader=reader, actor=web_actor(request))
+    return _confirmed(request, reader, language)
+
+
+def _confirmed(request: Request, reader: Reader, language: str) -> HTMLResponse:
+    assert reader.subscriber.id is not None and reader.mailing_list.id is not None
+    preferences = links_of(request).preferences_url(reader.subscriber.id, reader.mailing_list.id)
+    return message_page(
+        request,
+        language=language,
+        kind="confirmed",
+        link=(preferences, "preferences"),
+    )
+
+
+def _csrf_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(list(reversed(settings.signing_keys())), salt="digest.csrf")
+
+
+def known_sections(session: Session, list_id: int, chosen: list[str]) -> list[str]:
+    """Sections readers can choose: those of the list's last editions, plus the reader's own choices."""
+    found = set(chosen)
+    editions = session.exec(
+        select(Edition.selection_json).where(Edition.list_id == list_id).order_by(col(Edition.date).desc()).limit(14)
+    ).all()
+    for raw in editions:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
+        found.update(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
+    return sorted(found, key=str.casefold)
+
+
+@router.get("/p/{token}", response_class=HTMLResponse)
+def preferences_page(request: Request, token: str, session: DbSession, saved: int = 0) -> Response:
+    """The preference centre of the reader the token names (their own data only)."""
+    reader = verified_reader(request, session, "preferences", token)
+    if reader is None:
+        return not_found(request)
+    return _preferences(request, session, reader, token, saved=bool(saved))
+
+
+def _preferences(
+    request: Request,
+    session: Session,
+    reader: Reader,
+    token: str,
+    *,
+    saved: bool = False,
+    error: str = "",
+    refused: FormData | None = None,
+) -> HTMLResponse:
+    """The preference page; after a refused save (``refused``) it shows what the reader chose, not the store."""
+    settings = settings_of(request)
+    subscriber, subscription, mailing_list = reader.subscriber, reader.subscription, reader.mailing_list
+    assert subscriber.id is not None and mailing_list.id is not None
+    language = pick_language(request, subscriber.language)
+    nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
+    shown = {
+        "name": subscriber.name or "",
+        "reader_language": subscriber.language or settings.language,
+        "frequency": subscription.frequency,
+        "format": subscription.format,
+        "paused_until": subscription.paused_until.isoformat() if subscription.paused_until else "",
+    }
+    chosen = split_sections(subscription.sections)
+    if refused is not None:
+        field = {"reader_language": "language"}
+        shown = {key: str(refused.get(field.get(key, key)) or value) for key, value in shown.items()}
+        chosen = [str(value) for value in refused.getlist("section")]
+    ticked = {str(value) for value in refused.getlist("list")} if refused is not None else None
+    lists = [
+        {
+            "id": each.id,
+            "name": each.name,
+            "active": str(each.id) in ticked
+            if ticked is not None
+            else bool(sub and sub.status == SubscriptionStatus.ACTIVE),
+            "status": sub.status if sub else "",
+        }
+        for each, sub in reader_lists(session=session, subscriber_id=subscriber.id)
+    ]
+    response = page(
+        request,
+        "subscribers/preferences.html.j2",
+        language=language,
+        status_code=400 if error else 200,
+        saved=saved,
+        error=error,
+        email=subscriber.email,
+        language_names=LANGUAGE_NAMES,
+        lists=lists,
+        list_name=mailing_list.name,
+        sections=known_sections(session, mailing_list.id, chosen),
+        chosen=chosen,
+        csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
+        action=f"/p/{token}",
+        unsubscribe_url=links_of(request).unsubscribe_url(subscriber.id, mailing_list.id),
+        **shown,
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        nonce,
+        max_age=CSRF_MAX_AGE,
+        path="/p/",
+        httponly=True,
+        samesite="strict",
+        secure=settings.base_url.startswith("https://"),
+    )
+    return response
+
+
+def _csrf_ok(request: Request, reader: Reader, submitted: Submitted) -> bool:
+    settings = settings_of(request)
+    # With Referrer-Policy no-referrer browsers send "Origin: null" for our own forms; a cross-site form
+    # still shows in Sec-Fetch-Site or a foreign Origin. The signed token and cookie are the real check.
+    origin = request.headers.get("origin", "null")
+    if origin != "null" and origin not in (settings.base_url, str(request.base_url).rstrip("/")):
+        return False
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    try:
+        subscriber_id, list_id, nonce = _csrf_serializer(settings).loads(
+            str(submitted.form.get("csrf") or ""), max_age=CSRF_MAX_AGE
+        )
+    except (BadSignature, ValueError, TypeError):
+        return False
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    return (
+        subscriber_id == reader.subscriber.id
+        and list_id == reader.mailing_list.id
+        and bool(cookie)
+        and secrets.compare_digest(str(nonce), cookie)
+    )
+
+
+def _parse_pause(raw: str, today: date) -> date | None:
+    if not raw:
+        return None
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError as err:
+        raise SubscriberError("paused_until") from err
+    if day <= today or day > today + PAUSE_MAX:
+        raise SubscriberError("paused_until")
+    return day
+
+
+@router.post("/p/{token}", response_class=HTMLResponse)
+def save_preferences(request: Request, token: str, session: DbSession, submitted: Form) -> Response:
+    """Save the preference form (CSRF-checked), then show the page again (POST, redirect, GET)."""
+    reader = verified_reader(request, session, "preferences", token)
+    if reader is None:
+        return not_found(request)
+    language = pick_language(request, reader.subscriber.language)
+    if problem := form_problem(request, submitted, language):
+        return problem
+    if not _csrf_ok(request, reader, submitted):
+        return message_page(
+            request,
+            language=language,
+            kind="csrf",
+            status_code=403,
+            link=(f"/p/{token}", "reload"),
+        )
+    form = submitted.form
+    try:
+        wanted_lists = {int(str(value)) for value in form.getlist("list")}
+    except ValueError:
+        wanted_lists = set()
+    try:
+        paused = _parse_pause(str(form.get("paused_until") or ""), datetime.now(settings_of(request).tz).date())
+    except SubscriberError:
+        return _preferences(request, session, reader, token, error="bad_date", refused=form)
+    assert reader.subscriber.id is not None
+    lists = {
+        each.id: each.id in wanted_lists
+        for each, _ in reader_lists(session=session, subscriber_id=reader.subscriber.id)
+        if each.id
+    }
+    try:
+        update_preferences(
+            session=session,
+            reader=reader,
+            language=str(form.get("language") or "") or None,
+            name=str(form.get("name") or "").strip() or None,
+            preferences=Preferences(
+                sections=[str(value) for value in form.getlist("section")],
+                frequency=str(form.get("frequency") or reader.subscription.frequency),
+                format=str(form.get("format") or reader.subscription.format),
+                paused_until=paused,
+            ),
+            lists=lists,
+            actor=web_actor(request),
+        )
+    except SubscriberError as err:
+        session.rollback()
+        return _preferences(request, session, reader, token, error=str(err), refused=form)
+    return RedirectResponse(f"/p/{token}?saved=1", status_code=303, headers=SECURITY_HEADERS)

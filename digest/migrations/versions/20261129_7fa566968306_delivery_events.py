@@ -1,7 +1,7 @@
 """delivery events (what SendGrid reported, unique per provider event id) and the claim index
 
 Revision ID: 7fa566968306
-Revises: 59d696d1b63d
+Revises: 896890e8fa90
 Create Date: 2026-11-29 06:42:42.532831
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '7fa566968306'
-down_revision: str | None = '59d696d1b63d'
+down_revision: str | None = '896890e8fa90'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

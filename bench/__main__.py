@@ -1,0 +1,39 @@
+"""Run the benchmarks: `python -m bench [--million] [--only NAME ...]` (`make bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bench.import_csv import bench_import
+from bench.pipeline import bench_build, bench_personalize
+from bench.report import Figure
+
+BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
+    "build": lambda _args: [bench_build()],
+    "personalize": lambda _args: bench_personalize(),
+    "import": lambda _args: bench_import(),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen benchmarks and print one line per figure."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these benchmarks")
+    parser.add_argument("--million", action="store_true", help="also send to 1,000,000 readers (slow)")
+    args = parser.parse_args(argv)
+    print(
+        f"digest benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "
+        f"{platform.machine()}"
+    )
+    for name in args.only or BENCHES:
+        for figure in BENCHES[name](args):
+            print(figure.line(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Remember each source's ETag / Last-Modified and body in the database (the SourceState table)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from sqlmodel import Session, select
+
+from digest.models import SourceState
+from digest.sources.fetch import Remembered
+from subscribers.models import utcnow
+
+# The column sizes of SourceState.
+_MAX_URL, _MAX_ETAG, _MAX_DATE = 2000, 400, 100
+
+
+class DatabaseFetchState:
+    """The :class:`~digest.sources.fetch.FetchState` of production: one SourceState row per source URL.
+
+    The body is kept so a 304 Not Modified can be answered from it. The column is text, so the exact bytes
+    (which the parsers need to sniff the encoding) are stored base64-encoded, in a small JSON envelope
+    with the final URL and content type.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, url: str) -> Remembered | None:
+        """What the source answered last time, or None (never fetched, or an unreadable row)."""
+        row = self.session.exec(select(SourceState).where(SourceState.url == url)).first()
+        if row is None or not row.body:
+            return None
+        try:
+            envelope = json.loads(row.body)
+            content = base64.b64decode(envelope["content"], validate=True)
+            final_url, content_type = envelope["final_url"], envelope.get("content_type", "")
+        except (ValueError, KeyError, TypeError):
+            return None  # a row from another version: fetch the whole body again
+        return Remembered(row.etag, row.last_modified, content, final_url, content_type)
+
+    def put(self, url: str, remembered: Remembered) -> None:
+        """Store the validators and body of ``url``, committed at once so a failed build keeps them."""
+        if len(url) > _MAX_URL:
+            return  # too long to index: this source is fetched in full each time
+        row = self.session.exec(select(SourceState).where(SourceState.url == url)).first() or SourceState(url=url)
+        # A cut validator would never match again: one too long for its column is not kept.
+        row.etag = remembered.etag if remembered.etag and len(remembered.etag) <= _MAX_ETAG else None
+        row.last_modified = remembered.last_modified if len(remembered.last_modified or "") <= _MAX_DATE else None
+        row.body = json.dumps(
+            {
+                "final_url": remembered.final_url,
+                "content_type": remembered.content_type,
+                "content": base64.b64encode(remembered.content).decode("ascii"),
+            }
+        )
+        row.fetched_at = utcnow()
+        self.session.add(row)
+        self.session.commit()

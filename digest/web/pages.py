@@ -1,0 +1,244 @@
+"""What the web routes share: the app's settings and engine, lists, page templates, and for the readers'
+pages security headers, bounded form bodies, signed-link lookup and rate limits.
+
+The readers' pages need no JavaScript and no cookies, except the preference centre's CSRF cookie. Every
+answer to a link with a token carries ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` so the
+token never leaks to another site or a shared cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from digest.db import open_session
+from digest.errors import SubscriberError
+from digest.links import BadToken, Links
+from digest.render import RTL_LANGUAGES, make_environment, templates_root
+from digest.settings import Settings
+from subscribers.models import MailingList
+from subscribers.store import LANGUAGES, Actor, Reader, find_reader, get_list
+
+# Each language named in itself, for the language menus.
+LANGUAGE_NAMES = {"fr": "Français", "en": "English", "ar": "العربية"}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+}
+# Forms on these pages are a few hundred bytes; anything much larger is refused before it is parsed.
+MAX_FORM_BYTES = 16 * 1024
+
+
+def settings_of(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def engine_of(request: Request) -> Engine:
+    """The app's database engine."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def list_or_404(session: Session, slug: str) -> MailingList:
+    """The list named ``slug``, or a 404 page."""
+    try:
+        return get_list(session=session, slug=slug)
+    except SubscriberError as err:
+        raise HTTPException(404, f"no list {slug!r}") from err
+
+
+def pages_environment(language: str = "en") -> Environment:
+    """The Jinja2 environment of the editor's (English) and the archive's (localised) pages."""
+    return make_environment(language, folder=templates_root() / "web")
+
+
+def cached_pages_environment(request: Request, language: str = "en") -> Environment:
+    """The pages' environment in ``language``, built once per app."""
+    state = request.app.state
+    if not hasattr(state, "pages_environments"):
+        state.pages_environments = {}
+    cache: dict[str, Environment] = state.pages_environments
+    if language not in cache:
+        cache[language] = pages_environment(language)
+    return cache[language]
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    """A database session for one request (FastAPI dependency)."""
+    with open_session(engine_of(request)) as session:
+        yield session
+
+
+def links_of(request: Request) -> Links:
+    """The signer of the readers' links, from the app's settings."""
+    settings = settings_of(request)
+    return Links(settings.base_url, settings.signing_keys())
+
+
+def verified_reader(request: Request, session: Session, purpose: str, token: str) -> Reader | None:
+    """The reader a ``purpose`` token names, or None when forged, tampered, expired or erased (answer 404)."""
+    try:
+        named = links_of(request).verify(purpose, token)
+    except BadToken:
+        return None
+    return find_reader(session=session, subscriber_id=named.subscriber_id, list_id=named.list_id)
+
+
+def web_actor(request: Request) -> Actor:
+    """The consent log's record of who acted: the web, with the client's address and user agent."""
+    return Actor(source="web", ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+
+
+def pick_language(request: Request, *candidates: str | None) -> str:
+    """The first of ``candidates`` digest speaks, else the browser's preferred one, else DIGEST_LANGUAGE."""
+    for candidate in candidates:
+        if candidate in LANGUAGES:
+            return candidate
+    ranked: list[tuple[float, str]] = []
+    for part in request.headers.get("accept-language", "").split(","):
+        tag, _, params = part.strip().partition(";")
+        weight = 1.0
+        if params.strip().startswith("q="):
+            try:
+                weight = float(params.strip()[2:])
+            except ValueError:
+                weight = 0.0
+        ranked.append((weight, tag.split("-")[0].lower()))
+    for _, tag in sorted(ranked, key=lambda item: -item[0]):
+        if tag in LANGUAGES:
+            return tag
+    return settings_of(request).language
+
+
+def page(request: Request, template: str, *, language: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``template`` in ``language`` with the publication's name, as a secured HTML answer."""
+    settings = settings_of(request)
+    html = (
+        cached_pages_environment(request, language)
+        .get_template(template)
+        .render(
+            lang=language,
+            dir="rtl" if language in RTL_LANGUAGES else "ltr",
+            publication=settings.publication_name,
+            postal_address=settings.postal_address,
+            **context,
+        )
+    )
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def message_page(
+    request: Request,
+    *,
+    language: str,
+    kind: str,
+    status_code: int = 200,
+    link: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A page that says one thing (``kind``: check_inbox, not_found, too_many...), localised.
+
+    ``link`` is (URL, label kind: preferences or reload).
+    """
+    response = page(
+        request, "subscribers/message.html.j2", language=language, status_code=status_code, kind=kind, link=link
+    )
+    response.headers.update(headers or {})
+    return response
+
+
+def not_found(request: Request) -> HTMLResponse:
+    """The one answer to a forged, tampered, expired or stale link: 404, saying nothing about why."""
+    return message_page(request, language=pick_language(request), kind="not_found", status_code=404)
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """A POSTed form, or the HTTP status that refuses it (413 too large, 400 malformed)."""
+
+    form: FormData
+    problem: int | None = None
+
+
+def form_problem(request: Request, submitted: Submitted, language: str) -> HTMLResponse | None:
+    """The page refusing a form that could not be read (413 or 400), or None when it was read."""
+    if submitted.problem == 413:
+        return message_page(request, language=language, kind="too_large", status_code=413)
+    if submitted.problem:
+        return message_page(request, language=language, kind="bad_request", status_code=400)
+    return None
+
+
+async def read_form(request: Request) -> Submitted:
+    """The request's form, read with a size cap so a huge body is refused before it is parsed (dependency)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+        return Submitted(FormData(), 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return Submitted(FormData(), 413)
+    # Starlette parses the form from the cached body instead of the stream we just read.
+    request._body = bytes(body)
+    try:
+        form = await request.form(max_files=0, max_fields=200)
+    except StarletteHTTPException:
+        return Submitted(FormData(), 400)
+    return Submitted(form)
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+Form = Annotated[Submitted, Depends(read_form)]
+
+
+def client_ip(request: Request) -> str:
+    """The client's address (behind a proxy, run uvicorn with --proxy-headers so this is the reader's)."""
+    return request.client.host if request.client else "unknown"
+
+
+class RateLimiter:
+    """At most ``limit`` events per ``window`` seconds per key, kept in this process's memory.
+
+    Enough for one `digest serve` process; several processes each count on their own.
+    """
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._events: dict[str, deque[float]] = {}
+
+    def allow(self, key: str) -> float | None:
+        """None when ``key`` may go on (and counts it), else the seconds to wait."""
+        now = self.clock()
+        events = self._events.setdefault(key, deque())
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        if len(events) >= self.limit:
+            return events[0] + self.window - now
+        events.append(now)
+        if len(self._events) > 10_000:
+            # Forget keys whose window passed so a flood of addresses cannot grow memory for ever.
+            for stale in [k for k, v in self._events.items() if not v or v[-1] <= now - self.window]:
+                del self._events[stale]
+        return None

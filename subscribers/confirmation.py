@@ -1,0 +1,65 @@
+"""The double opt-in email: a signed confirm link, rendered in the reader's language, sent by the mail backend."""
+
+from __future__ import annotations
+
+from digest.errors import MailError
+from digest.links import Links
+from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
+from digest.render import RTL_LANGUAGES
+from digest.settings import Settings
+from digest.web.pages import pages_environment
+from subscribers.models import MailingList, Subscriber, utcnow
+from subscribers.store import LANGUAGES
+
+
+def confirmation_content(
+    *, settings: Settings, links: Links, subscriber: Subscriber, mailing_list: MailingList
+) -> Content:
+    """The confirmation email for ``subscriber`` on ``mailing_list``, in their language: subject, HTML, text."""
+    assert subscriber.id is not None and mailing_list.id is not None
+    language = subscriber.language if subscriber.language in LANGUAGES else settings.language
+    env = pages_environment(language)
+    context = {
+        "lang": language,
+        "dir": "rtl" if language in RTL_LANGUAGES else "ltr",
+        "list_name": mailing_list.name,
+        "confirm_url": links.confirm_url(subscriber.id, mailing_list.id),
+        "publication": settings.publication_name,
+        "postal_address": settings.postal_address,
+    }
+    subject = env.get_template("subscribers/confirm-email.subject.txt.j2").render(context).strip()
+    return Content(
+        subject=subject,
+        html=env.get_template("subscribers/confirm-email.html.j2").render(context, subject=subject),
+        text=env.get_template("subscribers/confirm-email.txt.j2").render(context),
+    )
+
+
+def send_confirmation(
+    *, settings: Settings, backend: MailBackend, subscriber: Subscriber, mailing_list: MailingList
+) -> None:
+    """Mail ``subscriber`` the link that confirms their subscription to ``mailing_list``.
+
+    Raises MailError when the backend refuses it. The outbox writes it under ``confirm/<list>/``.
+    """
+    assert subscriber.id is not None and mailing_list.id is not None
+    links = Links(settings.base_url, settings.signing_keys())
+    content = confirmation_content(settings=settings, links=links, subscriber=subscriber, mailing_list=mailing_list)
+    batch = Batch(
+        content=content,
+        recipients=[
+            Recipient(
+                email=subscriber.email,
+                name=subscriber.name,
+                fields=links.reader_fields(subscriber.id, mailing_list.id),
+            )
+        ],
+        sender=settings.from_address,
+        list_id=f"{mailing_list.name} <{mailing_list.slug}.{sender_address(settings.from_address).domain}>",
+        now=utcnow(),
+        edition_key=f"confirm.{mailing_list.slug}",
+        categories=(mailing_list.slug, "confirm"),
+    )
+    for result in backend.send_batch(batch):
+        if not result.ok:
+            raise MailError(f"confirmation to {subscriber.email} was refused: {result.error}")

@@ -1,0 +1,170 @@
+"""The subscriber store: who is eligible for an edition, consent log, erasure, expiry; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlmodel import select
+
+from digest.db import open_session
+from digest.errors import SubscriberError
+from digest.models import Delivery, Edition
+from subscribers.addresses import email_hash
+from subscribers.models import ConsentEvent, Subscriber, SubscriberStatus, Suppression
+from subscribers.store import (
+    Actor,
+    Preferences,
+    add_subscriber,
+    create_list,
+    eligible_readers,
+    eligible_subscribers,
+    find_reader,
+    get_list,
+    remove_subscriber,
+    suppress,
+    unsubscribe,
+    update_preferences,
+)
+from tests.subscribers_helpers import consent_kinds, make_reader
+
+MONDAY = date(2025, 11, 24)
+THURSDAY = date(2025, 11, 27)
+
+
+def _eligible(engine, list_id: int, day: date) -> set[int]:
+    with open_session(engine) as session:
+        return set(session.execute(eligible_subscribers(list_id=list_id, day=day)).scalars())
+
+
+def _prefs(engine, subscriber_id: int, list_id: int, **changes) -> None:
+    with open_session(engine) as session:
+        reader = find_reader(session=session, subscriber_id=subscriber_id, list_id=list_id)
+        assert reader is not None
+        current = reader.subscription
+        update_preferences(
+            session=session,
+            reader=reader,
+            language=reader.subscriber.language,
+            name=reader.subscriber.name,
+            preferences=Preferences(
+                sections=changes.get("sections", []),
+                frequency=changes.get("frequency", current.frequency),
+                format=changes.get("format", current.format),
+                paused_until=changes.get("paused_until", current.paused_until),
+            ),
+            lists={},
+            actor=Actor(source="web"),
+        )
+
+
+def test_eligibility_active_confirmed_not_suppressed_not_paused_matching_frequency(engine) -> None:
+    active, list_id = make_reader(engine, "active@example.com")
+    pending, _ = make_reader(engine, "pending@example.com", confirmed=False)
+    weekly, _ = make_reader(engine, "weekly@example.com")
+    paused, _ = make_reader(engine, "paused@example.com")
+    bounced, _ = make_reader(engine, "bounced@example.com")
+    gone, _ = make_reader(engine, "gone@example.com")
+    _prefs(engine, weekly, list_id, frequency="weekly")
+    _prefs(engine, paused, list_id, paused_until=THURSDAY + timedelta(days=1))
+    with open_session(engine) as session:
+        suppress(session=session, email="Bounced@Example.com", reason=SubscriberStatus.BOUNCED)
+        session.commit()
+    with open_session(engine) as session:
+        remove_subscriber(session=session, email="gone@example.com")
+    assert _eligible(engine, list_id, THURSDAY) == {active}
+    assert _eligible(engine, list_id, MONDAY) == {active, weekly}  # weekly readers get Monday's edition
+    assert _eligible(engine, list_id, THURSDAY + timedelta(days=1)) == {active, paused}  # resumes that day
+    del pending, bounced, gone
+
+
+def test_suppression_alone_is_enough_to_skip_a_reader(engine) -> None:
+    reader, list_id = make_reader(engine, "late-bounce@example.com")
+    with open_session(engine) as session:
+        session.add(
+            Suppression(
+                email_hash=email_hash("late-bounce@example.com"), email="late-bounce@example.com", reason="bounced"
+            )
+        )
+        session.commit()
+    assert reader not in _eligible(engine, list_id, THURSDAY)
+
+
+def test_eligible_readers_stream_in_batches_with_what_the_sender_needs(engine) -> None:
+    ids = [make_reader(engine, f"r{i}@example.com", language="ar")[0] for i in range(5)]
+    _, list_id = make_reader(engine, "pending@example.com", confirmed=False)
+    _prefs(engine, ids[0], list_id, sections=["Tech", "Économie"], format="text")
+    with open_session(engine) as session:
+        readers = list(eligible_readers(session=session, list_id=list_id, day=THURSDAY, batch=2))
+    assert [r.subscriber_id for r in readers] == ids
+    assert readers[0].sections == ["Tech", "Économie"] and readers[0].format == "text"
+    assert {r.language for r in readers} == {"ar"}
+
+
+def test_unsubscribed_reader_signing_up_again_is_pending_and_logged(engine) -> None:
+    reader, list_id = make_reader(engine, "amina@example.com")
+    with open_session(engine) as session:
+        remove_subscriber(session=session, email="amina@example.com")
+        result = add_subscriber(
+            session=session,
+            mailing_list=get_list(session=session, slug="quotidien"),
+            email="AMINA@example.com",
+            source="web",
+        )
+    assert result.outcome == "updated" and result.needs_confirmation
+    assert consent_kinds(engine, reader) == ["subscribe", "confirm", "unsubscribe", "subscribe"]
+    assert reader not in _eligible(engine, list_id, THURSDAY)
+
+
+def test_erasure_deletes_personal_data_anonymises_the_log_and_keeps_a_hash(engine) -> None:
+    reader, _ = make_reader(engine, "amina@example.com", name="Amina")
+    with open_session(engine) as session:
+        remove_subscriber(session=session, email="Amina@example.com", erase=True)
+    with open_session(engine) as session:
+        assert session.exec(select(Subscriber)).all() == []
+        events = session.exec(select(ConsentEvent)).all()
+        assert [e.kind for e in events] == ["subscribe", "confirm", "erase"]
+        assert all(e.subscriber_id is None and e.ip is None and e.detail is None for e in events)
+        (suppression,) = session.exec(select(Suppression)).all()
+        assert suppression.email is None and suppression.reason == "erased"
+        assert suppression.email_hash == email_hash("amina@example.com")
+        with pytest.raises(SubscriberError, match="suppressed"):
+            add_subscriber(
+                session=session, mailing_list=get_list(session=session, slug="quotidien"), email="amina@example.com"
+            )
+    del reader
+
+
+def test_removing_an_unknown_address_says_so(engine) -> None:
+    with open_session(engine) as session, pytest.raises(SubscriberError, match="no subscriber"):
+        remove_subscriber(session=session, email="nobody@example.com")
+
+
+def test_preference_changes_are_logged_with_what_changed(engine) -> None:
+    reader, list_id = make_reader(engine, "amina@example.com")
+    _prefs(engine, reader, list_id, frequency="weekly")
+    _prefs(engine, reader, list_id, frequency="weekly")  # no change, no event
+    with open_session(engine) as session:
+        changes = session.exec(select(ConsentEvent).where(ConsentEvent.kind == "change")).all()
+    assert len(changes) == 1 and changes[0].detail == "frequency=weekly"
+
+
+def test_unsubscribing_drops_queued_deliveries_of_that_list_only(engine) -> None:
+    reader, list_id = make_reader(engine, "amina@example.com")
+    with open_session(engine) as session:
+        other = create_list(session=session, slug="hebdo")
+        editions = [
+            Edition(list_id=list_id, date=THURSDAY),
+            Edition(list_id=list_id, date=MONDAY),
+            Edition(list_id=other.id, date=THURSDAY),
+        ]
+        session.add_all(editions)
+        session.flush()
+        statuses = ["queued", "sent", "queued"]
+        session.add_all(
+            Delivery(edition_id=e.id, subscriber_id=reader, status=st) for e, st in zip(editions, statuses, strict=True)
+        )
+        session.commit()
+        unsubscribe(session=session, subscriber_id=reader, list_id=list_id, actor=Actor(source="web"))
+        left = session.exec(select(Delivery.edition_id, Delivery.status).order_by(Delivery.edition_id)).all()
+    assert [status for _, status in left] == ["sent", "queued"]
