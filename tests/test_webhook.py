@@ -169,7 +169,7 @@ def test_unsubscribe_events_end_the_subscription(client, signer, sent, engine, r
     post(client, signer, events)
     with Session(engine) as session:
         subscriptions = dict(session.exec(select(Subscriber.email, Subscription.status).join(Subscription)).all())
-        consent = session.exec(select(ConsentEvent).where(ConsentEvent.source == "sendgrid")).all()
+        consent = session.exec(select(ConsentEvent).where(ConsentEvent.source == "webhook")).all()
     assert subscriptions == {
         "reader0@example.com": "unsubscribed",
         "reader1@example.com": "unsubscribed",

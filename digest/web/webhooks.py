@@ -22,22 +22,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from digest.models import Delivery, DeliveryEvent, Edition
-from subscribers.addresses import email_hash, email_key
-from subscribers.models import (
-    ConsentEvent,
-    Subscriber,
-    SubscriberStatus,
-    Subscription,
-    SubscriptionStatus,
-    Suppression,
-    utcnow,
-)
+from subscribers.models import Subscriber, SubscriberStatus, utcnow
+from subscribers.store import Actor, find_subscriber, suppress, unsubscribe
 
 router = APIRouter()
 log = logging.getLogger(__name__)
@@ -48,6 +40,8 @@ MAX_AGE_SECONDS = 600
 SUPPRESSING = {"bounce": SubscriberStatus.BOUNCED, "dropped": SubscriberStatus.BOUNCED}
 COMPLAINT = "spamreport"
 UNSUBSCRIBING = frozenset({"unsubscribe", "group_unsubscribe"})
+# Who the consent log says made the change.
+WEBHOOK = Actor(source="webhook")
 
 
 @dataclass
@@ -192,33 +186,23 @@ def _known_deliveries(session: Session, ids: set[int]) -> dict[int, _Delivery]:
 
 
 def _act(session: Session, event: _Event, delivery: _Delivery | None, now: datetime) -> None:
-    """What the event changes for the reader: suppression, complaint or unsubscription."""
+    """What the event changes for the reader: suppression (bounce, drop, complaint) or unsubscription."""
     subscriber = _subscriber(session, event, delivery)
-    if subscriber is None:
+    if subscriber is None or subscriber.id is None:
         return
     if event.kind in SUPPRESSING and not (event.kind == "bounce" and event.bounce_type == "blocked"):
         # A "blocked" bounce is the receiving server refusing for now (reputation, content), not a dead address.
-        _suppress(session, subscriber, SUPPRESSING[event.kind], "bounced", now)
+        suppress(session=session, email=subscriber.email, reason=SUPPRESSING[event.kind], now=now)
     elif event.kind == COMPLAINT:
-        _suppress(session, subscriber, SubscriberStatus.COMPLAINED, "complained", now)
+        suppress(session=session, email=subscriber.email, reason=SubscriberStatus.COMPLAINED, now=now)
     elif event.kind in UNSUBSCRIBING:
-        query = update(Subscription).where(
-            col(Subscription.subscriber_id) == subscriber.id,
-            col(Subscription.status) != SubscriptionStatus.UNSUBSCRIBED,
-        )
-        list_id = delivery.list_id if delivery else None
-        if list_id is not None:
-            query = query.where(col(Subscription.list_id) == list_id)
-        session.execute(query.values(status=SubscriptionStatus.UNSUBSCRIBED, updated_at=now))
-        session.add(
-            ConsentEvent(
-                subscriber_id=subscriber.id,
-                list_id=list_id,
-                kind="unsubscribe",
-                source="sendgrid",
-                detail=event.kind,
-                at=now,
-            )
+        unsubscribe(
+            session=session,
+            subscriber_id=subscriber.id,
+            list_id=delivery.list_id if delivery else None,
+            actor=WEBHOOK,
+            now=now,
+            detail=event.kind,
         )
 
 
@@ -226,14 +210,5 @@ def _subscriber(session: Session, event: _Event, delivery: _Delivery | None) -> 
     if delivery is not None:
         return session.get(Subscriber, delivery.subscriber_id)
     if event.email:
-        return session.exec(select(Subscriber).where(Subscriber.email_key == email_key(event.email))).first()
+        return find_subscriber(session=session, email=event.email)
     return None
-
-
-def _suppress(session: Session, subscriber: Subscriber, status: SubscriberStatus, reason: str, now: datetime) -> None:
-    subscriber.status = status
-    session.add(subscriber)
-    digest = email_hash(subscriber.email)
-    if session.exec(select(Suppression).where(Suppression.email_hash == digest)).first() is None:
-        session.add(Suppression(email_hash=digest, email=subscriber.email, reason=reason, created_at=now))
-    session.flush()
