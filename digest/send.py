@@ -47,14 +47,15 @@ from sqlalchemy import (
     case,
     delete,
     distinct,
-    exists,
     func,
-    insert,
     literal,
+    true,
     update,
 )
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from digest.db import make_engine
@@ -96,8 +97,6 @@ SKIP = "skip"
 _COUNTED_AS = {Outcome.RETRY: "queued", REQUEUE: "queued", SKIP: "skipped"}
 # Up to this many distinct answers per batch are stored with one UPDATE each; beyond, one executemany.
 GROUPED_UPDATES = 8
-# First key of the PostgreSQL advisory lock that serialises enqueues of one edition (the second is its id).
-ENQUEUE_LOCK = 0x6D61696C
 log = logging.getLogger(__name__)
 
 
@@ -157,9 +156,15 @@ def enqueue(session: Session, edition: Edition, day_of_edition: datetime) -> int
         literal(DeliveryStatus.QUEUED.value),
         literal(0),
         literal(day_of_edition),
-    ).where(~exists().where(and_(col(Delivery.edition_id) == edition.id, col(Delivery.subscriber_id) == readers.c.id)))
-    statement = insert(Delivery).from_select(
-        ["edition_id", "subscriber_id", "status", "attempts", "created_at"], eligible
+    ).where(true())  # SQLite reads "SELECT ... FROM x ON CONFLICT" as a join constraint without a WHERE
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # Readers who already have a delivery are skipped by the unique (edition, subscriber) pair. A NOT EXISTS
+    # anti-join did the same but PostgreSQL, told the table is empty, rescans the growing table for every
+    # reader (quadratic: 29 s for 60k readers); and concurrent senders simply wait for each other here.
+    statement = (
+        insert(Delivery)
+        .from_select(["edition_id", "subscriber_id", "status", "attempts", "created_at"], eligible)
+        .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
     )
     result = session.execute(statement)
     session.commit()
@@ -190,11 +195,13 @@ def _mark_orphans_uncertain(session: Session, edition_id: int, now: datetime, *,
     return _rowcount(result)
 
 
-def _claim(session: Session, edition_id: int, size: int, now: datetime) -> dict[int, int]:
-    """Take up to ``size`` queued deliveries for this process: {delivery id: subscriber id}, oldest first."""
+def _claim(session: Session, edition_id: int, size: int, now: datetime, after: int = 0) -> dict[int, int]:
+    """Take up to ``size`` queued deliveries with ids above ``after`` for this process, oldest first:
+    {delivery id: subscriber id}. Callers move ``after`` forward so no claim rescans what is already sent
+    (the planners, told that most rows are queued, walk the primary key and would skip them one by one)."""
     pick = (
         select(Delivery.id)
-        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED, col(Delivery.id) > after)
         .order_by(col(Delivery.id))
         .limit(size)
     )
@@ -546,7 +553,16 @@ class _Deliverer:
         edition_id = self.context.edition.id
         assert edition_id is not None
         size = min(self.options.batch_size, self.backend.max_batch)
-        while not self.should_stop() and (ids := _claim(self.session, edition_id, size, self.clock())):
+        after = 0
+        while not self.should_stop():
+            ids = _claim(self.session, edition_id, size, self.clock(), after)
+            if not ids:
+                if not after:
+                    break
+                # Readers put back in the queue (a temporary refusal) sit behind the cursor: one more pass.
+                after = 0
+                continue
+            after = max(ids)
             readers = _readers(self.session, self.context.edition, ids)
             # Readers who left since they were queued are taken off the queue, not mailed.
             updates = [_Update(r.delivery_id, SKIP) for r in readers if not r.still_subscribed]
@@ -672,11 +688,6 @@ def _prepare(session: Session, edition: Edition, options: SendOptions, now: date
         )
         session.commit()
         report.requeued_uncertain = _rowcount(result)
-    if dialect == "postgresql":
-        # Senders on several machines may enqueue the same edition at once: without this lock both would
-        # insert the same missing readers and one would fail on the unique (edition, subscriber) pair.
-        # The lock is the transaction's: enqueue's commit releases it.
-        session.execute(sql_select(func.pg_advisory_xact_lock(ENQUEUE_LOCK, edition.id)))
     before = _count_by_status(session, edition.id).total()
     enqueue(session, edition, now)
     after = _count_by_status(session, edition.id)
