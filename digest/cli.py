@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import Engine
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from digest.db import check_initialised, init_database, make_engine, open_session
 from digest.edition import (
@@ -26,11 +27,24 @@ from digest.edition import (
 from digest.errors import DigestError, EditionError, NothingToSend
 from digest.links import Links
 from digest.lint import load_issues
-from digest.mail import get_backend
-from digest.models import Delivery, Edition
+from digest.mail import RecipientResult, get_backend
+from digest.models import Edition
+from digest.progress import SendProgress
 from digest.select import EditorChoices
-from digest.send import SendReport, send_edition
+from digest.send import (
+    DryRunReport,
+    Mailing,
+    SendOptions,
+    SendReport,
+    StopFlag,
+    delivery_counts,
+    event_counts,
+    send_edition,
+    send_test,
+)
+from digest.send import dry_run as dry_run_send
 from digest.settings import Settings, load_settings
+from subscribers.addresses import normalize_email
 from subscribers.confirmation import send_confirmation
 from subscribers.export import write_export
 from subscribers.importer import OUTCOMES, import_csv
@@ -56,6 +70,14 @@ app.add_typer(subscribers_app, name="subscribers")
 app.add_typer(lists_app, name="lists")
 
 F = TypeVar("F", bound=Callable[..., Any])
+# `digest stats` columns counted from the provider's events, and the events each one counts.
+STAT_EVENTS = {
+    "delivered": ("delivered",),
+    "bounced": ("bounce", "dropped"),
+    "opened": ("open",),
+    "clicked": ("click",),
+    "unsubscribed": ("unsubscribe", "group_unsubscribe"),
+}
 
 
 class State:
@@ -236,10 +258,18 @@ def send(
     ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
-    force: Annotated[bool, typer.Option(help="Send even if the edition is still a draft.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Do everything but deliver; print who would get what.")
+    ] = False,
+    test_to: Annotated[
+        list[str] | None,
+        typer.Option("--test-to", help="Send only to this address, subject [TEST], nothing recorded (repeatable)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes sharing the edition (PostgreSQL).")] = 1,
     retry_uncertain: Annotated[
         bool, typer.Option("--retry-uncertain", help="Send again to readers whose delivery is uncertain.")
     ] = False,
+    force: Annotated[bool, typer.Option(help="Send even if the edition is still a draft.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Readers per provider request.")] = 500,
     ignore_lint: Annotated[
         bool, typer.Option("--ignore-lint", help="Send even though the edition's lint found errors.")
@@ -247,9 +277,10 @@ def send(
 ) -> None:
     """Send the day's edition to every eligible reader who does not have it yet (safe to repeat).
 
-    Builds the edition first when it does not exist. Exit 3 when everyone already has it.
+    Builds the edition first when it does not exist. Exit 0 when everyone got it, 1 when any delivery
+    failed or is uncertain (or on error), 3 when everyone already had it.
 
-    Example: digest send --date 2025-11-27
+    Example: digest send --date 2025-11-27 --workers 4
     """
     state = _state(ctx)
     settings = state.settings
@@ -271,50 +302,101 @@ def send(
         assert edition.id is not None
         edition_id = edition.id
         blockers = lint_blockers(edition)
-        if blockers and not ignore_lint:
+        if blockers and not ignore_lint and not test_to:
             raise EditionError(blocked_message(edition, blockers))
+    mailing = Mailing(
+        engine=engine,
+        edition_id=edition_id,
+        backend=backend,
+        links=links,
+        sender=settings.from_address,
+        default_language=settings.language,
+    )
+    options = SendOptions(
+        batch_size=batch_size,
+        retry_uncertain=retry_uncertain,
+        force=force,
+        workers=workers,
+        max_rate=settings.send_rate,
+        retries=settings.send_retries,
+    )
     try:
-        report = send_edition(
-            engine=engine,
-            edition_id=edition_id,
-            backend=backend,
-            links=links,
-            sender=settings.from_address,
-            default_language=settings.language,
-            batch_size=batch_size,
-            retry_uncertain=retry_uncertain,
-            force=force,
-            on_progress=_progress_printer(),
-        )
+        if test_to:
+            _report_test(send_test(mailing, [_test_address(a) for a in test_to]))
+            return
+        if dry_run:
+            _report_dry_run(dry_run_send(mailing, options=options), day, mailing_list.slug)
+            return
+        with SendProgress(f"{day} {mailing_list.slug}") as progress, StopFlag.on_signals() as stop:
+            report = send_edition(
+                mailing,
+                options=options,
+                on_start=progress.start,
+                on_progress=progress.advance,
+                worker_settings=settings,
+                should_stop=stop,
+            )
     finally:
         backend.close()
     _print_report(report, day, mailing_list.slug, settings)
-    if report.this_run["failed"] or report.this_run["uncertain"]:
+    # Anything short of "everyone got it" needs a person: failures, uncertain readers (this run's or an
+    # interrupted run's found now), readers left queued.
+    run = report.this_run
+    if run["failed"] or run["uncertain"] or run["queued"] or report.made_uncertain:
         raise typer.Exit(1)
 
 
-def _progress_printer() -> Callable[[int, int], None]:
-    def show(done: int, total: int) -> None:
-        typer.echo(f"sent {done}/{total}", err=True)
+def _test_address(raw: str) -> str:
+    try:
+        return normalize_email(raw)
+    except DigestError as err:
+        raise typer.BadParameter(str(err), param_hint="--test-to") from err
 
-    return show
+
+def _report_test(results: list[RecipientResult]) -> None:
+    for result in results:
+        shown = "sent" if result.ok else f"{result.outcome}: {result.error}"
+        typer.echo(f"test {result.recipient.email}: {shown}")
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
+def _report_dry_run(report: DryRunReport, day: date, list_slug: str) -> None:
+    typer.echo(f"dry run: the {day} edition of {list_slug} would go to {report.total} readers; nothing was sent")
+    for variant, count in report.readers.most_common():
+        typer.echo(f"  {count:>8}  {variant}")
+    if report.sample:
+        more = report.total - len(report.sample)
+        typer.echo("  first: " + ", ".join(report.sample) + (f" and {more} more" if more > 0 else ""))
+    if report.checked_by_provider:
+        typer.echo("every request was accepted by the provider in sandbox mode (nothing delivered)")
 
 
 def _print_report(report: SendReport, day: date, list_slug: str, settings: Settings) -> None:
     run = report.this_run
     typer.echo(
-        f"{day} {list_slug}: sent {run['sent']}, failed {run['failed']}, uncertain {run['uncertain']} "
-        f"this run ({report.made_uncertain} interrupted earlier now uncertain)"
+        f"{day} {list_slug}: sent {run['sent']}, failed {run['failed']}, uncertain {run['uncertain']}, "
+        f"skipped {run['skipped']} (left the list), still queued {run['queued']} this run"
+        + (f" ({report.made_uncertain} interrupted earlier now uncertain)" if report.made_uncertain else "")
     )
     totals = report.totals
     typer.echo(
         f"edition totals: {totals['sent']} sent, {totals['failed']} failed, {totals['uncertain']} uncertain, "
         f"{totals['queued']} queued"
+        + (f", {totals['sending']} in flight in another worker" if totals["sending"] else "")
     )
+    if totals["uncertain"]:
+        typer.echo(
+            "uncertain: the provider may or may not have these; check its activity log, then "
+            "`digest send --retry-uncertain` to send them again",
+            err=True,
+        )
     if settings.mail_backend == "outbox":
         typer.echo(f"messages written under {settings.outbox_dir / day.isoformat() / list_slug}")
     for error in report.errors[:5]:
         typer.echo(f"error: {error}", err=True)
+    if len(report.errors) > 5:
+        typer.echo(f"... and {len(report.errors) - 5} more errors", err=True)
 
 
 @app.command()
@@ -336,25 +418,24 @@ def stats(
             query = query.where(MailingList.slug == list_)
         if date_:
             query = query.where(Edition.date == _parse_date(date_))
+        found = session.exec(query.order_by(col(Edition.date).desc(), col(MailingList.slug))).all()
+        ids = [edition.id for edition, _ in found if edition.id is not None]
+        statuses = delivery_counts(session, ids)
+        events = event_counts(session, ids)
         editions = []
-        for edition, mailing_list in session.exec(query.order_by(col(Edition.date).desc(), col(MailingList.slug))):
-            counts = dict(
-                session.exec(
-                    select(Delivery.status, func.count())
-                    .where(Delivery.edition_id == edition.id)
-                    .group_by(col(Delivery.status))
-                ).all()
-            )
+        for edition, mailing_list in found:
+            assert edition.id is not None
+            counts, seen = statuses.get(edition.id, Counter()), events.get(edition.id, Counter())
             row: dict[str, Any] = {
                 "date": edition.date.isoformat(),
                 "list": mailing_list.slug,
                 "status": edition.status,
+                "recipients": sum(counts.values()),
             }
-            row["recipients"] = sum(counts.values())
             for status in ("queued", "sent", "failed", "uncertain"):
-                row[status] = counts.get(status, 0)
-            for event in ("delivered", "bounced", "opened", "clicked", "unsubscribed"):
-                row[event] = 0
+                row[status] = counts[status] + (counts["sending"] if status == "queued" else 0)
+            for name, kinds in STAT_EVENTS.items():
+                row[name] = sum(seen[kind] for kind in kinds)
             editions.append(row)
     if as_json:
         typer.echo(json.dumps({"editions": editions}, ensure_ascii=False, indent=2))
@@ -364,7 +445,9 @@ def stats(
     for row in editions:
         typer.echo(
             f"{row['date']} {row['list']:<12} {row['status']:<9} recipients {row['recipients']}: "
-            f"sent {row['sent']}, failed {row['failed']}, uncertain {row['uncertain']}, queued {row['queued']}"
+            f"sent {row['sent']}, failed {row['failed']}, uncertain {row['uncertain']}, queued {row['queued']}; "
+            f"delivered {row['delivered']}, bounced {row['bounced']}, opened {row['opened']}, "
+            f"clicked {row['clicked']}, unsubscribed {row['unsubscribed']}"
         )
 
 

@@ -7,7 +7,9 @@
     ├── EditionError                 an edition cannot move on (not approved, blocked by lint, ...)
     ├── SubscriberError              bad address, unknown list or subscriber
     └── MailError                    a mail backend failed; keeps the provider's status and body
-        └── ProviderError            the provider answered with an error status
+        ├── ProviderError            the provider answered with an error status
+        ├── ProviderUnreachable      the request never left (connection refused, unknown host): safe to retry
+        └── OutcomeUnknown           the request left but no answer came (timeout): the batch is uncertain
 
 Third-party errors are wrapped with ``raise ... from err`` so the cause stays in the traceback while
 the message shown to the user names what was wrong.
@@ -63,3 +65,16 @@ class ProviderError(MailError):
         self.status = status
         self.body = body
         self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        """True for answers that say "try again later": 429 (rate limit) and 5xx."""
+        return self.status is not None and (self.status == 429 or self.status >= 500)
+
+
+class ProviderUnreachable(MailError):
+    """The request never reached the provider (connection refused, unknown host): nobody got mail."""
+
+
+class OutcomeUnknown(MailError):
+    """The request may have reached the provider but no answer came: resending could mail readers twice."""

@@ -76,7 +76,8 @@ class Delivery(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
-        Index("ix_delivery_edition_status", "edition_id", "status"),
+        # Claims take the lowest queued ids of an edition: with id in the index that is a short range scan.
+        Index("ix_delivery_claim", "edition_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -102,3 +103,21 @@ class SourceState(SQLModel, table=True):
     last_modified: str | None = Field(default=None, max_length=100)
     body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     fetched_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class DeliveryEvent(SQLModel, table=True):
+    """One event the provider reported about a delivery (delivered, open, click, bounce, ...).
+
+    ``event_id`` is the provider's id (SendGrid's ``sg_event_id``): unique, so a retried webhook counts once.
+    """
+
+    __tablename__ = "delivery_event"
+    __table_args__ = (Index("ix_delivery_event_edition_event", "edition_id", "event"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=100)
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True, ondelete="CASCADE")
+    edition_id: int | None = Field(default=None, foreign_key="edition.id", ondelete="CASCADE")
+    event: str = Field(max_length=32)
+    occurred_at: datetime = Field(sa_column=_ts(nullable=False))
+    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

@@ -3,33 +3,101 @@
 Every reader has at most one Delivery row per edition (a unique constraint), so a send can be repeated or
 resumed without mailing anyone twice. A crashed run leaves rows in ``sending``; the next run marks them
 ``uncertain`` (the provider may have them) and never resends them unless asked.
+
+What the provider answers decides each batch's fate:
+
+    sent / refused per reader          sent, failed (5xx SMTP), back to the queue (4xx SMTP, up to MAX_ATTEMPTS)
+    429, 5xx, connection refused       tried again after a backoff (the provider's reset time when it gives one);
+                                       still failing: the run stops, its readers stay queued
+    401, 403, a broken setting         the run stops at once, readers stay queued
+    400, 413 for a single reader       failed, with the provider's answer (413 halves the batch first)
+    no answer after the request left   uncertain
+
+Batches are claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so worker processes (``--workers``) and
+other machines share one edition; on SQLite one process sends at a time. The hot path holds one batch of
+readers at a time and writes each batch's outcome in a statement per distinct answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
+import logging
+import multiprocessing
 import os
+import queue
+import random
+import signal
+import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import CursorResult, Engine, and_, exists, func, insert, literal, update
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    distinct,
+    func,
+    literal,
+    true,
+    update,
+)
 from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from digest.db import make_engine
 from digest.edition import parse_sections, variant_key
-from digest.errors import DigestError, EditionError, MailError, NothingToSend
+from digest.errors import (
+    ConfigError,
+    DigestError,
+    EditionError,
+    MailError,
+    NothingToSend,
+    OutcomeUnknown,
+    ProviderError,
+    ProviderUnreachable,
+)
 from digest.links import Links
-from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
-from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus, EditionVariant
-from subscribers.models import MailingList, Subscriber, Subscription, utcnow
+from digest.mail import get_backend
+from digest.mail.base import Batch, Content, MailBackend, Outcome, Recipient, RecipientResult, sender_address
+from digest.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, EditionStatus, EditionVariant
+from digest.settings import Settings
+from subscribers.models import (
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
 from subscribers.store import eligible_subscribers
 
 Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=10)
+# A reader turned away for now (SMTP 4xx) is tried this many times in all before it counts as failed.
+MAX_ATTEMPTS = 5
+# Outcome of readers never handed to the provider because the run stopped: back to the queue as they were.
+REQUEUE = "requeue"
+# Outcome of readers who left the list after being queued: their delivery row is deleted, nobody is mailed.
+SKIP = "skip"
+# How each outcome shows in a run's counts.
+_COUNTED_AS = {Outcome.RETRY: "queued", REQUEUE: "queued", SKIP: "skipped"}
+# Up to this many distinct answers per batch are stored with one UPDATE each; beyond, one executemany.
+GROUPED_UPDATES = 8
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +106,7 @@ class SendReport:
 
     newly_queued: int = 0
     made_uncertain: int = 0
+    requeued_uncertain: int = 0
     this_run: Counter[str] = field(default_factory=Counter)
     totals: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
@@ -87,9 +156,15 @@ def enqueue(session: Session, edition: Edition, day_of_edition: datetime) -> int
         literal(DeliveryStatus.QUEUED.value),
         literal(0),
         literal(day_of_edition),
-    ).where(~exists().where(and_(col(Delivery.edition_id) == edition.id, col(Delivery.subscriber_id) == readers.c.id)))
-    statement = insert(Delivery).from_select(
-        ["edition_id", "subscriber_id", "status", "attempts", "created_at"], eligible
+    ).where(true())  # SQLite reads "SELECT ... FROM x ON CONFLICT" as a join constraint without a WHERE
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    # Readers who already have a delivery are skipped by the unique (edition, subscriber) pair. A NOT EXISTS
+    # anti-join did the same but PostgreSQL, told the table is empty, rescans the growing table for every
+    # reader (quadratic: 29 s for 60k readers); and concurrent senders simply wait for each other here.
+    statement = (
+        insert(Delivery)
+        .from_select(["edition_id", "subscriber_id", "status", "attempts", "created_at"], eligible)
+        .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
     )
     result = session.execute(statement)
     session.commit()
@@ -120,24 +195,41 @@ def _mark_orphans_uncertain(session: Session, edition_id: int, now: datetime, *,
     return _rowcount(result)
 
 
-def _claim(session: Session, edition_id: int, size: int, now: datetime) -> list[int]:
+def _claim(session: Session, edition_id: int, size: int, now: datetime, after: int = 0) -> dict[int, int]:
+    """Take up to ``size`` queued deliveries with ids above ``after`` for this process, oldest first:
+    {delivery id: subscriber id}. Callers move ``after`` forward so no claim rescans what is already sent
+    (the planners, told that most rows are queued, walk the primary key and would skip them one by one)."""
     pick = (
         select(Delivery.id)
-        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED, col(Delivery.id) > after)
         .order_by(col(Delivery.id))
         .limit(size)
     )
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
+        # "= ANY(ARRAY(...))" makes PostgreSQL pick the rows by primary key; with "IN (...)" it may hash-join
+        # the whole table for every claim.
+        chosen = col(Delivery.id) == any_(func.array(pick.scalar_subquery()))
+    else:
+        chosen = col(Delivery.id).in_(pick.scalar_subquery())
     claimed = session.execute(
         update(Delivery)
-        .where(col(Delivery.id).in_(pick.scalar_subquery()))
+        .where(chosen)
         .values(status=DeliveryStatus.SENDING, lease_until=now + LEASE, attempts=col(Delivery.attempts) + 1)
-        .returning(col(Delivery.id))
+        .returning(col(Delivery.id), col(Delivery.subscriber_id))
+        .execution_options(synchronize_session=False)
     )
-    ids = [row[0] for row in claimed]
+    ids = dict(sorted((row[0], row[1]) for row in claimed))
     session.commit()
     return ids
+
+
+def _among(session: Session, column: Any, ids: Iterable[int]) -> Any:
+    """``column IN ids``; on PostgreSQL one array parameter, which spares parsing and planning a
+    thousand placeholders for every batch."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(literal(list(ids), ARRAY(Integer)))
+    return column.in_(list(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,165 +239,687 @@ class _Reader:
     email: str
     name: str | None
     language: str | None
-    format: str
+    format: str | None
+    #: Comma-separated sections the reader chose on this list (none: all).
     sections: str | None
+    #: False when the reader left (unsubscribed, bounced, complained) after being queued.
+    still_subscribed: bool
 
 
-def _readers(session: Session, edition: Edition, ids: list[int]) -> list[_Reader]:
+def _readers(session: Session, edition: Edition, claimed: dict[int, int]) -> list[_Reader]:
+    """The readers of claimed deliveries ({delivery id: subscriber id}), looked up by primary key and the
+    unique (subscriber_id, list_id) index: a join from the deliveries lets the planners scan the whole
+    subscriber and subscription tables for every batch."""
+
+    def subscription(column: Any) -> Any:
+        return (
+            sql_select(column)
+            .where(col(Subscription.subscriber_id) == col(Subscriber.id))
+            .where(col(Subscription.list_id) == edition.list_id)
+            .scalar_subquery()
+        )
+
     rows = session.execute(
         sql_select(
-            col(Delivery.id),
             col(Subscriber.id),
             col(Subscriber.email),
             col(Subscriber.name),
             col(Subscriber.language),
-            col(Subscription.format),
-            col(Subscription.sections),
-        )
-        .join(Subscriber, col(Subscriber.id) == col(Delivery.subscriber_id))
-        .join(
-            Subscription,
+            subscription(col(Subscription.format)),
+            subscription(col(Subscription.sections)),
             and_(
-                col(Subscription.subscriber_id) == col(Subscriber.id),
-                col(Subscription.list_id) == edition.list_id,
+                col(Subscriber.status) == SubscriberStatus.ACTIVE,
+                subscription(col(Subscription.status)) == SubscriptionStatus.ACTIVE,
             ),
-        )
-        .where(col(Delivery.id).in_(ids))
-        .order_by(col(Delivery.id))
+        ).where(_among(session, col(Subscriber.id), claimed.values()))
     ).all()
-    return [_Reader(*row) for row in rows]
+    by_subscriber = {row[0]: row for row in rows}
+    return [
+        _Reader(delivery_id, *by_subscriber[subscriber_id])
+        for delivery_id, subscriber_id in claimed.items()
+        if subscriber_id in by_subscriber
+    ]
 
 
-def _record(session: Session, updates: list[tuple[int, str, str | None, str | None]], now: datetime) -> None:
-    for delivery_id, status, provider_id, error in updates:
+def _record(session: Session, updates: list[_Update], now: datetime) -> None:
+    """Store a claimed batch's outcomes: one UPDATE per distinct answer (a SendGrid batch is one statement)."""
+    skipped = [u.delivery_id for u in updates if u.outcome == SKIP]
+    if skipped:
         session.execute(
-            update(Delivery)
-            .where(col(Delivery.id) == delivery_id)
-            .values(
-                status=status,
-                provider_id=provider_id,
-                error=error,
-                lease_until=None,
-                sent_at=now if status == DeliveryStatus.SENT else None,
-            )
+            delete(Delivery)
+            .where(_among(session, col(Delivery.id), skipped))
+            .execution_options(synchronize_session=False)
         )
+        updates = [u for u in updates if u.outcome != SKIP]
+    groups: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
+    for update_ in updates:
+        groups[(update_.outcome, update_.provider_id, update_.error)].append(update_.delivery_id)
+    if len(groups) <= GROUPED_UPDATES:
+        for (outcome, provider_id, error), ids in groups.items():
+            session.execute(
+                update(Delivery)
+                .where(_among(session, col(Delivery.id), ids))
+                .values(**_outcome_values(outcome, provider_id, error, now))
+                # No ORM objects of these rows are loaded: nothing in the session to synchronise.
+                .execution_options(synchronize_session=False)
+            )
+    else:
+        # Backends that answer per message (outbox, SMTP) give each reader its own id: one executemany.
+        table = Delivery.__table__  # type: ignore[attr-defined]
+        for outcome in {key[0] for key in groups}:
+            rows = [
+                {"b_id": u.delivery_id, "b_provider_id": u.provider_id, "b_error": u.error}
+                for u in updates
+                if u.outcome == outcome
+            ]
+            values = _outcome_values(outcome, bindparam("b_provider_id"), bindparam("b_error"), now)
+            session.execute(update(table).where(table.c.id == bindparam("b_id")).values(**values), rows)
     session.commit()
 
 
-def send_edition(
-    *,
-    engine: Engine,
-    edition_id: int,
-    backend: MailBackend,
-    links: Links,
-    sender: str,
-    default_language: str,
-    batch_size: int = 500,
-    retry_uncertain: bool = False,
-    force: bool = False,
-    clock: Clock = utcnow,
-    on_progress: Callable[[int, int], None] | None = None,
-) -> SendReport:
-    """Deliver the edition to every eligible reader who does not have it yet, batch after batch.
+def _outcome_values(outcome: str, provider_id: Any, error: Any, now: datetime) -> dict[str, Any]:
+    """Column values for deliveries that met ``outcome``."""
+    values: dict[str, Any] = {"provider_id": provider_id, "error": error, "lease_until": None}
+    if outcome == Outcome.SENT:
+        values.update(status=DeliveryStatus.SENT, sent_at=now)
+    elif outcome == Outcome.RETRY:
+        # A reader the provider turned away for now goes back to the queue, until it has had its tries.
+        values["status"] = case(
+            (col(Delivery.attempts) >= MAX_ATTEMPTS, literal(DeliveryStatus.FAILED.value)),
+            else_=literal(DeliveryStatus.QUEUED.value),
+        )
+    elif outcome == REQUEUE:
+        # Never handed to the provider (the run stopped): the claim's attempt does not count.
+        values.update(status=DeliveryStatus.QUEUED, attempts=col(Delivery.attempts) - 1)
+    else:
+        values["status"] = DeliveryStatus(outcome.value if isinstance(outcome, Outcome) else outcome)
+    return values
 
-    Raises EditionError for a draft (unless ``force``) and NothingToSend when every reader already has it.
-    """
-    report = SendReport()
-    with sqlite_send_lock(engine), Session(engine) as session:
-        edition = session.get(Edition, edition_id)
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    delivery_id: int
+    outcome: str
+    provider_id: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """How a send runs; the defaults suit a daily cron."""
+
+    batch_size: int = 500
+    retry_uncertain: bool = False
+    force: bool = False
+    workers: int = 1
+    #: Most messages per second over the whole send (0: no limit but the provider's).
+    max_rate: float = 0.0
+    #: Tries after the first for a batch answered 429 / 5xx or refused at connection.
+    retries: int = 5
+
+
+@dataclass
+class Pacing:
+    """Time as the sender sees it: waits between retries and for the rate limit. Tests pass fakes."""
+
+    sleep: Callable[[float], None] = time.sleep
+    monotonic: Callable[[], float] = time.monotonic
+    jitter: Callable[[], float] = random.random
+    base_delay: float = 1.0
+    max_delay: float = 300.0
+    _next_slot: float = 0.0
+
+    def backoff(self, attempt: int, hint: float | None) -> float:
+        """Seconds before try ``attempt`` (1, 2, ...): the provider's reset time if it gave one, else
+        exponential with jitter, so many senders do not retry in step."""
+        if hint is not None:
+            return min(self.max_delay, hint + self.jitter() * self.base_delay)
+        exponential = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return exponential / 2 + self.jitter() * exponential / 2
+
+    def throttle(self, messages: int, rate: float) -> None:
+        """Wait until ``messages`` more messages fit under ``rate`` per second."""
+        if rate <= 0:
+            return
+        now = self.monotonic()
+        if self._next_slot > now:
+            self.sleep(self._next_slot - now)
+            now = self._next_slot
+        self._next_slot = now + messages / rate
+
+
+class StopFlag:
+    """Raised by SIGTERM (systemd, kill) or SIGINT (Ctrl-C): the send stops after the batch in flight."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    @classmethod
+    @contextmanager
+    def on_signals(cls) -> Iterator[StopFlag]:
+        """A flag this process's SIGTERM and SIGINT raise (a second Ctrl-C stops at once); the previous
+        handlers come back when the block ends."""
+        flag = cls()
+
+        def handle(signum: int, frame: Any) -> None:
+            if flag.requested and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            flag.requested = True
+            log.warning("stopping after the batch in flight (signal %d)", signum)
+
+        previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield flag
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+class _Stop(Exception):
+    """The provider cannot take mail now (down, or refusing our key): stop the run, keep readers queued."""
+
+    def __init__(self, error: MailError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Mailing:
+    """One edition going out through one backend: what every kind of send (real, dry run, test) needs."""
+
+    engine: Engine
+    edition_id: int
+    backend: MailBackend
+    links: Links
+    sender: str
+    default_language: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine, edition_id: int) -> Mailing:
+        """The mailing of ``edition_id`` through the backend, links and sender the settings name."""
+        return cls(
+            engine=engine,
+            edition_id=edition_id,
+            backend=get_backend(settings),
+            links=Links(settings.base_url, settings.signing_keys()),
+            sender=settings.from_address,
+            default_language=settings.language,
+        )
+
+    def load(self, session: Session) -> _EditionContext:
+        """The edition with its list and rendered variants."""
+        edition = session.get(Edition, self.edition_id)
         if edition is None:
-            raise EditionError(f"no edition with id {edition_id}")
-        if edition.status == EditionStatus.DRAFT and not force:
-            raise EditionError(
-                f"the {edition.date} edition is a draft: approve it (`digest approve --date {edition.date}`) "
-                "or set DIGEST_AUTO_APPROVE=1"
-            )
+            raise EditionError(f"no edition with id {self.edition_id}")
+        # Checked before any claim: a bad DIGEST_FROM must stop the send before anyone is taken from the queue.
+        sender_address(self.sender)
+        return _EditionContext.load(session, edition, self.sender, self.default_language)
+
+
+@dataclass
+class _EditionContext:
+    """What every batch of one edition shares, loaded once per process."""
+
+    edition: Edition
+    mailing_list: MailingList
+    variants: dict[str, EditionVariant]
+    sender: str
+    default_language: str
+
+    @classmethod
+    def load(cls, session: Session, edition: Edition, sender: str, default_language: str) -> _EditionContext:
         mailing_list = session.get(MailingList, edition.list_id)
-        assert mailing_list is not None and edition.id is not None
+        assert mailing_list is not None
         variants = {
             v.key: v for v in session.exec(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
         }
-        now = clock()
-        # On SQLite the send lock proves no other sender lives: every row still `sending` is an orphan.
-        report.made_uncertain = _mark_orphans_uncertain(
-            session, edition.id, now, all_in_flight=engine.dialect.name == "sqlite"
+        if not variants:
+            raise EditionError(f"the {edition.date} edition has no rendered variant: run `digest build` again")
+        return cls(edition, mailing_list, variants, sender, default_language)
+
+    @property
+    def key(self) -> str:
+        return f"{self.edition.date.isoformat()}.{self.mailing_list.slug}"
+
+    def variant(self, language: str | None, sections: str | None = None) -> EditionVariant:
+        """The variant a reader gets: their language and sections when rendered, else their language with
+        every section, else the publication's default language."""
+        chosen = parse_sections(sections)
+        candidates = [
+            variant_key(language or self.default_language, chosen),
+            variant_key(language or self.default_language),
+        ]
+        candidates += [variant_key(self.default_language, chosen), variant_key(self.default_language)]
+        for key in candidates:
+            if key in self.variants:
+                return self.variants[key]
+        return next(iter(self.variants.values()))
+
+    @staticmethod
+    def content(variant: EditionVariant, fmt: str) -> Content:
+        """``variant`` as a reader of format ``fmt`` (html or text) gets it."""
+        return Content(subject=variant.subject, html=None if fmt == "text" else variant.html, text=variant.text)
+
+    def batch(self, content: Content, recipients: list[Recipient], now: datetime) -> Batch:
+        """One provider call's worth: ``content`` to ``recipients``."""
+        return Batch(
+            content=content,
+            recipients=recipients,
+            sender=self.sender,
+            list_id=f"{self.mailing_list.name} <{self.mailing_list.slug}.{sender_address(self.sender).domain}>",
+            now=now,
+            edition_key=self.key,
+            categories=(self.mailing_list.slug, self.edition.date.isoformat()),
+            custom_args={"edition_id": str(self.edition.id)},
         )
-        if retry_uncertain:
-            session.execute(
-                update(Delivery)
-                .where(col(Delivery.edition_id) == edition.id, col(Delivery.status) == DeliveryStatus.UNCERTAIN)
-                .values(status=DeliveryStatus.QUEUED)
-            )
-            session.commit()
-        report.newly_queued = enqueue(session, edition, now)
-        before = _count_by_status(session, edition.id)
-        waiting = before[DeliveryStatus.QUEUED]
+
+
+class _Deliverer:
+    """Claims batches of one edition and hands them to the backend until none is left (one per process)."""
+
+    def __init__(
+        self,
+        *,
+        session: Session,
+        context: _EditionContext,
+        mailing: Mailing,
+        options: SendOptions,
+        pacing: Pacing,
+        clock: Clock,
+        on_progress: Callable[[int], None] | None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.should_stop = should_stop
+        self.session = session
+        self.context = context
+        self.backend = mailing.backend
+        self.links = mailing.links
+        self.options = options
+        self.pacing = pacing
+        self.clock = clock
+        self.on_progress = on_progress
+        self.counts: Counter[str] = Counter()
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        """Send batch after batch; a provider that stays down stops the run with its readers still queued.
+
+        Between batches ``should_stop`` is asked whether to stop (SIGTERM from systemd, Ctrl-C): the batch
+        in flight is finished and recorded first, so a stop never leaves anyone uncertain.
+        """
+        edition_id = self.context.edition.id
+        assert edition_id is not None
+        size = min(self.options.batch_size, self.backend.max_batch)
+        after = 0
+        while not self.should_stop():
+            ids = _claim(self.session, edition_id, size, self.clock(), after)
+            if not ids:
+                if not after:
+                    break
+                # Readers put back in the queue (a temporary refusal) sit behind the cursor: one more pass.
+                after = 0
+                continue
+            after = max(ids)
+            readers = _readers(self.session, self.context.edition, ids)
+            # Readers who left since they were queued are taken off the queue, not mailed.
+            updates = [_Update(r.delivery_id, SKIP) for r in readers if not r.still_subscribed]
+            try:
+                for batch in self._batches([r for r in readers if r.still_subscribed]):
+                    updates.extend(self._send(batch, ids))
+            except _Stop as stop:
+                self._requeue_rest(ids, updates, stop.error)
+                raise stop.error from stop
+            except DigestError as err:
+                # Raised while building a batch (a bad setting): nothing of the rest reached the provider.
+                self._requeue_rest(ids, updates, err)
+                raise
+            self._record(updates)
+        if self.should_stop():
+            raise DigestError("stopped on request; the readers not reached yet stay queued: run `digest send` again")
+
+    def _requeue_rest(self, ids: dict[int, int], updates: list[_Update], error: DigestError) -> None:
+        done = {u.delivery_id for u in updates}
+        updates.extend(_Update(i, REQUEUE, error=str(error)) for i in ids if i not in done)
+        self._record(updates)
+
+    def _record(self, updates: list[_Update]) -> None:
+        _record(self.session, updates, self.clock())
+        self.counts.update(_COUNTED_AS.get(u.outcome, u.outcome) for u in updates)
+        if self.on_progress:
+            self.on_progress(len(updates))
+
+    def _batches(self, readers: list[_Reader]) -> Iterator[Batch]:
+        groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
+        for reader in readers:
+            variant = self.context.variant(reader.language, reader.sections)
+            groups[(variant.key, reader.format or "html")].append(reader)
+        list_id = self.context.edition.list_id
+        for (key, fmt), group in groups.items():
+            recipients = [
+                Recipient(
+                    email=r.email,
+                    name=r.name,
+                    delivery_id=r.delivery_id,
+                    fields=self.links.reader_fields(r.subscriber_id, list_id),
+                )
+                for r in group
+            ]
+            content = self.context.content(self.context.variants[key], fmt)
+            yield self.context.batch(content, recipients, self.clock())
+
+    def _send(self, batch: Batch, claimed: dict[int, int]) -> list[_Update]:
+        """Send one batch, retrying what may be retried; returns an outcome for each of its readers."""
+        attempt = 0
+        while True:
+            self.pacing.throttle(len(batch.recipients), self.options.max_rate / max(1, self.options.workers))
+            try:
+                results = self.backend.send_batch(batch)
+            except ProviderError as err:
+                if err.status == 413 and len(batch.recipients) > 1:
+                    # Too large for one request: halve it until it fits (a single reader too large fails).
+                    half = len(batch.recipients) // 2
+                    first = dataclasses.replace(batch, recipients=batch.recipients[:half])
+                    second = dataclasses.replace(batch, recipients=batch.recipients[half:])
+                    return self._send(first, claimed) + self._send(second, claimed)
+                if err.retryable and attempt < self.options.retries:
+                    attempt += 1
+                    self._wait(attempt, err, claimed)
+                    continue
+                if err.retryable or err.status in (401, 403):
+                    raise _Stop(err) from err
+                self.errors.append(str(err))
+                return _all(batch, Outcome.FAILED, str(err))
+            except ProviderUnreachable as err:
+                if attempt < self.options.retries:
+                    attempt += 1
+                    self._wait(attempt, err, claimed)
+                    continue
+                raise _Stop(err) from err
+            except OutcomeUnknown as err:
+                self.errors.append(str(err))
+                return _all(batch, Outcome.UNCERTAIN, str(err))
+            except MailError as err:
+                raise _Stop(err) from err
+            for result in results:
+                if result.error and result.outcome is not Outcome.SENT:
+                    self.errors.append(f"{result.recipient.email}: {result.error}")
+            return [
+                _Update(r.recipient.delivery_id, r.outcome, r.provider_id, r.error)
+                for r in results
+                if r.recipient.delivery_id is not None
+            ]
+
+    def _wait(self, attempt: int, err: MailError, claimed: dict[int, int]) -> None:
+        delay = self.pacing.backoff(attempt, err.retry_after if isinstance(err, ProviderError) else None)
+        log.warning("%s; try %d of %d in %.1f s", err, attempt + 1, self.options.retries + 1, delay)
+        # The batch stays ours while we wait: a long wait must not make another worker think we died.
+        self.session.execute(
+            update(Delivery)
+            .where(_among(self.session, col(Delivery.id), claimed))
+            .values(lease_until=self.clock() + LEASE + timedelta(seconds=delay))
+        )
+        self.session.commit()
+        self.pacing.sleep(delay)
+
+
+def _all(batch: Batch, outcome: Outcome, error: str) -> list[_Update]:
+    return [_Update(r.delivery_id, outcome, None, error) for r in batch.recipients if r.delivery_id is not None]
+
+
+def _prepare(session: Session, edition: Edition, options: SendOptions, now: datetime, report: SendReport) -> int:
+    """Settle what earlier runs left, enqueue new readers; returns how many deliveries wait."""
+    assert edition.id is not None
+    if edition.status == EditionStatus.DRAFT and not options.force:
+        raise EditionError(
+            f"the {edition.date} edition is a draft: approve it (`digest approve --date {edition.date}`) "
+            "or set DIGEST_AUTO_APPROVE=1"
+        )
+    dialect = session.get_bind().dialect.name
+    # On SQLite the send lock proves no other sender lives: every row still `sending` is an orphan.
+    report.made_uncertain = _mark_orphans_uncertain(session, edition.id, now, all_in_flight=dialect == "sqlite")
+    if options.retry_uncertain:
+        result = session.execute(
+            update(Delivery)
+            .where(col(Delivery.edition_id) == edition.id, col(Delivery.status) == DeliveryStatus.UNCERTAIN)
+            .values(status=DeliveryStatus.QUEUED, error=None)
+        )
+        session.commit()
+        report.requeued_uncertain = _rowcount(result)
+    before = _count_by_status(session, edition.id).total()
+    enqueue(session, edition, now)
+    after = _count_by_status(session, edition.id)
+    # Counted rather than taken from the INSERT's rowcount, which psycopg reports as -1 for INSERT ... SELECT.
+    report.newly_queued = after.total() - before
+    return after[DeliveryStatus.QUEUED]
+
+
+def send_edition(
+    mailing: Mailing,
+    *,
+    options: SendOptions | None = None,
+    pacing: Pacing | None = None,
+    clock: Clock = utcnow,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    worker_settings: Settings | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> SendReport:
+    """Deliver the edition to every eligible reader who does not have it yet, batch after batch.
+
+    ``on_start(waiting)`` is called once the queue is known, ``on_progress(n)`` after each batch of ``n``;
+    ``should_stop()`` true ends the send after the batch in flight (workers stop on SIGTERM/SIGINT themselves).
+    With ``options.workers`` > 1 (PostgreSQL only) that many processes, built from ``worker_settings``,
+    share the queue. Raises EditionError for a draft (unless ``options.force``), NothingToSend when every
+    reader already has it, MailError when the provider stays unavailable (its readers stay queued).
+    """
+    options = options or SendOptions()
+    engine, edition_id = mailing.engine, mailing.edition_id
+    if options.workers > 1 and engine.dialect.name != "postgresql":
+        raise ConfigError("--workers needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...); SQLite sends alone")
+    report = SendReport()
+    with sqlite_send_lock(engine), Session(engine) as session:
+        context = mailing.load(session)
+        edition = context.edition
+        waiting = _prepare(session, edition, options, clock(), report)
         if not waiting:
-            report.totals = before
-            if not before[DeliveryStatus.SENDING]:
-                _finish(session, edition, now)
+            report.totals = _count_by_status(session, edition_id)
+            if report.finished:
+                _finish(session, edition, clock())
             raise NothingToSend(
-                f"the {edition.date} edition of {mailing_list.slug} was already sent to everyone "
-                f"({before[DeliveryStatus.SENT]} sent, {before[DeliveryStatus.FAILED]} failed, "
-                f"{before[DeliveryStatus.UNCERTAIN]} uncertain)"
+                f"the {edition.date} edition of {context.mailing_list.slug} was already sent to everyone "
+                f"({report.totals[DeliveryStatus.SENT]} sent, {report.totals[DeliveryStatus.FAILED]} failed, "
+                f"{report.totals[DeliveryStatus.UNCERTAIN]} uncertain)"
             )
         edition.status = EditionStatus.SENDING
         session.add(edition)
         session.commit()
-        list_header = f"{mailing_list.name} <{mailing_list.slug}.{_domain(sender)}>"
-        done = 0
-        while ids := _claim(session, edition.id, batch_size, clock()):
-            groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
-            for reader in _readers(session, edition, ids):
-                language = reader.language or default_language
-                # The reader's language and sections, else all sections in their language, else the default.
-                candidates = (variant_key(language, parse_sections(reader.sections)), variant_key(language))
-                key = next((k for k in candidates if k in variants), variant_key(default_language))
-                groups[(key, reader.format)].append(reader)
-            updates: list[tuple[int, str, str | None, str | None]] = []
-            for (key, fmt), readers in groups.items():
-                variant = variants[key]
-                batch = Batch(
-                    content=Content(
-                        subject=variant.subject,
-                        html=None if fmt == "text" else variant.html,
-                        text=variant.text,
-                    ),
-                    recipients=[
-                        Recipient(
-                            email=r.email,
-                            name=r.name,
-                            delivery_id=r.delivery_id,
-                            fields=links.reader_fields(r.subscriber_id, edition.list_id),
-                        )
-                        for r in readers
-                    ],
-                    sender=sender,
-                    list_id=list_header,
-                    now=clock(),
-                    edition_key=f"{edition.date.isoformat()}.{mailing_list.slug}",
-                    categories=(mailing_list.slug, edition.date.isoformat()),
-                    custom_args={"edition_id": str(edition.id)},
+        if on_start:
+            on_start(waiting)
+        try:
+            if options.workers > 1:
+                assert worker_settings is not None, "workers build their own backend from the settings"
+                _run_workers(worker_settings, edition_id, options, report, on_progress)
+            else:
+                deliverer = _Deliverer(
+                    session=session,
+                    context=context,
+                    mailing=mailing,
+                    options=options,
+                    pacing=pacing or Pacing(),
+                    clock=clock,
+                    on_progress=on_progress,
+                    should_stop=should_stop,
                 )
                 try:
-                    results = backend.send_batch(batch)
-                except MailError as err:
-                    report.errors.append(str(err))
-                    updates.extend((r.delivery_id, DeliveryStatus.FAILED, None, str(err)) for r in readers)
-                    continue
-                for result in results:
-                    assert result.recipient.delivery_id is not None
-                    status = DeliveryStatus.SENT if result.ok else DeliveryStatus.FAILED
-                    updates.append((result.recipient.delivery_id, status, result.provider_id, result.error))
-            _record(session, updates, clock())
-            report.this_run.update(status for _, status, _, _ in updates)
-            done += len(ids)
-            if on_progress:
-                on_progress(done, waiting)
-        report.totals = _count_by_status(session, edition.id)
+                    deliverer.run()
+                finally:
+                    report.this_run.update(deliverer.counts)
+                    report.errors.extend(deliverer.errors)
+        finally:
+            report.totals = _count_by_status(session, edition_id)
         if report.finished:
             _finish(session, edition, clock())
     return report
+
+
+def _run_workers(
+    settings: Settings,
+    edition_id: int,
+    options: SendOptions,
+    report: SendReport,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """Run ``options.workers`` processes on one edition; they share its queue through SKIP LOCKED claims."""
+    context = multiprocessing.get_context("spawn")
+    messages: Any = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(settings, edition_id, options, messages), daemon=True)
+        for _ in range(options.workers)
+    ]
+    for process in processes:
+        process.start()
+    reported, failures = 0, []
+    while reported < len(processes):
+        try:
+            kind, value = messages.get(timeout=1.0)
+        except queue.Empty:
+            # A worker killed outright (OOM, SIGKILL) never reports: stop waiting once all have exited.
+            if all(not process.is_alive() for process in processes) and messages.empty():
+                failures.append("a worker process died; run `digest send` again to settle its batch")
+                break
+            continue
+        if kind == "progress" and on_progress:
+            on_progress(value)
+        elif kind == "done":
+            reported += 1
+            counts, errors, failure = value
+            report.this_run.update(counts)
+            report.errors.extend(errors)
+            if failure:
+                failures.append(failure)
+    for process in processes:
+        process.join()
+    if failures:
+        raise MailError(failures[0])
+
+
+def _worker(settings: Settings, edition_id: int, options: SendOptions, messages: Any) -> None:
+    """One worker process: its own engine and backend, claiming batches until the queue is empty."""
+    engine = make_engine(settings.database_url)
+    mailing = Mailing.from_settings(settings, engine, edition_id)
+    counts: Counter[str] = Counter()
+    errors: list[str] = []
+    failure = None
+    try:
+        with StopFlag.on_signals() as stop, Session(engine) as session:
+            deliverer = _Deliverer(
+                session=session,
+                context=mailing.load(session),
+                mailing=mailing,
+                options=options,
+                pacing=Pacing(),
+                clock=utcnow,
+                on_progress=lambda n: messages.put(("progress", n)),
+                should_stop=stop,
+            )
+            try:
+                deliverer.run()
+            finally:
+                counts, errors = deliverer.counts, deliverer.errors
+    except DigestError as err:
+        failure = str(err)
+    finally:
+        mailing.backend.close()
+        engine.dispose()
+        messages.put(("done", (dict(counts), errors, failure)))
+
+
+@dataclass
+class DryRunReport:
+    """What a send would do: how many readers get which variant, and the first few addresses."""
+
+    readers: Counter[str] = field(default_factory=Counter)
+    sample: list[str] = field(default_factory=list)
+    checked_by_provider: bool = False
+
+    @property
+    def total(self) -> int:
+        """How many readers would get the edition."""
+        return sum(self.readers.values())
+
+
+def dry_run(
+    mailing: Mailing,
+    *,
+    options: SendOptions | None = None,
+    clock: Clock = utcnow,
+) -> DryRunReport:
+    """Everything a send does but the delivery: the queue is computed in a transaction rolled back at
+    the end, every batch is built, and a provider with a sandbox (SendGrid) checks each request."""
+    options = options or SendOptions()
+    backend = mailing.backend
+    report = DryRunReport(checked_by_provider=backend.has_sandbox)
+    with mailing.engine.connect() as connection:
+        transaction = connection.begin()
+        # The session's commits stay inside the outer transaction, which is rolled back: nothing is stored.
+        session = Session(bind=connection, join_transaction_mode="rollback_only")
+        try:
+            context = mailing.load(session)
+            edition = context.edition
+            _prepare(session, edition, options, clock(), SendReport())
+            deliverer = _Deliverer(
+                session=session,
+                context=context,
+                mailing=mailing,
+                options=options,
+                pacing=Pacing(),
+                clock=clock,
+                on_progress=None,
+            )
+            size = min(options.batch_size, backend.max_batch)
+            last = 0
+            while ids := _queued_after(session, mailing.edition_id, last, size):
+                last = max(ids)
+                for batch in deliverer._batches(_readers(session, edition, ids)):
+                    variant = f"{batch.content.subject} ({'text' if batch.content.html is None else 'html'})"
+                    report.readers[variant] += len(batch.recipients)
+                    report.sample.extend(r.email for r in batch.recipients[: max(0, 10 - len(report.sample))])
+                    if backend.has_sandbox:
+                        backend.send_batch(dataclasses.replace(batch, sandbox=True))
+                    else:
+                        backend.build_payload(batch)
+        finally:
+            session.close()
+            transaction.rollback()
+    return report
+
+
+def _queued_after(session: Session, edition_id: int, last: int, size: int) -> dict[int, int]:
+    rows = session.exec(
+        select(Delivery.id, Delivery.subscriber_id)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED, col(Delivery.id) > last)
+        .order_by(col(Delivery.id))
+        .limit(size)
+    ).all()
+    return {delivery_id: subscriber_id for delivery_id, subscriber_id in rows if delivery_id is not None}
+
+
+def send_test(mailing: Mailing, addresses: list[str], *, clock: Clock = utcnow) -> list[RecipientResult]:
+    """Send the edition to ``addresses`` only, subject prefixed ``[TEST]``; no ledger row is written.
+
+    Drafts may be tested: that is what a test send is for. Links in a test message verify as nobody.
+    """
+    with Session(mailing.engine) as session:
+        context = mailing.load(session)
+    variant = context.variant(mailing.default_language)
+    content = Content(subject=f"[TEST] {variant.subject}", html=variant.html, text=variant.text)
+    # Subscriber id 0 never exists: the test message's unsubscribe link unsubscribes nobody.
+    fields = mailing.links.reader_fields(0, context.edition.list_id)
+    recipients = [Recipient(email=address, fields=fields) for address in dict.fromkeys(addresses)]
+    return mailing.backend.send_batch(context.batch(content, recipients, clock()))
 
 
 def _finish(session: Session, edition: Edition, now: datetime) -> None:
@@ -316,5 +930,28 @@ def _finish(session: Session, edition: Edition, now: datetime) -> None:
         session.commit()
 
 
-def _domain(sender: str) -> str:
-    return sender_address(sender).domain
+def event_counts(session: Session, edition_ids: list[int]) -> dict[int, Counter[str]]:
+    """Per edition, how many deliveries had each event (a reader who opened twice counts once)."""
+    rows = session.exec(
+        select(DeliveryEvent.edition_id, DeliveryEvent.event, func.count(distinct(col(DeliveryEvent.delivery_id))))
+        .where(col(DeliveryEvent.edition_id).in_(edition_ids))
+        .group_by(col(DeliveryEvent.edition_id), col(DeliveryEvent.event))
+    ).all()
+    counts: dict[int, Counter[str]] = {}
+    for edition_id, kind, count in rows:
+        if edition_id is not None:
+            counts.setdefault(edition_id, Counter())[kind] = count
+    return counts
+
+
+def delivery_counts(session: Session, edition_ids: list[int]) -> dict[int, Counter[str]]:
+    """Per edition, how many deliveries are in each status (one query for all editions)."""
+    rows = session.exec(
+        select(Delivery.edition_id, Delivery.status, func.count())
+        .where(col(Delivery.edition_id).in_(edition_ids))
+        .group_by(col(Delivery.edition_id), col(Delivery.status))
+    ).all()
+    counts: dict[int, Counter[str]] = {}
+    for edition_id, status, count in rows:
+        counts.setdefault(edition_id, Counter())[status] = count
+    return counts

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
         "Le Quotidien, 1 avenue Mohammed V, 10000 Rabat, Maroc", validation_alias="DIGEST_POSTAL_ADDRESS"
     )
     headlines_max: int = Field(10, ge=1, le=100, validation_alias="DIGEST_HEADLINES_MAX")
+    send_timeout: float = Field(30.0, gt=0, le=600, validation_alias="DIGEST_SEND_TIMEOUT")
+    send_rate: float = Field(0.0, ge=0, validation_alias="DIGEST_SEND_RATE")
+    send_retries: int = Field(5, ge=0, le=20, validation_alias="DIGEST_SEND_RETRIES")
+    tracking: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_TRACKING")
     subject_template: str = Field("{publication} : {featured_title}", validation_alias="DIGEST_SUBJECT_TEMPLATE")
     preheader_template: str = Field("{featured_summary}", validation_alias="DIGEST_PREHEADER_TEMPLATE")
     utm: bool = Field(True, validation_alias="DIGEST_UTM")
@@ -88,11 +92,19 @@ class Settings(BaseSettings):
     section_order: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTION_ORDER")
     section_max: int = Field(0, ge=0, le=100, validation_alias="DIGEST_SECTION_MAX")
 
-    @field_validator("sources", "section_order", mode="before")
+    @field_validator("sources", "section_order", "tracking", mode="before")
     @classmethod
-    def _split_sources(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("tracking")
+    @classmethod
+    def _check_tracking(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"opens", "clicks"})
+        if unknown:
+            raise ValueError(f"unknown {', '.join(unknown)}: list opens, clicks or nothing")
         return value
 
     @field_validator("database_url")

@@ -118,3 +118,21 @@ def run_cli(cli_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyP
         return runner.invoke(app, list(args), env={**cli_env, **(env or {})}, catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def sendgrid_server() -> Iterator[Any]:
+    """A stand-in SendGrid on loopback that validates every request (tests/servers/sendgrid.py)."""
+    from tests.servers.sendgrid import SendGridStandIn
+
+    with SendGridStandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) on loopback, plain, without AUTH (tests/servers/smtp.py)."""
+    from tests.servers.smtp import SmtpStandIn
+
+    with SmtpStandIn(tmp_path) as server:
+        yield server

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from digest.errors import ConfigError
-from digest.mail.base import Batch, Content, MailBackend, Recipient, RecipientResult
+from digest.mail.base import Batch, Content, MailBackend, Outcome, Recipient, RecipientResult
 from digest.settings import Settings
 
-__all__ = ["Batch", "Content", "MailBackend", "Recipient", "RecipientResult", "get_backend"]
+__all__ = ["Batch", "Content", "MailBackend", "Outcome", "Recipient", "RecipientResult", "get_backend"]
 
 
 def get_backend(settings: Settings) -> MailBackend:
@@ -20,4 +20,19 @@ def get_backend(settings: Settings) -> MailBackend:
         from digest.mail.console import ConsoleBackend
 
         return ConsoleBackend()
-    raise ConfigError(f"DIGEST_MAIL_BACKEND={name}: this backend is not available yet")
+    if name == "smtp":
+        from digest.mail.smtp import SmtpBackend
+
+        if not settings.smtp_url:
+            raise ConfigError("DIGEST_SMTP_URL is required with DIGEST_MAIL_BACKEND=smtp (smtp://user:pass@host:587)")
+        return SmtpBackend(settings.smtp_url, timeout=settings.send_timeout)
+    from digest.mail.sendgrid import SendGridBackend
+
+    if not settings.sendgrid_api_key:
+        raise ConfigError("SENDGRID_API_KEY is required with DIGEST_MAIL_BACKEND=sendgrid")
+    return SendGridBackend(
+        api_key=settings.sendgrid_api_key,
+        host=settings.sendgrid_host,
+        timeout=settings.send_timeout,
+        tracking=frozenset(settings.tracking),
+    )

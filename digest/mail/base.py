@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
 from email.utils import parseaddr
+from enum import StrEnum
 from typing import Any
 
 from digest.errors import ConfigError
@@ -53,14 +54,28 @@ class Batch:
     sandbox: bool = False
 
 
+class Outcome(StrEnum):
+    """What became of one reader's message; ``retry`` means it surely did not leave and may go again."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    RETRY = "retry"
+
+
 @dataclass(frozen=True, slots=True)
 class RecipientResult:
     """What became of one reader of a batch."""
 
     recipient: Recipient
-    ok: bool
+    outcome: Outcome
     provider_id: str | None = None
     error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the provider took the message."""
+        return self.outcome is Outcome.SENT
 
 
 def reader_headers(batch: Batch, recipient: Recipient) -> dict[str, str]:
@@ -84,6 +99,10 @@ class MailBackend(ABC):
     """Base of every backend: ``send_batch`` runs build, post, parse; subclasses fill them in."""
 
     name: str = "base"
+    #: Most readers one ``send_batch`` call takes (SendGrid: 1000 personalizations per request).
+    max_batch: int = 1000
+    #: True when the provider can check a request without delivering it (SendGrid's sandbox mode).
+    has_sandbox: bool = False
 
     def send_batch(self, batch: Batch) -> list[RecipientResult]:
         """Send ``batch`` and say, per reader, whether the provider took it."""

@@ -7,7 +7,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import TextIO
 
-from digest.mail.base import Batch, MailBackend, Recipient, RecipientResult
+from digest.mail.base import Batch, MailBackend, Outcome, Recipient, RecipientResult
 from digest.mail.mime import MessageBuilder
 
 
@@ -33,5 +33,6 @@ class ConsoleBackend(MailBackend):
         self, answer: None, payload: list[tuple[Recipient, EmailMessage]], batch: Batch
     ) -> list[RecipientResult]:
         return [
-            RecipientResult(recipient, ok=True, provider_id=message["Message-ID"]) for recipient, message in payload
+            RecipientResult(recipient, Outcome.SENT, provider_id=message["Message-ID"])
+            for recipient, message in payload
         ]

@@ -9,7 +9,7 @@ from email.policy import SMTP
 from pathlib import Path
 
 from digest.errors import MailError
-from digest.mail.base import Batch, MailBackend, Recipient, RecipientResult
+from digest.mail.base import Batch, MailBackend, Outcome, Recipient, RecipientResult
 from digest.mail.mime import MessageBuilder
 
 
@@ -37,7 +37,7 @@ class OutboxBackend(MailBackend):
         self, answer: list[Path], payload: list[tuple[Recipient, EmailMessage]], batch: Batch
     ) -> list[RecipientResult]:
         return [
-            RecipientResult(recipient, ok=True, provider_id=str(path))
+            RecipientResult(recipient, Outcome.SENT, provider_id=str(path))
             for (recipient, _), path in zip(payload, answer, strict=True)
         ]
 

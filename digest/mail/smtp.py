@@ -1,0 +1,162 @@
+"""The SMTP backend: one connection per batch, one message per reader, a clear error per refused reader.
+
+``DIGEST_SMTP_URL`` is ``smtp://user:pass@host:port`` (plain, or ``?starttls=1`` to upgrade), or
+``smtps://…`` for TLS from the first byte. ``?cafile=/path/ca.pem`` trusts a private certificate authority.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from digest.errors import ConfigError, ProviderError, ProviderUnreachable
+from digest.mail.base import Batch, MailBackend, Outcome, Recipient, RecipientResult
+from digest.mail.mime import MessageBuilder
+
+DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpServer:
+    """Where and how to reach the SMTP server, parsed from ``DIGEST_SMTP_URL``."""
+
+    host: str
+    port: int
+    tls: bool
+    starttls: bool
+    username: str | None
+    password: str | None
+    cafile: str | None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpServer:
+        """Parse ``smtp://user:pass@host:port?starttls=1`` or ``smtps://…``; ConfigError names the problem."""
+        parts = urlsplit(url)
+        if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
+            raise ConfigError(
+                f"DIGEST_SMTP_URL: expected smtp://user:pass@host:port or smtps://…, got {parts.scheme or url!r}"
+            )
+        try:
+            port = parts.port or DEFAULT_PORTS[parts.scheme]
+        except ValueError as err:
+            raise ConfigError(f"DIGEST_SMTP_URL: bad port ({err})") from err
+        query = parse_qs(parts.query)
+        return cls(
+            host=parts.hostname,
+            port=port,
+            tls=parts.scheme == "smtps",
+            starttls=query.get("starttls", ["0"])[0].lower() in ("1", "true", "yes"),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            cafile=query.get("cafile", [None])[0],
+        )
+
+
+class SmtpBackend(MailBackend):
+    """Sends each reader's message over one SMTP connection per batch."""
+
+    name = "smtp"
+
+    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+        self.server = SmtpServer.from_url(url)
+        self.timeout = timeout
+
+    def build_payload(self, batch: Batch) -> list[tuple[Recipient, EmailMessage]]:
+        """One RFC 5322 message per reader."""
+        builder = MessageBuilder(batch)
+        return [(recipient, builder.build(recipient)) for recipient in batch.recipients]
+
+    def post(self, payload: list[tuple[Recipient, EmailMessage]], batch: Batch) -> list[RecipientResult]:
+        """Open one connection, send every message, and say per reader what the server answered."""
+        connection = self._connect()
+        results: list[RecipientResult] = []
+        try:
+            for index, (recipient, message) in enumerate(payload):
+                try:
+                    refused = connection.send_message(message, to_addrs=[recipient.email])
+                except smtplib.SMTPRecipientsRefused as err:
+                    code, reason = err.recipients.get(recipient.email, (None, b"refused"))
+                    results.append(_refused(recipient, code, reason, "refused the reader"))
+                    continue
+                except smtplib.SMTPSenderRefused as err:
+                    # The sender is refused for every message: stop and let every remaining reader go again.
+                    if not results:
+                        raise ProviderError(self.name, err.smtp_code, _decode(err.smtp_error)) from err
+                    results.extend(_not_sent(payload[index:], f"sender refused: {err.smtp_code}"))
+                    return results
+                except smtplib.SMTPDataError as err:
+                    results.append(_refused(recipient, err.smtp_code, err.smtp_error, "refused the message"))
+                    continue
+                except (smtplib.SMTPServerDisconnected, OSError) as err:
+                    # The connection died during this message: it may have been taken; the rest never left.
+                    lost = f"smtp: connection lost ({err})"
+                    results.append(RecipientResult(recipient, Outcome.UNCERTAIN, error=lost))
+                    results.extend(_not_sent(payload[index + 1 :], f"not sent: connection lost ({err})"))
+                    return results
+                if refused:
+                    code, reason = refused[recipient.email]
+                    results.append(_refused(recipient, code, reason, "refused the reader"))
+                else:
+                    results.append(RecipientResult(recipient, Outcome.SENT, provider_id=message["Message-ID"]))
+        finally:
+            _quit(connection)
+        return results
+
+    def parse_response(
+        self, answer: list[RecipientResult], payload: list[tuple[Recipient, EmailMessage]], batch: Batch
+    ) -> list[RecipientResult]:
+        """The server answered per message while sending; ``post`` already collected those answers."""
+        return answer
+
+    def _connect(self) -> smtplib.SMTP:
+        server = self.server
+        context = ssl.create_default_context(cafile=server.cafile)
+        where = f"{server.host}:{server.port}"
+        try:
+            if server.tls:
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                    server.host, server.port, timeout=self.timeout, context=context
+                )
+            else:
+                connection = smtplib.SMTP(server.host, server.port, timeout=self.timeout)
+        except (OSError, smtplib.SMTPException) as err:
+            raise ProviderUnreachable(f"smtp: cannot connect to {where} ({err})") from err
+        try:
+            if server.starttls:
+                connection.starttls(context=context)
+            if server.username:
+                connection.login(server.username, server.password or "")
+        except smtplib.SMTPAuthenticationError as err:
+            _quit(connection)
+            raise ProviderError(self.name, err.smtp_code, _decode(err.smtp_error)) from err
+        except smtplib.SMTPNotSupportedError as err:
+            _quit(connection)
+            raise ProviderError(self.name, None, f"{where} does not support {err}") from err
+        except (OSError, smtplib.SMTPException) as err:
+            _quit(connection)
+            raise ProviderUnreachable(f"smtp: {where} failed before any message ({err})") from err
+        return connection
+
+
+def _refused(recipient: Recipient, code: int | None, reason: bytes | str, what: str) -> RecipientResult:
+    # 4xx is temporary (mailbox busy, greylisting): the reader may go again; 5xx is final.
+    outcome = Outcome.RETRY if code is not None and 400 <= code < 500 else Outcome.FAILED
+    return RecipientResult(recipient, outcome, error=f"smtp {what}: {code} {_decode(reason)}")
+
+
+def _not_sent(payload: list[tuple[Recipient, EmailMessage]], error: str) -> list[RecipientResult]:
+    return [RecipientResult(recipient, Outcome.RETRY, error=error) for recipient, _ in payload]
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _quit(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except (OSError, smtplib.SMTPException):
+        connection.close()

@@ -1,0 +1,93 @@
+"""The SMTP backend against a real aiosmtpd server: TLS, STARTTLS, AUTH, refused readers, one connection."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from digest.errors import ConfigError, ProviderError, ProviderUnreachable
+from digest.mail.base import Outcome
+from digest.mail.smtp import SmtpBackend, SmtpServer
+from tests.seed import make_batch
+from tests.servers.smtp import SmtpStandIn
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+def test_encrypted_and_authenticated_sends(tmp_path: Path, mode: str) -> None:
+    with SmtpStandIn(tmp_path, mode=mode, credentials=("digest", "s3cret/+")) as server:
+        results = SmtpBackend(server.url("digest", "s3cret%2F%2B"), timeout=5).send_batch(make_batch(2))
+        assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT]
+        assert [r.rcpt_tos for r in server.handler.received] == [["reader0@example.com"], ["reader1@example.com"]]
+
+
+def test_wrong_password_keeps_the_server_answer(tmp_path: Path) -> None:
+    with SmtpStandIn(tmp_path, mode="starttls", credentials=("digest", "right")) as server:
+        with pytest.raises(ProviderError) as caught:
+            SmtpBackend(server.url("digest", "wrong"), timeout=5).send_batch(make_batch(1))
+        assert caught.value.status == 535
+        assert "Authentication" in caught.value.body
+        assert server.handler.received == []
+
+
+def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
+    with SmtpStandIn(tmp_path, mode="starttls") as server:
+        url = server.url().split("&cafile=")[0]
+        with pytest.raises(ProviderUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            SmtpBackend(url, timeout=5).send_batch(make_batch(1))
+
+
+def test_each_refused_reader_gets_a_clear_error_and_the_others_are_sent(smtp_server: Any) -> None:
+    smtp_server.handler.refuse["reader1@example.com"] = (550, "5.1.1 no such mailbox")
+    smtp_server.handler.refuse["reader2@example.com"] = (451, "4.3.0 try again later")
+    results = SmtpBackend(smtp_server.url(), timeout=5).send_batch(make_batch(4))
+    outcomes = {r.recipient.email: r for r in results}
+    assert outcomes["reader0@example.com"].outcome is Outcome.SENT
+    assert outcomes["reader3@example.com"].outcome is Outcome.SENT
+    refused = outcomes["reader1@example.com"]
+    assert refused.outcome is Outcome.FAILED
+    assert refused.error == "smtp refused the reader: 550 5.1.1 no such mailbox"
+    assert outcomes["reader2@example.com"].outcome is Outcome.RETRY, "a 4xx is temporary"
+    assert len(smtp_server.handler.received) == 2
+
+
+def test_one_connection_per_batch(smtp_server: Any) -> None:
+    SmtpBackend(smtp_server.url(), timeout=5).send_batch(make_batch(5))
+    assert len(smtp_server.handler.received) == 5
+    assert smtp_server.handler.connections == 1
+
+
+def test_an_unreachable_server_never_took_anything() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ProviderUnreachable, match=f"127.0.0.1:{port}"):
+        SmtpBackend(f"smtp://127.0.0.1:{port}", timeout=2).send_batch(make_batch(1))
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://mail.example.com", SmtpServer("mail.example.com", 25, False, False, None, None, None)),
+        ("smtps://u:p%40ss@mail.example.com", SmtpServer("mail.example.com", 465, True, False, "u", "p@ss", None)),
+        ("smtp://u:p@mx:587?starttls=1", SmtpServer("mx", 587, False, True, "u", "p", None)),
+    ],
+)
+def test_smtp_urls(url: str, expected: SmtpServer) -> None:
+    assert SmtpServer.from_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["http://mail.example.com", "smtp://", "smtp://host:notaport"])
+def test_bad_smtp_urls_name_the_setting(url: str) -> None:
+    with pytest.raises(ConfigError, match="DIGEST_SMTP_URL"):
+        SmtpServer.from_url(url)
+
+
+def test_no_answer_after_the_message_left_is_uncertain_and_the_rest_go_again(smtp_server: Any) -> None:
+    smtp_server.handler.stall["reader1@example.com"] = 3.0
+    results = SmtpBackend(smtp_server.url(), timeout=0.5).send_batch(make_batch(4))
+    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.UNCERTAIN, Outcome.RETRY, Outcome.RETRY]
+    assert "connection lost" in (results[1].error or "")
+    assert [r.rcpt_tos for r in smtp_server.handler.received] == [["reader0@example.com"], ["reader1@example.com"]]

@@ -1,0 +1,205 @@
+"""POST /webhooks/sendgrid: signed with a key pair made here, idempotent, suppresses and unsubscribes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from digest.mail.outbox import OutboxBackend
+from digest.models import Delivery, DeliveryEvent
+from digest.settings import Settings
+from digest.web.app import create_app
+from subscribers.models import ConsentEvent, Subscriber, Subscription, Suppression
+from tests.seed import add_readers, seed_edition
+from tests.servers.web import serve
+from tests.test_send import _send
+
+SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+
+class Signer:
+    """A key pair like SendGrid's: the public key as SendGrid shows it (base64 DER), ECDSA P-256 / SHA-256."""
+
+    def __init__(self) -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1())
+        der = self.private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.public = base64.b64encode(der).decode()
+
+    def headers(self, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+        stamp = str(timestamp if timestamp is not None else int(time.time()))
+        signature = self.private.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {SIGNATURE: base64.b64encode(signature).decode(), TIMESTAMP: stamp}
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer()
+
+
+@pytest.fixture
+def sent(engine: Engine, settings: Settings) -> dict[str, Any]:
+    """An edition sent to 3 readers through the outbox: their delivery ids and the edition id."""
+    add_readers(engine, 3)
+    edition = seed_edition(engine)
+    _send(engine, settings, OutboxBackend(settings.outbox_dir), edition)
+    with Session(engine) as session:
+        rows = session.exec(select(Subscriber.email, Delivery.id).join(Delivery)).all()
+    return {"edition": edition, "deliveries": dict(rows)}
+
+
+@pytest.fixture
+def client(engine: Engine, make_settings: Callable[..., Settings], signer: Signer) -> Iterator[httpx.Client]:
+    """An HTTP client to the web app served on loopback, with the webhook key set."""
+    app = create_app(make_settings(sendgrid_webhook_public_key=signer.public), engine=engine)
+    with serve(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        yield http
+
+
+def event(sent: dict[str, Any], email: str, kind: str, n: int, **extra: Any) -> dict[str, Any]:
+    """A SendGrid event for ``email``'s delivery, with our custom_args at the top level as SendGrid sends them."""
+    return {
+        "email": email,
+        "event": kind,
+        "timestamp": 1764230400 + n,
+        "sg_event_id": f"evt-{kind}-{email}-{n}",
+        "sg_message_id": "standin-1.filter0001",
+        "edition_id": str(sent["edition"]),
+        "delivery_id": str(sent["deliveries"][email]),
+        **extra,
+    }
+
+
+def post(client: httpx.Client, signer: Signer, events: list[dict[str, Any]], **kwargs: Any) -> Any:
+    body = json.dumps(events).encode()
+    return client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body, **kwargs))
+
+
+def test_a_good_signature_is_accepted_and_counted(client, signer, sent, run_cli) -> None:
+    events = [
+        event(sent, "reader0@example.com", "delivered", 1),
+        event(sent, "reader1@example.com", "delivered", 2),
+        event(sent, "reader0@example.com", "open", 3),
+        event(sent, "reader0@example.com", "open", 4),
+        event(sent, "reader0@example.com", "click", 5, url="https://www.example.ma/a"),
+    ]
+    answer = post(client, signer, events)
+    assert answer.status_code == 200
+    assert answer.json() == {"recorded": 5, "duplicates": 0, "unmatched": 0, "invalid": 0}
+    stats = json.loads(run_cli("stats", "--json").output)["editions"][0]
+    assert stats["recipients"] == 3 and stats["sent"] == 3
+    assert (stats["delivered"], stats["opened"], stats["clicked"]) == (2, 1, 1), "one reader opening twice is one"
+
+
+def test_a_tampered_body_is_refused(client, signer, sent, engine) -> None:
+    body = json.dumps([event(sent, "reader0@example.com", "bounce", 1)]).encode()
+    headers = signer.headers(body)
+    tampered = body.replace(b"reader0", b"reader1")
+    answer = client.post("/webhooks/sendgrid", content=tampered, headers=headers)
+    assert answer.status_code == 403 and answer.json() == {"error": "bad signature"}
+    with Session(engine) as session:
+        assert session.exec(select(DeliveryEvent)).all() == []
+        assert {s.status for s in session.exec(select(Subscriber))} == {"active"}
+
+
+def test_unsigned_and_stale_requests_are_refused(client, signer, sent) -> None:
+    body = json.dumps([event(sent, "reader0@example.com", "delivered", 1)]).encode()
+    unsigned = client.post("/webhooks/sendgrid", content=body)
+    assert unsigned.status_code == 403 and "unsigned" in unsigned.json()["error"]
+    stale = post(
+        client, signer, [event(sent, "reader0@example.com", "delivered", 1)], timestamp=int(time.time()) - 3600
+    )
+    assert stale.status_code == 403 and "stale" in stale.json()["error"]
+    other = Signer()
+    forged = client.post("/webhooks/sendgrid", content=body, headers=other.headers(body))
+    assert forged.status_code == 403
+
+
+def test_retried_events_count_once(client, signer, sent, run_cli) -> None:
+    events = [event(sent, "reader0@example.com", "delivered", 1), event(sent, "reader1@example.com", "open", 2)]
+    assert post(client, signer, events).json()["recorded"] == 2
+    again = post(client, signer, events)
+    assert again.status_code == 200 and again.json()["duplicates"] == 2
+    stats = json.loads(run_cli("stats", "--json").output)["editions"][0]
+    assert (stats["delivered"], stats["opened"]) == (1, 1)
+
+
+def test_bounces_and_complaints_suppress_the_reader(client, signer, sent, engine) -> None:
+    events = [
+        event(sent, "reader0@example.com", "bounce", 1, type="bounce", reason="550 5.1.1 unknown user"),
+        event(sent, "reader1@example.com", "bounce", 2, type="blocked", reason="451 try later"),
+        event(sent, "reader2@example.com", "spamreport", 3),
+    ]
+    assert post(client, signer, events).status_code == 200
+    with Session(engine) as session:
+        statuses = dict(session.exec(select(Subscriber.email, Subscriber.status)).all())
+        suppressed = {s.email: s.reason for s in session.exec(select(Suppression))}
+    assert statuses == {
+        "reader0@example.com": "bounced",
+        "reader1@example.com": "active",
+        "reader2@example.com": "complained",
+    }, "a blocked bounce is temporary"
+    assert suppressed == {"reader0@example.com": "bounced", "reader2@example.com": "complained"}
+
+
+def test_dropped_suppresses_too(client, signer, sent, engine) -> None:
+    post(client, signer, [event(sent, "reader1@example.com", "dropped", 1, reason="Bounced Address")])
+    with Session(engine) as session:
+        subscriber = session.exec(select(Subscriber).where(Subscriber.email == "reader1@example.com")).one()
+    assert subscriber.status == "bounced"
+
+
+def test_unsubscribe_events_end_the_subscription(client, signer, sent, engine, run_cli) -> None:
+    events = [
+        event(sent, "reader0@example.com", "unsubscribe", 1),
+        event(sent, "reader1@example.com", "group_unsubscribe", 2, asm_group_id=7),
+    ]
+    post(client, signer, events)
+    with Session(engine) as session:
+        subscriptions = dict(session.exec(select(Subscriber.email, Subscription.status).join(Subscription)).all())
+        consent = session.exec(select(ConsentEvent).where(ConsentEvent.source == "webhook")).all()
+    assert subscriptions == {
+        "reader0@example.com": "unsubscribed",
+        "reader1@example.com": "unsubscribed",
+        "reader2@example.com": "active",
+    }
+    assert sorted(c.detail or "" for c in consent) == ["group_unsubscribe", "unsubscribe"]
+    assert json.loads(run_cli("stats", "--json").output)["editions"][0]["unsubscribed"] == 2
+
+
+def test_events_of_unknown_deliveries_and_junk(client, signer, sent) -> None:
+    events: list[Any] = [
+        {"email": "test@example.com", "event": "delivered", "timestamp": 1764230400, "sg_event_id": "x-1"},
+        {"event": "open"},
+        "not an event",
+    ]
+    answer = post(client, signer, events)
+    assert answer.json() == {"recorded": 1, "duplicates": 0, "unmatched": 1, "invalid": 2}
+    body = b"{not json"
+    assert client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body)).status_code == 400
+
+
+def test_without_a_key_events_are_taken_unsigned(engine, make_settings, sent) -> None:
+    with serve(create_app(make_settings(), engine=engine)) as url:
+        answer = httpx.post(f"{url}/webhooks/sendgrid", json=[event(sent, "reader0@example.com", "delivered", 1)])
+    assert answer.status_code == 200 and answer.json()["recorded"] == 1
+
+
+def test_a_malformed_public_key_is_a_server_error_not_a_crash(engine, make_settings, sent, signer) -> None:
+    body = json.dumps([event(sent, "reader0@example.com", "delivered", 1)]).encode()
+    with serve(create_app(make_settings(sendgrid_webhook_public_key="not-a-key"), engine=engine)) as url:
+        answer = httpx.post(f"{url}/webhooks/sendgrid", content=body, headers=signer.headers(body))
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "webhook verification is misconfigured"}
