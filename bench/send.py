@@ -101,8 +101,16 @@ def run_send(settings: Settings, standin_url: str, workers: int = 1) -> tuple[fl
         "DIGEST_BASE_URL": "https://news.example.com",
     }
     command = [
-        sys.executable, "-m", "digest", "send", "--date", SAMPLE_DATE.isoformat(), "--batch-size", "1000",
-        "--workers", str(workers),
+        sys.executable,
+        "-m",
+        "digest",
+        "send",
+        "--date",
+        SAMPLE_DATE.isoformat(),
+        "--batch-size",
+        "1000",
+        "--workers",
+        str(workers),
     ]
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -173,8 +181,15 @@ def bench_send(sizes: tuple[int, ...] = (10_000, 100_000), postgres_url: str | N
                 settings = populate(_fresh_schema(postgres_url), 100_000)
                 seconds, rss, summary = run_send(settings, url, workers=workers)
                 figures.append(
-                    Figure(f"send sendgrid PostgreSQL 100,000, {workers} worker(s)", 100_000, "readers", seconds,
-                           None, rss, summary)
+                    Figure(
+                        f"send sendgrid PostgreSQL 100,000, {workers} worker(s)",
+                        100_000,
+                        "readers",
+                        seconds,
+                        None,
+                        rss,
+                        summary,
+                    )
                 )
     return figures
 
@@ -187,6 +202,8 @@ def _fresh_schema(postgres_url: str) -> str:
     with engine.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
-    return make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
+    return (
+        make_url(postgres_url)
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
     )
