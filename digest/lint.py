@@ -56,6 +56,8 @@ def _link_problem(url: str) -> tuple[str, str] | None:
     parts = urlsplit(url.strip())
     if parts.scheme == "mailto":
         return None
+    if parts.scheme == "file":
+        return ERROR, "points at a local file: readers cannot open it (give the source as its https:// URL)"
     if not parts.scheme or not parts.netloc:
         return ERROR, "is relative: inboxes have no page to resolve it against"
     if parts.scheme == "https":

@@ -43,6 +43,7 @@ def test_a_clean_variant_has_no_issue() -> None:
         (GOOD_HTML.replace(' alt=""', ""), "img-alt", ERROR),
         (GOOD_HTML.replace("https://example.ma/i.png", "http://example.ma/i.png"), "img-src", ERROR),
         (GOOD_HTML.replace("https://example.ma/a", "/a"), "link", ERROR),
+        (GOOD_HTML.replace("https://example.ma/a", "file:///tmp/page.txt#a"), "link", ERROR),
         (GOOD_HTML.replace("https://example.ma/a", "http://example.ma/a"), "link", ERROR),
         (GOOD_HTML.replace("https://example.ma/a", "http://127.0.0.1:8000/a"), "link", WARNING),
         (GOOD_HTML.replace("%%unsubscribe_url%%", "%%unsubscribe_link%%"), "placeholder", ERROR),
