@@ -30,7 +30,7 @@ demo: $(VENV)/.installed-run
 	@echo
 	@echo "Messages: $$(find outbox/$(DEMO_DATE) -name '*.eml' | wc -l) .eml files under outbox/$(DEMO_DATE)/"
 	@echo "Open one in your mail client, or read it: less outbox/$(DEMO_DATE)/quotidien/1.eml"
-	@echo "Preview in a browser: $(DIGEST) preview --date $(DEMO_DATE)   (then open http://127.0.0.1:8001/)"
+	@echo "Preview in a browser: $(DIGEST) preview --date $(DEMO_DATE)   (it prints the address to open)"
 	@echo "Statistics: $(DIGEST) stats"
 
 lint: $(VENV)/.installed-test
