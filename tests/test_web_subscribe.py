@@ -299,3 +299,10 @@ def test_tampered_preferences_token_is_404(http, settings, engine) -> None:
     for bad in (token[:-2] + "xx", links(settings).token("unsubscribe", subscriber_id, list_id), "x"):
         assert http.get(f"/p/{bad}").status_code == 404
         assert http.post(f"/p/{bad}", data={"frequency": "weekly"}).status_code == 404
+
+
+def test_front_page_leads_to_the_subscribe_form(http) -> None:
+    answer = http.get("/", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/subscribe"
+    assert http.get("/").status_code == 200

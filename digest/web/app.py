@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
 
 from digest import __version__
@@ -18,4 +19,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine or make_engine(settings.database_url)
     for module in (subscribe, unsubscribe, editor, archive, webhooks):
         app.include_router(module.router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        """The site's front door is the subscribe form."""
+        return RedirectResponse("/subscribe", status_code=303)
+
     return app
