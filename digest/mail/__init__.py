@@ -20,6 +20,13 @@ def get_backend(settings: Settings) -> MailBackend:
         from digest.mail.console import ConsoleBackend
 
         return ConsoleBackend()
+    # Real mail carries the reader's unsubscribe link: it must reach the web app from anywhere, and RFC 8058
+    # one-click unsubscribe requires HTTPS. A forgotten DIGEST_BASE_URL would mail dead links to every reader.
+    if not settings.base_url.startswith("https://"):
+        raise ConfigError(
+            f"DIGEST_BASE_URL must be the public https:// address of `digest serve` with "
+            f"DIGEST_MAIL_BACKEND={name} (got {settings.base_url}): unsubscribe links in every email point there"
+        )
     if name == "smtp":
         from digest.mail.smtp import SmtpBackend
 
