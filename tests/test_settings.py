@@ -69,6 +69,12 @@ def test_env_example_lists_every_setting() -> None:
         assert f"{field.validation_alias}=" in example, field.validation_alias
 
 
+def test_readme_names_every_setting() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for field in Settings.model_fields.values():
+        assert f"`{field.validation_alias}`" in readme, field.validation_alias
+
+
 def test_missing_secret_key_with_sendgrid_is_a_config_error() -> None:
     settings = Settings(_env_file=None, mail_backend="sendgrid")  # type: ignore[call-arg]
     with pytest.raises(ConfigError, match="DIGEST_SECRET_KEY"):
