@@ -260,6 +260,11 @@ def _readers(session: Session, edition: Edition, claimed: dict[int, int]) -> lis
     subscriber and subscription tables for every batch. The outer join keeps a reader whose subscription
     row is gone, as no longer subscribed."""
     subscriber_ids = list(claimed.values())
+    joined = [col(Subscription.subscriber_id) == col(Subscriber.id), col(Subscription.list_id) == edition.list_id]
+    if session.get_bind().dialect.name == "postgresql":
+        # Said again of the subscription side, or PostgreSQL hashes the whole list's subscriptions (SQLite
+        # looks each one up by the unique index without it).
+        joined.append(_among(session, col(Subscription.subscriber_id), subscriber_ids))
     rows = session.execute(
         sql_select(
             col(Subscriber.id),
@@ -274,15 +279,7 @@ def _readers(session: Session, edition: Edition, claimed: dict[int, int]) -> lis
             ),
         )
         .select_from(Subscriber)
-        .outerjoin(
-            Subscription,
-            and_(
-                col(Subscription.subscriber_id) == col(Subscriber.id),
-                col(Subscription.list_id) == edition.list_id,
-                # Said again of the subscription side, or PostgreSQL hashes the whole list's subscriptions.
-                _among(session, col(Subscription.subscriber_id), subscriber_ids),
-            ),
-        )
+        .outerjoin(Subscription, and_(*joined))
         .where(_among(session, col(Subscriber.id), subscriber_ids))
     ).all()
     by_subscriber = {row[0]: row for row in rows}
@@ -680,17 +677,24 @@ class _Deliverer:
 
     def _batches(self, readers: list[_Reader]) -> Iterator[Batch]:
         groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
+        # Readers share a handful of (language, sections) choices: each is resolved to its variant once, not
+        # per reader (resolving parses the sections and reads ORM attributes).
+        variant_keys: dict[tuple[str | None, str | None], str] = {}
         for reader in readers:
-            variant = self.context.variant(reader.language, reader.sections)
-            groups[(variant.key, reader.format or "html")].append(reader)
+            choice = (reader.language, reader.sections)
+            key = variant_keys.get(choice)
+            if key is None:
+                key = variant_keys[choice] = self.context.variant(*choice).key
+            groups[(key, reader.format or "html")].append(reader)
         list_id = self.context.edition.list_id
+        reader_fields = self.links.reader_fields
         for (key, fmt), group in groups.items():
             recipients = [
                 Recipient(
                     email=r.email,
                     name=r.name,
                     delivery_id=r.delivery_id,
-                    fields=self.links.reader_fields(r.subscriber_id, list_id),
+                    fields=reader_fields(r.subscriber_id, list_id),
                 )
                 for r in group
             ]
