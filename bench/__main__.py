@@ -11,14 +11,23 @@ from datetime import UTC, datetime
 from bench.import_csv import bench_import
 from bench.pipeline import bench_build, bench_personalize
 from bench.report import Figure
-from bench.send import bench_send
+from bench.send import bench_send, postgres_answers
 
 BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "build": lambda _args: [bench_build()],
     "personalize": lambda _args: bench_personalize(),
     "import": lambda _args: bench_import(),
-    "send": lambda args: bench_send((10_000, 100_000, 1_000_000) if args.million else (10_000, 100_000)),
+    "send": lambda args: bench_send(
+        (10_000, 100_000, 1_000_000) if args.million else (10_000, 100_000), postgres_url=_postgres(args.postgres)
+    ),
 }
+
+
+def _postgres(url: str) -> str | None:
+    if url and postgres_answers(url):
+        return url
+    print(f"PostgreSQL send skipped: no server answers at {url or '(none given)'}", flush=True)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these benchmarks")
     parser.add_argument("--million", action="store_true", help="also send to 1,000,000 readers (slow)")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL for the 100k send with 1 and 4 workers (a schema per run, dropped after; '' to skip)",
+    )
     args = parser.parse_args(argv)
     print(
         f"digest benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python {platform.python_version()}, "

@@ -187,6 +187,54 @@ def test_max_rate_spaces_the_batches(
     assert fake.sleeps == [pytest.approx(0.5)] * 4, "5 batches of 5 at 10/s: 4 waits of half a second"
 
 
+def _attempts_by_status(engine: Engine) -> dict[str, set[int]]:
+    with Session(engine) as session:
+        rows = session.exec(select(Delivery.status, Delivery.attempts)).all()
+    by_status: dict[str, set[int]] = {}
+    for status, attempts in rows:
+        by_status.setdefault(status, set()).add(attempts)
+    return by_status
+
+
+def test_a_stop_while_the_next_batch_is_in_flight_settles_it_and_mails_nobody_twice(
+    engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
+) -> None:
+    # The stop comes when the first batch is recorded: by then the second batch is already on the wire.
+    recorded: list[int] = []
+    with pytest.raises(DigestError, match="stopped on request"):
+        _send(
+            engine,
+            settings,
+            _sendgrid(sendgrid_server),
+            edition,
+            options=SendOptions(batch_size=5),
+            on_progress=recorded.append,
+            should_stop=lambda: bool(recorded),
+        )
+    assert recorded == [5, 5], "the batch in flight at the stop is recorded too"
+    assert _statuses(engine) == {"sent": 10, "queued": 15}
+    assert _attempts_by_status(engine) == {"sent": {1}, "queued": {0}}
+    report = _send(engine, settings, _sendgrid(sendgrid_server), edition, options=SendOptions(batch_size=5))
+    assert report.this_run == {"sent": 15} and report.finished
+    addresses = [m.to for m in sendgrid_server.messages]
+    assert len(addresses) == len(set(addresses)) == 25
+
+
+def test_a_refusal_while_the_next_batch_is_claimed_puts_it_back_in_the_queue(
+    engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
+) -> None:
+    # The second request is refused while the third batch is already claimed and built.
+    sendgrid_server.script(Answer(), Answer(401, {"errors": [{"message": "key revoked"}]}))
+    with pytest.raises(MailError, match="401"):
+        _send(engine, settings, _sendgrid(sendgrid_server), edition, options=SendOptions(batch_size=5))
+    assert _statuses(engine) == {"sent": 5, "queued": 20}
+    assert _attempts_by_status(engine) == {"sent": {1}, "queued": {0}}, "no claim of a stopped run counts"
+    report = _send(engine, settings, _sendgrid(sendgrid_server), edition, options=SendOptions(batch_size=5))
+    assert report.this_run == {"sent": 20} and report.finished
+    addresses = [m.to for m in sendgrid_server.messages]
+    assert len(addresses) == len(set(addresses)) == 25
+
+
 def test_smtp_temporary_refusals_are_retried_then_failed(engine: Engine, settings: Settings, smtp_server: Any) -> None:
     add_readers(engine, 4)
     edition = seed_edition(engine)
