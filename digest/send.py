@@ -31,7 +31,6 @@ import signal
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -526,25 +525,6 @@ class _EditionContext:
         )
 
 
-@dataclass(eq=False)
-class _Claim:
-    """Deliveries taken from the queue in one claim, and the outcomes known so far."""
-
-    ids: dict[int, int]
-    updates: list[_Update]
-    #: Batches of this claim whose provider answer is still to come.
-    unanswered: int = 0
-
-
-@dataclass(frozen=True)
-class _InFlight:
-    """A batch whose first try is on the wire in the sending thread."""
-
-    claim: _Claim
-    batch: Batch
-    answer: Future[list[RecipientResult]]
-
-
 class _Deliverer:
     """Claims batches of one edition and hands them to the backend until none is left (one per process)."""
 
@@ -571,46 +551,16 @@ class _Deliverer:
         self.on_progress = on_progress
         self.counts: Counter[str] = Counter()
         self.errors: list[str] = []
-        # Claims taken from the queue and not recorded yet, oldest first.
-        self._open: list[_Claim] = []
-        self._in_flight: _InFlight | None = None
 
     def run(self) -> None:
         """Send batch after batch; a provider that stays down stops the run with its readers still queued.
 
-        While one batch's request is on the wire (in a single worker thread, so the backend is never used by
-        two threads at once), the next batch is claimed and built and the previous one recorded: every
-        database operation, every retry and every wait stays on this thread. Between claims ``should_stop``
-        is asked whether to stop (SIGTERM from systemd, Ctrl-C): what is in flight is finished and recorded
-        first, so a stop never leaves anyone uncertain.
+        Between batches ``should_stop`` is asked whether to stop (SIGTERM from systemd, Ctrl-C): the batch
+        in flight is finished and recorded first, so a stop never leaves anyone uncertain. Batches are sent
+        one after another on purpose: claiming the next batch while one is on the wire was measured to gain
+        nothing beyond noise here (the sender is CPU-bound), and a crash would leave that claimed, never-sent
+        batch looking uncertain.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-send") as pool:
-            try:
-                for claim, batch in self._prepared():
-                    answered = self._await_in_flight()
-                    self.pacing.throttle(len(batch.recipients), self._rate())
-                    self._in_flight = _InFlight(claim, batch, pool.submit(self.backend.send_batch, batch))
-                    if answered is not None:
-                        self._record_if_answered(answered)
-                self._land_in_flight()
-            except _Stop as stop:
-                self._requeue_open(stop.error)
-                raise stop.error from stop
-            except DigestError as err:
-                # Raised while building a batch (a bad setting): the batch already on the wire is settled
-                # first; nothing of the rest reached the provider.
-                try:
-                    self._land_in_flight()
-                except _Stop as stop:
-                    self._requeue_open(stop.error)
-                    raise stop.error from stop
-                self._requeue_open(err)
-                raise
-        if self.should_stop():
-            raise DigestError("stopped on request; the readers not reached yet stay queued: run `digest send` again")
-
-    def _prepared(self) -> Iterator[tuple[_Claim, Batch]]:
-        """Claim and build batch after batch until the queue is empty or a stop is asked for."""
         edition_id = self.context.edition.id
         assert edition_id is not None
         size = min(self.options.batch_size, self.backend.max_batch)
@@ -618,10 +568,6 @@ class _Deliverer:
         while not self.should_stop():
             ids = _claim(self.session, edition_id, size, self.clock(), after)
             if not ids:
-                if self._in_flight is not None:
-                    # Its readers may go back to the queue (a temporary refusal): settle it, then look again.
-                    self._land_in_flight()
-                    continue
                 if not after:
                     break
                 # Readers put back in the queue (a temporary refusal) sit behind the cursor: one more pass.
@@ -630,44 +576,25 @@ class _Deliverer:
             after = max(ids)
             readers = _readers(self.session, self.context.edition, ids)
             # Readers who left since they were queued are taken off the queue, not mailed.
-            claim = _Claim(ids, [_Update(r.delivery_id, SKIP) for r in readers if not r.still_subscribed])
-            self._open.append(claim)
-            batches = list(self._batches([r for r in readers if r.still_subscribed]))
-            claim.unanswered = len(batches)
-            if not batches:
-                self._record_if_answered(claim)
-            for batch in batches:
-                yield claim, batch
+            updates = [_Update(r.delivery_id, SKIP) for r in readers if not r.still_subscribed]
+            try:
+                for batch in self._batches([r for r in readers if r.still_subscribed]):
+                    updates.extend(self._send(batch, ids))
+            except _Stop as stop:
+                self._requeue_rest(ids, updates, stop.error)
+                raise stop.error from stop
+            except DigestError as err:
+                # Raised while building a batch (a bad setting): nothing of the rest reached the provider.
+                self._requeue_rest(ids, updates, err)
+                raise
+            self._record(updates)
+        if self.should_stop():
+            raise DigestError("stopped on request; the readers not reached yet stay queued: run `digest send` again")
 
-    def _rate(self) -> float:
-        return self.options.max_rate / max(1, self.options.workers)
-
-    def _await_in_flight(self) -> _Claim | None:
-        """Wait for the batch on the wire and settle it (retries run here, on this thread); its claim."""
-        in_flight, self._in_flight = self._in_flight, None
-        if in_flight is None:
-            return None
-        in_flight.claim.updates.extend(self._send(in_flight.batch, in_flight.claim.ids, in_flight.answer))
-        in_flight.claim.unanswered -= 1
-        return in_flight.claim
-
-    def _land_in_flight(self) -> None:
-        answered = self._await_in_flight()
-        if answered is not None:
-            self._record_if_answered(answered)
-
-    def _record_if_answered(self, claim: _Claim) -> None:
-        if claim.unanswered == 0:
-            self._open.remove(claim)
-            self._record(claim.updates)
-
-    def _requeue_open(self, error: DigestError) -> None:
-        """Put back in the queue every claimed reader not handed to the provider; record the others."""
-        for claim in self._open:
-            done = {u.delivery_id for u in claim.updates}
-            claim.updates.extend(_Update(i, REQUEUE, error=str(error)) for i in claim.ids if i not in done)
-            self._record(claim.updates)
-        self._open.clear()
+    def _requeue_rest(self, ids: dict[int, int], updates: list[_Update], error: DigestError) -> None:
+        done = {u.delivery_id for u in updates}
+        updates.extend(_Update(i, REQUEUE, error=str(error)) for i in ids if i not in done)
+        self._record(updates)
 
     def _record(self, updates: list[_Update]) -> None:
         _record(self.session, updates, self.clock())
@@ -701,20 +628,13 @@ class _Deliverer:
             content = self.context.content(self.context.variants[key], fmt)
             yield self.context.batch(content, recipients, self.clock())
 
-    def _send(
-        self, batch: Batch, claimed: dict[int, int], first_answer: Future[list[RecipientResult]] | None = None
-    ) -> list[_Update]:
-        """Send one batch, retrying what may be retried; returns an outcome for each of its readers.
-
-        ``first_answer``, when given, is the first try already made (paced) in the sending thread."""
+    def _send(self, batch: Batch, claimed: dict[int, int]) -> list[_Update]:
+        """Send one batch, retrying what may be retried; returns an outcome for each of its readers."""
         attempt = 0
         while True:
+            self.pacing.throttle(len(batch.recipients), self.options.max_rate / max(1, self.options.workers))
             try:
-                if first_answer is not None and attempt == 0:
-                    results = first_answer.result()
-                else:
-                    self.pacing.throttle(len(batch.recipients), self._rate())
-                    results = self.backend.send_batch(batch)
+                results = self.backend.send_batch(batch)
             except ProviderError as err:
                 if err.status == 413 and len(batch.recipients) > 1:
                     # Too large for one request: halve it until it fits (a single reader too large fails).

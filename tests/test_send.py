@@ -196,10 +196,10 @@ def _attempts_by_status(engine: Engine) -> dict[str, set[int]]:
     return by_status
 
 
-def test_a_stop_while_the_next_batch_is_in_flight_settles_it_and_mails_nobody_twice(
+def test_a_stop_between_batches_records_what_was_sent_and_mails_nobody_twice(
     engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
 ) -> None:
-    # The stop comes when the first batch is recorded: by then the second batch is already on the wire.
+    # The stop is asked for as soon as the first batch is recorded.
     recorded: list[int] = []
     with pytest.raises(DigestError, match="stopped on request"):
         _send(
@@ -211,19 +211,19 @@ def test_a_stop_while_the_next_batch_is_in_flight_settles_it_and_mails_nobody_tw
             on_progress=recorded.append,
             should_stop=lambda: bool(recorded),
         )
-    assert recorded == [5, 5], "the batch in flight at the stop is recorded too"
-    assert _statuses(engine) == {"sent": 10, "queued": 15}
+    assert recorded == [5], "no batch is claimed after the stop"
+    assert _statuses(engine) == {"sent": 5, "queued": 20}
     assert _attempts_by_status(engine) == {"sent": {1}, "queued": {0}}
     report = _send(engine, settings, _sendgrid(sendgrid_server), edition, options=SendOptions(batch_size=5))
-    assert report.this_run == {"sent": 15} and report.finished
+    assert report.this_run == {"sent": 20} and report.finished
     addresses = [m.to for m in sendgrid_server.messages]
     assert len(addresses) == len(set(addresses)) == 25
 
 
-def test_a_refusal_while_the_next_batch_is_claimed_puts_it_back_in_the_queue(
+def test_a_refusal_stops_the_run_and_leaves_the_rest_queued(
     engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
 ) -> None:
-    # The second request is refused while the third batch is already claimed and built.
+    # The second request is refused: the key was revoked mid-run.
     sendgrid_server.script(Answer(), Answer(401, {"errors": [{"message": "key revoked"}]}))
     with pytest.raises(MailError, match="401"):
         _send(engine, settings, _sendgrid(sendgrid_server), edition, options=SendOptions(batch_size=5))
