@@ -12,11 +12,13 @@ from bench.import_csv import bench_import
 from bench.pipeline import bench_build, bench_personalize
 from bench.report import Figure
 from bench.send import bench_send, postgres_answers
+from bench.smtp import bench_smtp
 
 BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "build": lambda _args: [bench_build()],
     "personalize": lambda _args: bench_personalize(),
     "import": lambda _args: bench_import(),
+    "smtp": lambda _args: bench_smtp(),
     "send": lambda args: bench_send(
         (10_000, 100_000, 1_000_000) if args.million else (10_000, 100_000), postgres_url=_postgres(args.postgres)
     ),
