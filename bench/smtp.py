@@ -18,21 +18,14 @@ from digest.links import Links
 from digest.mail.base import Batch, Content, Recipient
 from digest.mail.mime import MessageBuilder
 from digest.mail.smtp import SmtpBackend
-from digest.render import make_environment, render_variant
-from tests.golden import SAMPLE_PUBLICATION, SAMPLE_WEB_URL, sample_selection
+from tests.golden import render_sample
 
 BATCH = 500
 
 
 def bench_smtp(messages: int = 10_000) -> list[Figure]:
     """Send ``messages`` through SmtpBackend in batches of 500, then the floor, to the same sink."""
-    variant = render_variant(
-        sample_selection(),
-        env=make_environment("fr"),
-        publication=SAMPLE_PUBLICATION,
-        language="fr",
-        web_url=SAMPLE_WEB_URL,
-    )
+    variant = render_sample("fr")
     links = Links("https://news.example.com", ["bench-key"])
     content = Content(subject=variant.subject, html=variant.html, text=variant.text)
     now = datetime.now(UTC)

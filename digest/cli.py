@@ -452,11 +452,6 @@ def stats(
         )
 
 
-def _not_yet(what: str, issue: str) -> None:
-    typer.echo(f"error: `digest {what}` is not available yet ({issue})", err=True)
-    raise typer.Exit(1)
-
-
 @app.command()
 @errors_to_exit
 def preview(
