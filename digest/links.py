@@ -66,8 +66,7 @@ class Links:
         # twice per reader of every edition, so the key setup is done once.
         mac = keyed.copy()
         mac.update(value.encode("ascii"))
-        signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
-        return f"{value}.{signature.decode('ascii')}"
+        return f"{value}.{_b64(mac.digest())}"
 
     def verify(self, purpose: str, token: str) -> ReaderToken:
         """The reader a token names, or BadToken (the caller answers 404 and reveals nothing)."""
@@ -99,12 +98,25 @@ class Links:
         return f"{self.base_url}/c/{self.token('confirm', subscriber_id, list_id)}"
 
     def reader_fields(self, subscriber_id: int, list_id: int) -> dict[str, str]:
-        """Values of the per-reader placeholders of an edition."""
+        """Values of the per-reader placeholders of an edition (the same links as :meth:`unsubscribe_url` and
+        :meth:`preferences_url`, a test checks it, made with one formatting of the reader's value)."""
+        value = f"{subscriber_id}.{list_id}"
+        data = value.encode("ascii")
+        unsubscribe = self._keyed_hmacs["unsubscribe"].copy()
+        unsubscribe.update(data)
+        preferences = self._keyed_hmacs["preferences"].copy()
+        preferences.update(data)
+        base = self.base_url
         return {
-            "unsubscribe_url": self.unsubscribe_url(subscriber_id, list_id),
-            "preferences_url": self.preferences_url(subscriber_id, list_id),
+            "unsubscribe_url": f"{base}/u/{value}.{_b64(unsubscribe.digest())}",
+            "preferences_url": f"{base}/p/{value}.{_b64(preferences.digest())}",
         }
 
     def edition_url(self, list_slug: str, day: date) -> str:
         """The public web version of an edition."""
         return f"{self.base_url}/editions/{list_slug}/{day.isoformat()}"
+
+
+def _b64(signature: bytes) -> str:
+    """A signature as itsdangerous writes it: URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(signature).rstrip(b"=").decode("ascii")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Column, DateTime, Index, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, Column, DateTime, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from subscribers.models import utcnow
@@ -76,8 +76,17 @@ class Delivery(SQLModel, table=True):
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
-        # Claims take the lowest queued ids of an edition: with id in the index that is a short range scan.
-        Index("ix_delivery_claim", "edition_id", "status", "id"),
+        # Claims take the lowest queued ids of an edition: a range scan of this index. It holds queued rows
+        # only, so recording an outcome (sending -> sent) touches no index at all; with status as a column
+        # every claim and every record moved an index entry (2.3 µs of ~28 per reader sent, SQLite). Counting
+        # an edition's deliveries by status scans its rows instead (0.16 s per million, once or twice a run).
+        Index(
+            "ix_delivery_queued",
+            "edition_id",
+            "id",
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import gc
 import logging
 import multiprocessing
 import os
@@ -35,17 +36,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     CursorResult,
     Engine,
-    Integer,
-    and_,
-    any_,
-    bindparam,
-    case,
-    delete,
     distinct,
     func,
     literal,
@@ -53,7 +48,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as sql_select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -70,6 +64,7 @@ from digest.errors import (
     ProviderError,
     ProviderUnreachable,
 )
+from digest.ledger import REQUEUE, Ledger
 from digest.links import Links
 from digest.mail import get_backend
 from digest.mail.base import Batch, Content, MailBackend, Outcome, Recipient, RecipientResult, sender_address
@@ -77,20 +72,12 @@ from digest.models import Delivery, DeliveryEvent, DeliveryStatus, Edition, Edit
 from digest.settings import Settings
 from subscribers.models import (
     MailingList,
-    Subscriber,
-    SubscriberStatus,
-    Subscription,
-    SubscriptionStatus,
     utcnow,
 )
 from subscribers.store import eligible_subscribers
 
 Clock = Callable[[], datetime]
 LEASE = timedelta(minutes=10)
-# A reader turned away for now (SMTP 4xx) is tried this many times in all before it counts as failed.
-MAX_ATTEMPTS = 5
-# Outcome of readers never handed to the provider because the run stopped: back to the queue as they were.
-REQUEUE = "requeue"
 # Outcome of readers who left the list after being queued: their delivery row is deleted, nobody is mailed.
 SKIP = "skip"
 # How each outcome shows in a run's counts.
@@ -151,6 +138,25 @@ def sqlite_send_lock(engine: Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def rare_collections() -> Iterator[None]:
+    """Keep the cyclic garbage collector mostly out of the way of a send, and put it back after.
+
+    A batch makes thousands of short-lived dicts and strings and no reference cycles, yet every 700 allocations
+    started a collection that also walked what the process had loaded (SQLAlchemy, the rendered edition):
+    10-15% of the sending time at 100,000 readers. Objects alive at the start are frozen out of the walks, and
+    collections start after 10,000 allocations.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 def enqueue(session: Session, edition: Edition, day_of_edition: datetime) -> int:
     """Insert, in one statement, a queued Delivery for every eligible reader who has none yet.
 
@@ -202,45 +208,9 @@ def _mark_orphans_uncertain(session: Session, edition_id: int, now: datetime, *,
     return _rowcount(result)
 
 
-def _claim(session: Session, edition_id: int, size: int, now: datetime, after: int = 0) -> dict[int, int]:
-    """Take up to ``size`` queued deliveries with ids above ``after`` for this process, oldest first:
-    {delivery id: subscriber id}. Callers move ``after`` forward so no claim rescans what is already sent
-    (the planners, told that most rows are queued, walk the primary key and would skip them one by one)."""
-    pick = (
-        select(Delivery.id)
-        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED, col(Delivery.id) > after)
-        .order_by(col(Delivery.id))
-        .limit(size)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-        # "= ANY(ARRAY(...))" makes PostgreSQL pick the rows by primary key; with "IN (...)" it may hash-join
-        # the whole table for every claim.
-        chosen = col(Delivery.id) == any_(func.array(pick.scalar_subquery()))
-    else:
-        chosen = col(Delivery.id).in_(pick.scalar_subquery())
-    claimed = session.execute(
-        update(Delivery)
-        .where(chosen)
-        .values(status=DeliveryStatus.SENDING, lease_until=now + LEASE, attempts=col(Delivery.attempts) + 1)
-        .returning(col(Delivery.id), col(Delivery.subscriber_id))
-        .execution_options(synchronize_session=False)
-    )
-    ids = dict(sorted((row[0], row[1]) for row in claimed))
-    session.commit()
-    return ids
+class _Reader(NamedTuple):
+    """One reader of a claimed batch."""
 
-
-def _among(session: Session, column: Any, ids: Iterable[int]) -> Any:
-    """``column IN ids``; on PostgreSQL one array parameter, which spares parsing and planning a
-    thousand placeholders for every batch."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(literal(list(ids), ARRAY(Integer)))
-    return column.in_(list(ids))
-
-
-@dataclass(frozen=True, slots=True)
-class _Reader:
     delivery_id: int
     subscriber_id: int
     email: str
@@ -249,107 +219,69 @@ class _Reader:
     format: str | None
     #: Comma-separated sections the reader chose on this list (none: all).
     sections: str | None
-    #: False when the reader left (unsubscribed, bounced, complained) after being queued.
+    #: False when the reader left (unsubscribed, bounced, complained, erased) after being queued.
     still_subscribed: bool
 
 
-def _readers(session: Session, edition: Edition, claimed: dict[int, int]) -> list[_Reader]:
-    """The readers of claimed deliveries ({delivery id: subscriber id}), looked up by primary key and the
-    unique (subscriber_id, list_id) index: a join from the deliveries lets the planners scan the whole
-    subscriber and subscription tables for every batch. The outer join keeps a reader whose subscription
-    row is gone, as no longer subscribed."""
-    subscriber_ids = list(claimed.values())
-    joined = [col(Subscription.subscriber_id) == col(Subscriber.id), col(Subscription.list_id) == edition.list_id]
-    if session.get_bind().dialect.name == "postgresql":
-        # Said again of the subscription side, or PostgreSQL hashes the whole list's subscriptions (SQLite
-        # looks each one up by the unique index without it).
-        joined.append(_among(session, col(Subscription.subscriber_id), subscriber_ids))
-    rows = session.execute(
-        sql_select(
-            col(Subscriber.id),
-            col(Subscriber.email),
-            col(Subscriber.name),
-            col(Subscriber.language),
-            col(Subscription.format),
-            col(Subscription.sections),
-            and_(
-                col(Subscriber.status) == SubscriberStatus.ACTIVE,
-                col(Subscription.status) == SubscriptionStatus.ACTIVE,
-            ),
-        )
-        .select_from(Subscriber)
-        .outerjoin(Subscription, and_(*joined))
-        .where(_among(session, col(Subscriber.id), subscriber_ids))
-    ).all()
-    by_subscriber = {row[0]: row for row in rows}
+def _readers(ledger: Ledger, list_id: int, claimed: dict[int, int]) -> list[_Reader]:
+    """The readers of claimed deliveries ({delivery id: subscriber id}) in claim order; one whose row is gone
+    counts as no longer subscribed."""
+    rows = ledger.readers(list_id, claimed.values())
     return [
-        _Reader(delivery_id, *by_subscriber[subscriber_id])
+        _Reader(delivery_id, *rows[subscriber_id])
+        if subscriber_id in rows
+        else _Reader(delivery_id, subscriber_id, "", None, None, None, None, False)
         for delivery_id, subscriber_id in claimed.items()
-        if subscriber_id in by_subscriber
     ]
 
 
-def _record(session: Session, updates: list[_Update], now: datetime) -> None:
-    """Store a claimed batch's outcomes: one UPDATE per distinct answer (a SendGrid batch is one statement)."""
-    skipped = [u.delivery_id for u in updates if u.outcome == SKIP]
-    if skipped:
-        session.execute(
-            delete(Delivery)
-            .where(_among(session, col(Delivery.id), skipped))
-            .execution_options(synchronize_session=False)
-        )
-        updates = [u for u in updates if u.outcome != SKIP]
-    groups: dict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
-    for update_ in updates:
-        groups[(update_.outcome, update_.provider_id, update_.error)].append(update_.delivery_id)
-    if len(groups) <= GROUPED_UPDATES:
+class _Outcomes:
+    """What became of one claimed batch, grouped by answer: the ledger stores each group in one statement."""
+
+    def __init__(self) -> None:
+        self.groups: defaultdict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
+
+    def add(self, outcome: str, ids: Iterable[int], error: str | None = None) -> None:
+        """The same ``outcome`` for every delivery of ``ids``."""
+        ids = list(ids)
+        if ids:
+            self.groups[(outcome, None, error)].extend(ids)
+
+    def add_results(self, results: Iterable[RecipientResult]) -> None:
+        """What a backend answered, reader by reader."""
+        groups = self.groups
+        for result in results:
+            if result.recipient.delivery_id is not None:
+                groups[(result.outcome, result.provider_id, result.error)].append(result.recipient.delivery_id)
+
+    def settled(self) -> set[int]:
+        """The deliveries that have an outcome."""
+        return {delivery_id for ids in self.groups.values() for delivery_id in ids}
+
+    def counts(self) -> Counter[str]:
+        """How many deliveries each outcome settled, as a run's counts show them."""
+        counts: Counter[str] = Counter()
+        for (outcome, _, _), ids in self.groups.items():
+            counts[_COUNTED_AS.get(outcome, outcome)] += len(ids)
+        return counts
+
+    def store(self, ledger: Ledger, now: datetime) -> None:
+        """Write every outcome: one statement per distinct answer (a SendGrid batch is one statement); backends
+        that answer per message (outbox, SMTP) give each reader its own id, stored in one executemany."""
+        groups = dict(self.groups)
+        skipped = [i for (outcome, _, _), ids in groups.items() if outcome == SKIP for i in ids]
+        if skipped:
+            ledger.forget(skipped)
+        groups = {key: ids for key, ids in groups.items() if key[0] != SKIP}
+        if len(groups) <= GROUPED_UPDATES:
+            for (outcome, provider_id, error), ids in groups.items():
+                ledger.record(outcome, ids, now, provider_id=provider_id, error=error)
+            return
+        by_outcome: defaultdict[str, list[tuple[int, str | None, str | None]]] = defaultdict(list)
         for (outcome, provider_id, error), ids in groups.items():
-            session.execute(
-                update(Delivery)
-                .where(_among(session, col(Delivery.id), ids))
-                .values(**_outcome_values(outcome, provider_id, error, now))
-                # No ORM objects of these rows are loaded: nothing in the session to synchronise.
-                .execution_options(synchronize_session=False)
-            )
-    else:
-        # Backends that answer per message (outbox, SMTP) give each reader its own id: one executemany.
-        table = Delivery.__table__  # type: ignore[attr-defined]
-        for outcome in {key[0] for key in groups}:
-            rows = [
-                {"b_id": u.delivery_id, "b_provider_id": u.provider_id, "b_error": u.error}
-                for u in updates
-                if u.outcome == outcome
-            ]
-            values = _outcome_values(outcome, bindparam("b_provider_id"), bindparam("b_error"), now)
-            session.execute(update(table).where(table.c.id == bindparam("b_id")).values(**values), rows)
-    session.commit()
-
-
-def _outcome_values(outcome: str, provider_id: Any, error: Any, now: datetime) -> dict[str, Any]:
-    """Column values for deliveries that met ``outcome``."""
-    values: dict[str, Any] = {"provider_id": provider_id, "error": error, "lease_until": None}
-    if outcome == Outcome.SENT:
-        values.update(status=DeliveryStatus.SENT, sent_at=now)
-    elif outcome == Outcome.RETRY:
-        # A reader the provider turned away for now goes back to the queue, until it has had its tries.
-        values["status"] = case(
-            (col(Delivery.attempts) >= MAX_ATTEMPTS, literal(DeliveryStatus.FAILED.value)),
-            else_=literal(DeliveryStatus.QUEUED.value),
-        )
-    elif outcome == REQUEUE:
-        # Never handed to the provider (the run stopped): the claim's attempt does not count.
-        values.update(status=DeliveryStatus.QUEUED, attempts=col(Delivery.attempts) - 1)
-    else:
-        values["status"] = DeliveryStatus(outcome.value if isinstance(outcome, Outcome) else outcome)
-    return values
-
-
-@dataclass(frozen=True, slots=True)
-class _Update:
-    delivery_id: int
-    outcome: str
-    provider_id: str | None = None
-    error: str | None = None
+            by_outcome[outcome].extend((delivery_id, provider_id, error) for delivery_id in ids)
+        for outcome, rows in by_outcome.items():
+            ledger.record_each(outcome, rows, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,6 +481,7 @@ class _Deliverer:
         self.pacing = pacing
         self.clock = clock
         self.on_progress = on_progress
+        self.ledger = Ledger(session)
         self.counts: Counter[str] = Counter()
         self.errors: list[str] = []
 
@@ -563,10 +496,12 @@ class _Deliverer:
         """
         edition_id = self.context.edition.id
         assert edition_id is not None
+        list_id = self.context.edition.list_id
         size = min(self.options.batch_size, self.backend.max_batch)
         after = 0
         while not self.should_stop():
-            ids = _claim(self.session, edition_id, size, self.clock(), after)
+            ids = self.ledger.claim(edition_id, size, self.clock() + LEASE, after)
+            self.session.commit()
             if not ids:
                 if not after:
                     break
@@ -574,33 +509,36 @@ class _Deliverer:
                 after = 0
                 continue
             after = max(ids)
-            readers = _readers(self.session, self.context.edition, ids)
+            readers = _readers(self.ledger, list_id, ids)
+            outcomes = _Outcomes()
             # Readers who left since they were queued are taken off the queue, not mailed.
-            updates = [_Update(r.delivery_id, SKIP) for r in readers if not r.still_subscribed]
+            outcomes.add(SKIP, (r.delivery_id for r in readers if not r.still_subscribed))
             try:
                 for batch in self._batches([r for r in readers if r.still_subscribed]):
-                    updates.extend(self._send(batch, ids))
+                    self._send(batch, ids, outcomes)
             except _Stop as stop:
-                self._requeue_rest(ids, updates, stop.error)
+                self._requeue_rest(ids, outcomes, stop.error)
                 raise stop.error from stop
             except DigestError as err:
                 # Raised while building a batch (a bad setting): nothing of the rest reached the provider.
-                self._requeue_rest(ids, updates, err)
+                self._requeue_rest(ids, outcomes, err)
                 raise
-            self._record(updates)
+            self._record(outcomes)
         if self.should_stop():
             raise DigestError("stopped on request; the readers not reached yet stay queued: run `digest send` again")
 
-    def _requeue_rest(self, ids: dict[int, int], updates: list[_Update], error: DigestError) -> None:
-        done = {u.delivery_id for u in updates}
-        updates.extend(_Update(i, REQUEUE, error=str(error)) for i in ids if i not in done)
-        self._record(updates)
+    def _requeue_rest(self, ids: dict[int, int], outcomes: _Outcomes, error: DigestError) -> None:
+        settled = outcomes.settled()
+        outcomes.add(REQUEUE, (i for i in ids if i not in settled), error=str(error))
+        self._record(outcomes)
 
-    def _record(self, updates: list[_Update]) -> None:
-        _record(self.session, updates, self.clock())
-        self.counts.update(_COUNTED_AS.get(u.outcome, u.outcome) for u in updates)
+    def _record(self, outcomes: _Outcomes) -> None:
+        outcomes.store(self.ledger, self.clock())
+        self.session.commit()
+        counts = outcomes.counts()
+        self.counts.update(counts)
         if self.on_progress:
-            self.on_progress(len(updates))
+            self.on_progress(counts.total())
 
     def _batches(self, readers: list[_Reader]) -> Iterator[Batch]:
         groups: dict[tuple[str, str], list[_Reader]] = defaultdict(list)
@@ -628,8 +566,9 @@ class _Deliverer:
             content = self.context.content(self.context.variants[key], fmt)
             yield self.context.batch(content, recipients, self.clock())
 
-    def _send(self, batch: Batch, claimed: dict[int, int]) -> list[_Update]:
-        """Send one batch, retrying what may be retried; returns an outcome for each of its readers."""
+    def _send(self, batch: Batch, claimed: dict[int, int], outcomes: _Outcomes) -> None:
+        """Send one batch, retrying what may be retried; adds an outcome for each of its readers to ``outcomes``
+        as soon as it is known, so a later stop never puts back in the queue a reader already sent."""
         attempt = 0
         while True:
             self.pacing.throttle(len(batch.recipients), self.options.max_rate / max(1, self.options.workers))
@@ -641,7 +580,9 @@ class _Deliverer:
                     half = len(batch.recipients) // 2
                     first = dataclasses.replace(batch, recipients=batch.recipients[:half])
                     second = dataclasses.replace(batch, recipients=batch.recipients[half:])
-                    return self._send(first, claimed) + self._send(second, claimed)
+                    self._send(first, claimed, outcomes)
+                    self._send(second, claimed, outcomes)
+                    return
                 if err.retryable and attempt < self.options.retries:
                     attempt += 1
                     self._wait(attempt, err, claimed)
@@ -649,7 +590,8 @@ class _Deliverer:
                 if err.retryable or err.status in (401, 403):
                     raise _Stop(err) from err
                 self.errors.append(str(err))
-                return _all(batch, Outcome.FAILED, str(err))
+                outcomes.add(Outcome.FAILED, _delivery_ids(batch), error=str(err))
+                return
             except ProviderUnreachable as err:
                 if attempt < self.options.retries:
                     attempt += 1
@@ -658,33 +600,27 @@ class _Deliverer:
                 raise _Stop(err) from err
             except OutcomeUnknown as err:
                 self.errors.append(str(err))
-                return _all(batch, Outcome.UNCERTAIN, str(err))
+                outcomes.add(Outcome.UNCERTAIN, _delivery_ids(batch), error=str(err))
+                return
             except MailError as err:
                 raise _Stop(err) from err
             for result in results:
                 if result.error and result.outcome is not Outcome.SENT:
                     self.errors.append(f"{result.recipient.email}: {result.error}")
-            return [
-                _Update(r.recipient.delivery_id, r.outcome, r.provider_id, r.error)
-                for r in results
-                if r.recipient.delivery_id is not None
-            ]
+            outcomes.add_results(results)
+            return
 
     def _wait(self, attempt: int, err: MailError, claimed: dict[int, int]) -> None:
         delay = self.pacing.backoff(attempt, err.retry_after if isinstance(err, ProviderError) else None)
         log.warning("%s; try %d of %d in %.1f s", err, attempt + 1, self.options.retries + 1, delay)
         # The batch stays ours while we wait: a long wait must not make another worker think we died.
-        self.session.execute(
-            update(Delivery)
-            .where(_among(self.session, col(Delivery.id), claimed))
-            .values(lease_until=self.clock() + LEASE + timedelta(seconds=delay))
-        )
+        self.ledger.extend_lease(claimed, self.clock() + LEASE + timedelta(seconds=delay))
         self.session.commit()
         self.pacing.sleep(delay)
 
 
-def _all(batch: Batch, outcome: Outcome, error: str) -> list[_Update]:
-    return [_Update(r.delivery_id, outcome, None, error) for r in batch.recipients if r.delivery_id is not None]
+def _delivery_ids(batch: Batch) -> list[int]:
+    return [r.delivery_id for r in batch.recipients if r.delivery_id is not None]
 
 
 def _prepare(session: Session, edition: Edition, options: SendOptions, now: datetime, report: SendReport) -> int:
@@ -738,7 +674,9 @@ def send_edition(
     if options.workers > 1 and engine.dialect.name != "postgresql":
         raise ConfigError("--workers needs PostgreSQL (DATABASE_URL=postgresql+psycopg://...); SQLite sends alone")
     report = SendReport()
-    with sqlite_send_lock(engine), Session(engine) as session:
+    # Not expired on commit: the edition, its list and its rendered variants are read once, not again after
+    # every batch's commit (that reloaded them for every batch).
+    with sqlite_send_lock(engine), Session(engine, expire_on_commit=False) as session:
         context = mailing.load(session)
         edition = context.edition
         waiting = _prepare(session, edition, options, clock(), report)
@@ -773,7 +711,8 @@ def send_edition(
                     should_stop=should_stop,
                 )
                 try:
-                    deliverer.run()
+                    with rare_collections():
+                        deliverer.run()
                 finally:
                     report.this_run.update(deliverer.counts)
                     report.errors.extend(deliverer.errors)
@@ -834,7 +773,7 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
     errors: list[str] = []
     failure = None
     try:
-        with StopFlag.on_signals() as stop, Session(engine) as session:
+        with StopFlag.on_signals() as stop, Session(engine, expire_on_commit=False) as session:
             deliverer = _Deliverer(
                 session=session,
                 context=mailing.load(session),
@@ -846,7 +785,8 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
                 should_stop=stop,
             )
             try:
-                deliverer.run()
+                with rare_collections():
+                    deliverer.run()
             finally:
                 counts, errors = deliverer.counts, deliverer.errors
     except DigestError as err:
@@ -885,7 +825,7 @@ def dry_run(
     with mailing.engine.connect() as connection:
         transaction = connection.begin()
         # The session's commits stay inside the outer transaction, which is rolled back: nothing is stored.
-        session = Session(bind=connection, join_transaction_mode="rollback_only")
+        session = Session(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
         try:
             context = mailing.load(session)
             edition = context.edition
@@ -901,9 +841,9 @@ def dry_run(
             )
             size = min(options.batch_size, backend.max_batch)
             last = 0
-            while ids := _queued_after(session, mailing.edition_id, last, size):
+            while ids := deliverer.ledger.queued(mailing.edition_id, size, last):
                 last = max(ids)
-                for batch in deliverer._batches(_readers(session, edition, ids)):
+                for batch in deliverer._batches(_readers(deliverer.ledger, edition.list_id, ids)):
                     variant = f"{batch.content.subject} ({'text' if batch.content.html is None else 'html'})"
                     report.readers[variant] += len(batch.recipients)
                     report.sample.extend(r.email for r in batch.recipients[: max(0, 10 - len(report.sample))])
@@ -915,16 +855,6 @@ def dry_run(
             session.close()
             transaction.rollback()
     return report
-
-
-def _queued_after(session: Session, edition_id: int, last: int, size: int) -> dict[int, int]:
-    rows = session.exec(
-        select(Delivery.id, Delivery.subscriber_id)
-        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED, col(Delivery.id) > last)
-        .order_by(col(Delivery.id))
-        .limit(size)
-    ).all()
-    return {delivery_id: subscriber_id for delivery_id, subscriber_id in rows if delivery_id is not None}
 
 
 def send_test(mailing: Mailing, addresses: list[str], *, clock: Clock = utcnow) -> list[RecipientResult]:

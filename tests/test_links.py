@@ -69,3 +69,15 @@ def test_urls_use_the_base_url() -> None:
     links = Links("https://news.example.com/", ["k1"])
     assert links.unsubscribe_url(1, 1).startswith("https://news.example.com/u/1.1.")
     assert set(links.reader_fields(1, 1)) == {"unsubscribe_url", "preferences_url"}
+
+
+@given(subscriber=ids, mailing_list=ids)
+def test_reader_fields_are_the_links_each_method_makes(subscriber: int, mailing_list: int) -> None:
+    links = Links("https://news.example.com", ["new", "old"])
+    fields = links.reader_fields(subscriber, mailing_list)
+    assert fields == {
+        "unsubscribe_url": links.unsubscribe_url(subscriber, mailing_list),
+        "preferences_url": links.preferences_url(subscriber, mailing_list),
+    }
+    token = fields["preferences_url"].rsplit("/", 1)[1]
+    assert links.verify("preferences", token).subscriber_id == subscriber

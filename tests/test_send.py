@@ -11,12 +11,13 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from digest.errors import ConfigError, DigestError, EditionError, MailError, NothingToSend
+from digest.ledger import MAX_ATTEMPTS
 from digest.links import Links
 from digest.mail.outbox import OutboxBackend
 from digest.mail.sendgrid import SendGridBackend
 from digest.mail.smtp import SmtpBackend
 from digest.models import Delivery, Edition
-from digest.send import MAX_ATTEMPTS, Mailing, Pacing, SendOptions, dry_run, send_edition, send_test
+from digest.send import Mailing, Pacing, SendOptions, dry_run, send_edition, send_test
 from digest.settings import Settings
 from subscribers.models import Subscriber, Subscription
 from tests.seed import SUBJECT, add_readers, seed_edition
@@ -162,6 +163,19 @@ def test_a_request_too_large_is_split(
     report = _send(engine, settings, _sendgrid(sendgrid_server), edition)
     assert report.this_run["sent"] == 25
     assert [len(r["personalizations"]) for r in sendgrid_server.requests] == [12, 13]
+
+
+def test_a_split_batch_keeps_its_sent_half_when_the_provider_then_refuses_the_key(
+    engine: Engine, settings: Settings, edition: int, sendgrid_server: SendGridStandIn
+) -> None:
+    sendgrid_server.script(Answer(413, {"errors": [{"message": "too large"}]}), Answer(), Answer(401))
+    with pytest.raises(MailError, match="401"):
+        _send(engine, settings, _sendgrid(sendgrid_server), edition)
+    assert _statuses(engine) == {"sent": 12, "queued": 13}
+    sent_to = {message.to for message in sendgrid_server.messages}
+    report = _send(engine, settings, _sendgrid(sendgrid_server), edition)
+    assert report.this_run == {"sent": 13}
+    assert len(sendgrid_server.messages) == 25 and not sent_to & {m.to for m in sendgrid_server.messages[12:]}
 
 
 def test_no_answer_makes_the_batch_uncertain_and_it_is_never_resent_unless_asked(

