@@ -35,11 +35,20 @@ from tests.golden import SAMPLE_DATE
 ROOT = Path(__file__).parent.parent
 
 
+# What a request to the real SendGrid takes from a server in another region (seen: 80-250 ms for 1000
+# personalizations); the latency figures show what --workers is for.
+LATENCY = 0.1
+
+
 @contextlib.contextmanager
-def standin_process() -> Iterator[str]:
-    """The SendGrid stand-in in its own process; yields its base URL."""
+def standin_process(delay: float = 0.0) -> Iterator[str]:
+    """The SendGrid stand-in in its own process, answering after ``delay`` seconds; yields its base URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.standin"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "bench.standin", str(delay)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     url = process.stdout.readline().strip()
@@ -210,6 +219,25 @@ def bench_send(sizes: tuple[int, ...] = (10_000, 100_000), postgres_url: str | N
                         floors[readers] = floor_seconds(readers, url, *_sample_content(schema_url))
                 name = f"send sendgrid PostgreSQL {readers:,} x{workers}"
                 figures.append(_figure(name, readers, run, floors[readers]))
+    if postgres_url:
+        figures += bench_latency(postgres_url)
+    return figures
+
+
+def bench_latency(postgres_url: str, readers: int = 100_000) -> list[Figure]:
+    """The PostgreSQL send with 1 and 4 workers to a stand-in that answers after LATENCY seconds, against a
+    floor posting the same requests one after another: one sender waits for every answer, workers overlap."""
+    figures = []
+    with standin_process(LATENCY) as url:
+        floor = None
+        for workers in (1, 4):
+            with fresh_schema(postgres_url) as schema_url:
+                settings = populate(schema_url, readers)
+                run = run_send(settings, url, workers=workers)
+                if floor is None:
+                    floor = floor_seconds(readers, url, *_sample_content(schema_url))
+            name = f"send PostgreSQL {readers:,} x{workers}, {LATENCY * 1000:.0f} ms API"
+            figures.append(_figure(name, readers, run, floor))
     return figures
 
 

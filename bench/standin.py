@@ -14,10 +14,12 @@ VALIDATE_EVERY = 50
 
 
 def main() -> None:
-    """Serve until SIGTERM; a refused (invalid) request is reported on stderr at exit."""
+    """Serve until SIGTERM; a refused (invalid) request is reported on stderr at exit. An argument is the
+    seconds each answer waits, like the network and SendGrid's own time from a server far away."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with SendGridStandIn(api_key=API_KEY, validate_every=VALIDATE_EVERY, keep=False) as standin:
+    delay = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
+    with SendGridStandIn(api_key=API_KEY, delay=delay, validate_every=VALIDATE_EVERY, keep=False) as standin:
         print(standin.url, flush=True)
         stop.wait()
         print(f"delivered {standin.delivered} refused {len(standin.refused)}", file=sys.stderr, flush=True)

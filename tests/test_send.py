@@ -21,7 +21,7 @@ from digest.send import Mailing, Pacing, SendOptions, dry_run, send_edition, sen
 from digest.settings import Settings
 from subscribers.models import Subscriber, Subscription
 from tests.seed import SUBJECT, add_readers, seed_edition
-from tests.servers.sendgrid import Answer, SendGridStandIn
+from tests.servers.sendgrid import Answer, SendGridStandIn, expand
 
 
 class FakeTime:
@@ -104,6 +104,19 @@ def test_each_reader_gets_their_language_and_format(engine: Engine, settings: Se
     assert got["reader20@example.com"].html is not None
     assert got["reader30@example.com"].subject == f"{SUBJECT} (fr:economie+sport)", "their sections"
     assert got["reader40@example.com"].subject == SUBJECT, "no variant for their sections: every section"
+
+
+def test_readers_of_one_variant_share_requests_whatever_order_they_joined_in(
+    engine: Engine, settings: Settings
+) -> None:
+    for i in range(6):
+        add_readers(engine, 1, start=i, language="en" if i % 2 else "fr")
+    edition = seed_edition(engine, languages=("fr", "en"))
+    with SendGridStandIn() as server:
+        _send(engine, settings, _sendgrid(server), edition, options=SendOptions(batch_size=3))
+        subjects = [{m.subject for m in expand(request)} for request in server.requests]
+    assert sorted(len(r["personalizations"]) for r in server.requests) == [3, 3], "not 2+1+1+2"
+    assert sorted(map(sorted, subjects)) == [[SUBJECT], [f"{SUBJECT} (en)"]]
 
 
 def test_rate_limits_and_server_errors_are_retried_with_backoff(
