@@ -5,7 +5,8 @@ record what the provider answered. Everything else about deliveries goes through
 a million times a day at scale, and through the ORM they cost 10.8 µs per reader at 100,000 readers
 (SQLite, 2 cores): SQLAlchemy expands and compiles a 1000-placeholder ``IN`` list for every batch and wraps
 every row. Here the ids travel as one parameter (SQLite: a JSON array read by ``json_each``; PostgreSQL: an
-integer array) and rows come back as plain tuples, 4.6 µs per reader for the same work.
+integer array) and rows come back as plain tuples: 4.6 µs per reader for the same work, 3.4 µs since the claim
+index holds queued rows only (see ``Delivery``).
 
 The statements run inside the session's transaction: ``session.commit()`` commits them.
 """
@@ -34,10 +35,6 @@ _QUEUED = f"status = '{DeliveryStatus.QUEUED.value}'"
 
 #: One reader of a claimed batch: subscriber id, email, name, language, format, sections, still subscribed.
 ReaderRow = tuple[int, str, str | None, str | None, str | None, str | None, bool]
-
-
-class LedgerError(DigestError):
-    """The database refused a ledger statement (locked, gone, out of space); the message names why."""
 
 
 class Ledger:
@@ -76,7 +73,9 @@ class Ledger:
             cursor.execute(self._sql(statement), parameters)
             return list(cursor.fetchall()) if cursor.description else []
         except self._dbapi_error as err:
-            raise LedgerError(f"database: {err}") from err
+            # Locked, gone, out of space: one line naming why; the batch's rows stay as they were or `sending`,
+            # which the next run settles.
+            raise DigestError(f"database: {err}") from err
         finally:
             cursor.close()
 

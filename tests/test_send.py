@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from digest.db import init_database, make_engine
 from digest.errors import ConfigError, DigestError, EditionError, MailError, NothingToSend
 from digest.ledger import MAX_ATTEMPTS
 from digest.links import Links
@@ -372,3 +375,24 @@ def test_readers_who_left_after_being_queued_are_skipped(
     received = {m.to for m in sendgrid_server.messages}
     assert len(received) == 23 and not received & {"reader20@example.com", "reader21@example.com"}
     assert _statuses(engine) == {"sent": 23}, "their queued deliveries are gone: a later return re-queues them"
+
+
+def test_a_database_that_stays_locked_stops_the_send_with_one_line_and_loses_nobody(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    settings = Settings(_env_file=None, database_url=url, outbox_dir=tmp_path / "outbox")  # type: ignore[call-arg]
+    init_database(make_engine(url), default_list="quotidien")
+    # A short busy timeout: the lock below is held for the whole claim.
+    engine = make_engine(url, connect_args={"timeout": 0.2})
+    add_readers(engine, 5)
+    edition = seed_edition(engine)
+    blocker = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    with pytest.raises(DigestError, match=r"^database: database is locked$"):
+        send_edition(
+            mailing(engine, settings, OutboxBackend(settings.outbox_dir), edition),
+            on_start=lambda _waiting: blocker.execute("BEGIN EXCLUSIVE"),
+        )
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    report = _send(engine, settings, OutboxBackend(settings.outbox_dir), edition)
+    assert report.this_run == {"sent": 5} and _statuses(engine) == {"sent": 5}
+    engine.dispose()
