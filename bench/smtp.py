@@ -10,7 +10,6 @@ import smtplib
 import subprocess
 import sys
 from datetime import UTC, datetime
-from email.policy import SMTP
 
 from bench.report import Figure, timed
 from bench.send import ROOT
@@ -58,7 +57,7 @@ def bench_smtp(messages: int = 10_000) -> list[Figure]:
 
         seconds = timed(send_all)
         backend.close()
-        ready = [MessageBuilder(batches[0]).build(batches[0].recipients[0]).as_bytes(policy=SMTP)] * messages
+        ready = [MessageBuilder(batches[0]).build(batches[0].recipients[0]).data] * messages
 
         def floor() -> None:
             with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from digest.errors import ConfigError, ProviderError, ProviderUnreachable
 from digest.mail.base import Outcome
+from digest.mail.mime import MessageBuilder
 from digest.mail.smtp import SmtpBackend, SmtpServer
 from tests.seed import make_batch
 from tests.servers.smtp import SmtpStandIn
@@ -91,3 +93,43 @@ def test_no_answer_after_the_message_left_is_uncertain_and_the_rest_go_again(smt
     assert [r.outcome for r in results] == [Outcome.SENT, Outcome.UNCERTAIN, Outcome.RETRY, Outcome.RETRY]
     assert "connection lost" in (results[1].error or "")
     assert [r.rcpt_tos for r in smtp_server.handler.received] == [["reader0@example.com"], ["reader1@example.com"]]
+
+
+def test_the_server_gets_the_built_bytes_from_the_from_address(smtp_server: Any) -> None:
+    batch = make_batch(2, html=False)
+    # Lines that SMTP dot-stuffs: the server must get them back as they were built.
+    batch = dataclasses.replace(batch, content=dataclasses.replace(batch.content, text=".\n..x\n%%unsubscribe_url%%"))
+    SmtpBackend(smtp_server.url(), timeout=5).send_batch(batch)
+    builder = MessageBuilder(batch)
+    for recipient, received in zip(batch.recipients, smtp_server.handler.received, strict=True):
+        assert received.mail_from == "news@example.com"
+        assert "SMTPUTF8" not in received.mail_options
+        assert received.data == builder.build(recipient).data
+
+
+def _with_readers(*emails: str) -> Any:
+    batch = make_batch(len(emails))
+    recipients = [dataclasses.replace(r, email=email) for r, email in zip(batch.recipients, emails, strict=True)]
+    return dataclasses.replace(batch, recipients=recipients)
+
+
+def test_a_non_ascii_address_is_sent_with_smtputf8(smtp_server: Any) -> None:
+    batch = _with_readers("reader0@example.com", "ünal@exämple.com")
+    results = SmtpBackend(smtp_server.url(), timeout=5).send_batch(batch)
+    assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT]
+    plain, international = smtp_server.handler.received
+    assert "SMTPUTF8" not in plain.mail_options
+    assert international.rcpt_tos == ["ünal@exämple.com"]
+    assert {"SMTPUTF8", "BODY=8BITMIME"} <= set(international.mail_options)
+    assert "Lecteur 1 <ünal@exämple.com>\r\n".encode() in international.data
+
+
+def test_a_non_ascii_address_fails_clearly_without_smtputf8_and_the_others_go(tmp_path: Path) -> None:
+    with SmtpStandIn(tmp_path, smtputf8=False) as server:
+        batch = _with_readers("reader0@example.com", "ünal@example.com", "reader2@example.com")
+        results = SmtpBackend(server.url(), timeout=5).send_batch(batch)
+        assert [r.outcome for r in results] == [Outcome.SENT, Outcome.FAILED, Outcome.SENT]
+        assert results[1].error == (
+            f"smtp: 127.0.0.1:{server.port} does not offer SMTPUTF8, which the address ünal@example.com needs"
+        )
+        assert [r.rcpt_tos for r in server.handler.received] == [["reader0@example.com"], ["reader2@example.com"]]

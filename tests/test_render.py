@@ -131,7 +131,7 @@ def test_hostile_title_is_harmless_in_html_text_and_headers() -> None:
         now=datetime(2025, 11, 27, 6, tzinfo=UTC),
         edition_key="2025-11-27.quotidien",
     )
-    raw = MessageBuilder(batch).build(batch.recipients[0]).as_bytes()
+    raw = MessageBuilder(batch).build(batch.recipients[0]).data
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     assert parsed["Bcc"] is None
     assert parsed["Subject"] == variant.subject

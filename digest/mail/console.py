@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sys
-from email.message import EmailMessage
-from email.policy import SMTP
 from typing import TextIO
 
-from digest.mail.base import Batch, MailBackend, Outcome, Recipient, RecipientResult
-from digest.mail.mime import MessageBuilder
+from digest.mail.base import Batch, MailBackend, Outcome, RecipientResult
+from digest.mail.mime import MessageBuilder, WireMessage
 
 
 class ConsoleBackend(MailBackend):
@@ -19,20 +17,15 @@ class ConsoleBackend(MailBackend):
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
 
-    def build_payload(self, batch: Batch) -> list[tuple[Recipient, EmailMessage]]:
+    def build_payload(self, batch: Batch) -> list[WireMessage]:
         builder = MessageBuilder(batch)
-        return [(recipient, builder.build(recipient)) for recipient in batch.recipients]
+        return [builder.build(recipient) for recipient in batch.recipients]
 
-    def post(self, payload: list[tuple[Recipient, EmailMessage]], batch: Batch) -> None:
-        for _, message in payload:
-            self.stream.write(message.as_bytes(policy=SMTP).decode("utf-8", "replace"))
+    def post(self, payload: list[WireMessage], batch: Batch) -> None:
+        for message in payload:
+            self.stream.write(message.data.decode("utf-8", "replace"))
             self.stream.write("\n" + "-" * 78 + "\n")
         self.stream.flush()
 
-    def parse_response(
-        self, answer: None, payload: list[tuple[Recipient, EmailMessage]], batch: Batch
-    ) -> list[RecipientResult]:
-        return [
-            RecipientResult(recipient, Outcome.SENT, provider_id=message["Message-ID"])
-            for recipient, message in payload
-        ]
+    def parse_response(self, answer: None, payload: list[WireMessage], batch: Batch) -> list[RecipientResult]:
+        return [RecipientResult(m.recipient, Outcome.SENT, provider_id=m.message_id) for m in payload]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 
 from digest.errors import MailError
-from digest.mail.base import Batch, MailBackend, Outcome, Recipient, RecipientResult
-from digest.mail.mime import MessageBuilder
+from digest.mail.base import Batch, MailBackend, Outcome, RecipientResult
+from digest.mail.mime import MessageBuilder, WireMessage
 
 
 class OutboxBackend(MailBackend):
@@ -21,37 +19,35 @@ class OutboxBackend(MailBackend):
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def build_payload(self, batch: Batch) -> list[tuple[Recipient, EmailMessage]]:
+    def build_payload(self, batch: Batch) -> list[WireMessage]:
         builder = MessageBuilder(batch)
-        return [(recipient, builder.build(recipient)) for recipient in batch.recipients]
+        return [builder.build(recipient) for recipient in batch.recipients]
 
-    def post(self, payload: list[tuple[Recipient, EmailMessage]], batch: Batch) -> list[Path]:
+    def post(self, payload: list[WireMessage], batch: Batch) -> list[Path]:
         folder = self.directory / batch.edition_key.replace(".", os.sep, 1)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            return [self._write(folder, recipient, message) for recipient, message in payload]
+            return [self._write(folder, message) for message in payload]
         except OSError as err:
             raise MailError(f"outbox: cannot write to {folder}: {err.strerror or err}") from err
 
-    def parse_response(
-        self, answer: list[Path], payload: list[tuple[Recipient, EmailMessage]], batch: Batch
-    ) -> list[RecipientResult]:
+    def parse_response(self, answer: list[Path], payload: list[WireMessage], batch: Batch) -> list[RecipientResult]:
         return [
-            RecipientResult(recipient, Outcome.SENT, provider_id=str(path))
-            for (recipient, _), path in zip(payload, answer, strict=True)
+            RecipientResult(message.recipient, Outcome.SENT, provider_id=str(path))
+            for message, path in zip(payload, answer, strict=True)
         ]
 
     @staticmethod
-    def _write(folder: Path, recipient: Recipient, message: EmailMessage) -> Path:
-        data = message.as_bytes(policy=SMTP)
-        if recipient.delivery_id is not None:
-            path = folder / f"{recipient.delivery_id}.eml"
+    def _write(folder: Path, message: WireMessage) -> Path:
+        delivery_id = message.recipient.delivery_id
+        if delivery_id is not None:
+            path = folder / f"{delivery_id}.eml"
         else:
             fd, name = tempfile.mkstemp(prefix="test-", suffix=".eml", dir=folder)
             os.close(fd)
             path = Path(name)
         # Written aside then renamed, so a crash never leaves half a message where a whole one is expected.
         partial = path.with_suffix(".eml.part")
-        partial.write_bytes(data)
+        partial.write_bytes(message.data)
         partial.replace(path)
         return path

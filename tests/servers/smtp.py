@@ -64,6 +64,9 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    #: The DATA as the client sent it (dot-stuffing undone) and the MAIL FROM parameters (SMTPUTF8 ...).
+    data: bytes
+    mail_options: list[str]
 
 
 @dataclass
@@ -94,7 +97,10 @@ class Handler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))
+        received = Received(
+            envelope.mail_from, list(envelope.rcpt_tos), message, envelope.content, list(envelope.mail_options)
+        )
+        self.received.append(received)
         for address in envelope.rcpt_tos:
             if address in self.stall:
                 await asyncio.sleep(self.stall[address])
@@ -104,11 +110,18 @@ class Handler:
 class SmtpStandIn:
     """An aiosmtpd server on 127.0.0.1; ``mode`` is ``plain``, ``starttls`` or ``tls``."""
 
-    def __init__(self, folder: Path, *, mode: str = "plain", credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        mode: str = "plain",
+        credentials: tuple[str, str] | None = None,
+        smtputf8: bool = True,
+    ) -> None:
         self.handler = Handler()
         self.credentials = credentials
         self.cafile: Path | None = None
-        kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": _free_port()}
+        kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": _free_port(), "enable_SMTPUTF8": smtputf8}
         if mode != "plain":
             cert, key = self_signed_certificate(folder)
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
