@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     def _check_http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https:// (got {value!r})")
+        # Links made from it go verbatim into List-Unsubscribe headers, which hold printable ASCII on one line.
+        if not (value.isascii() and value.isprintable()) or " " in value:
+            raise ValueError(
+                f"must be printable ASCII without spaces; write an internationalised domain in its xn-- form "
+                f"and percent-encode the path (got {value!r})"
+            )
+        if len(value) > 500:
+            raise ValueError(f"is {len(value)} characters long: at most 500, so that links fit in a header line")
         return value.rstrip("/")
 
     @field_validator("subject_template", "preheader_template")

@@ -35,6 +35,8 @@ def _digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
             {"DIGEST_MAIL_BACKEND": "sendgrid", "SENDGRID_API_KEY": "SG.x", "DIGEST_SECRET_KEY": "k"},
             "DIGEST_BASE_URL",
         ),
+        ({"DIGEST_BASE_URL": "https://actualités.ma"}, "DIGEST_BASE_URL"),
+        ({"DIGEST_BASE_URL": "https://news.example.com/" + "x" * 600}, "DIGEST_BASE_URL"),
     ],
 )
 def test_bad_setting_is_one_clear_line(env: dict[str, str], named: str, tmp_path: Path) -> None:
