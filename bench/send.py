@@ -144,19 +144,38 @@ def run_send(settings: Settings, standin_url: str, workers: int = 1) -> SendRun:
     ]
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
+    peaks: dict[int, int] = {}
+    while process.poll() is None:
+        _read_peaks(process.pid, peaks)
+        time.sleep(0.02)
     wall = time.perf_counter() - start
     assert process.stdout is not None
     output = process.stdout.read()
-    process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise RuntimeError(f"digest send exited {process.returncode}: {output}")
     took = re.search(r"^sending took ([\d.]+) s", output, re.MULTILINE)
     if took is None:
         raise RuntimeError(f"digest send printed no timing: {output}")
     lines = output.strip().splitlines()
-    # Linux reports the largest of the process and its reaped children (the workers): the biggest process.
-    return SendRun(wall, float(took.group(1)), usage.ru_maxrss / 1024, lines[0] if lines else "")
+    return SendRun(wall, float(took.group(1)), max(peaks.values(), default=0) / 1024, lines[0] if lines else "")
+
+
+def _read_peaks(pid: int, peaks: dict[int, int]) -> None:
+    """Record the peak RSS (VmHWM, kB) of ``pid`` and its descendants (the workers) so far.
+
+    Read from /proc while they run: the rusage that wait4 returns counts the RSS of this bench process,
+    copied at fork, in the child's peak.
+    """
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    if found:
+        peaks[pid] = max(peaks.get(pid, 0), int(found.group(1)))
+    for child in children:
+        _read_peaks(int(child), peaks)
 
 
 def floor_seconds(readers: int, standin_url: str, html: str, text_part: str) -> float:

@@ -379,7 +379,7 @@ def _print_report(report: SendReport, day: date, list_slug: str, settings: Setti
         f"skipped {run['skipped']} (left the list), still queued {run['queued']} this run"
         + (f" ({report.made_uncertain} interrupted earlier now uncertain)" if report.made_uncertain else "")
     )
-    typer.echo(f"sending took {report.seconds:.2f} s, {report.rate:,.0f} readers/s")
+    typer.echo(f"sending took {report.seconds:.3f} s, {report.rate:,.0f} readers/s")
     totals = report.totals
     typer.echo(
         f"edition totals: {totals['sent']} sent, {totals['failed']} failed, {totals['uncertain']} uncertain, "

@@ -232,7 +232,7 @@ class SendGridStandIn:
                     return
                 with server._lock:
                     server._seen += 1
-                    check = server.validate_every > 0 and (server._seen - 1) % server.validate_every == 0
+                    check = server.validate_every > 0 and server._seen % server.validate_every == 0
                 problems = mail_send_problems(payload, len(raw)) if check else []
                 if problems:
                     server.refused.append((400, problems))
