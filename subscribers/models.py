@@ -98,5 +98,8 @@ class Suppression(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     email_hash: str = Field(index=True, unique=True, max_length=64)
     email: str | None = Field(default=None, max_length=320)
+    #: The address as subscribers are matched (``subscribers.addresses.email_key``); none once erased. Indexed
+    #: so that a send checks a million readers against thousands of suppressions by lookup, not by pairs.
+    email_key: str | None = Field(default=None, index=True, max_length=320)
     reason: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

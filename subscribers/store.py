@@ -525,6 +525,7 @@ def suppress(*, session: Session, email: str, reason: str, now: datetime | None 
     if found is None:
         found = Suppression(email_hash=email_hash(email), reason=reason, created_at=now)
     found.email = None if reason == SubscriberStatus.ERASED else email
+    found.email_key = None if reason == SubscriberStatus.ERASED else email_key(email)
     found.reason = reason
     session.add(found)
     session.execute(update(Subscriber).where(col(Subscriber.email_key) == email_key(email)).values(status=reason))
@@ -639,12 +640,9 @@ def eligible_subscribers(*, list_id: int, day: date) -> Select[Any]:
     Eligible: subscription active and confirmed, subscriber active and not suppressed, not paused on
     ``day`` (paused_until is the day mail resumes), and a frequency that receives ``day``.
     """
-    suppressed = exists().where(
-        or_(
-            col(Suppression.email) == col(Subscriber.email),
-            func.lower(col(Suppression.email)) == col(Subscriber.email_key),
-        )
-    )
+    # One indexed equality: with an OR of two matches the planners compared every reader with every
+    # suppression (20,000 readers and 2,000 suppressions took 5 s on both databases).
+    suppressed = exists().where(col(Suppression.email_key) == col(Subscriber.email_key))
     return (
         sql_select(col(Subscriber.id))
         .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))

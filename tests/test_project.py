@@ -9,13 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command as alembic_command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlmodel import SQLModel
 from typer.main import get_command
 
 from digest.cli import app
-from digest.db import make_engine
+from digest.db import alembic_config, make_engine
+from subscribers.addresses import email_key
 
 ROOT = Path(__file__).parent.parent
 
@@ -57,6 +60,27 @@ def test_migrations_match_the_models(engine) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
+
+
+def test_upgrading_keys_existing_suppressions_as_subscribers_are_keyed(database_url: str) -> None:
+    engine = make_engine(database_url)
+    config = alembic_config(engine)
+    alembic_command.upgrade(config, "3c1f9a7e2b64")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO suppression (email_hash, email, reason, created_at) VALUES "
+                "('a', 'Straße@Example.com', 'bounced', CURRENT_TIMESTAMP), "
+                "('b', NULL, 'erased', CURRENT_TIMESTAMP)"
+            )
+        )
+    alembic_command.upgrade(config, "head")
+    with engine.connect() as connection:
+        keys = dict(connection.execute(text("SELECT email_hash, email_key FROM suppression")).all())
+    assert keys == {"a": email_key("Straße@Example.com"), "b": None}
+    alembic_command.downgrade(config, "3c1f9a7e2b64")
+    alembic_command.upgrade(config, "head")
+    engine.dispose()
 
 
 def test_wheel_ships_templates_migrations_and_samples(tmp_path: Path) -> None:

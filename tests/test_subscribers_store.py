@@ -10,7 +10,7 @@ from sqlmodel import select
 from digest.db import open_session
 from digest.errors import SubscriberError
 from digest.models import Delivery, Edition
-from subscribers.addresses import email_hash
+from subscribers.addresses import email_hash, email_key
 from subscribers.models import ConsentEvent, Subscriber, SubscriberStatus, Suppression
 from subscribers.store import (
     Actor,
@@ -83,7 +83,10 @@ def test_suppression_alone_is_enough_to_skip_a_reader(engine) -> None:
     with open_session(engine) as session:
         session.add(
             Suppression(
-                email_hash=email_hash("late-bounce@example.com"), email="late-bounce@example.com", reason="bounced"
+                email_hash=email_hash("late-bounce@example.com"),
+                email="Late-Bounce@example.com",
+                email_key=email_key("Late-Bounce@example.com"),
+                reason="bounced",
             )
         )
         session.commit()
