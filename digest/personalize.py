@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # The per-reader fields a rendered edition may hold. Their values are URL-safe (signed tokens), so the
 # same value serves HTML, text and SendGrid substitutions without escaping.
@@ -25,6 +25,19 @@ class Personalizable:
 
     parts: tuple[str, ...]
     names: tuple[str, ...]
+    # The parts with a gap for each placeholder's value, and where the gaps are: a fill copies the pieces and
+    # puts the reader's values in (half the time of building the list part by part).
+    _pieces: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _gaps: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.parts) != len(self.names) + 1:
+            raise ValueError("a Personalizable has one more part than it has names")
+        pieces = [self.parts[0]]
+        for part in self.parts[1:]:
+            pieces += ["", part]
+        object.__setattr__(self, "_pieces", tuple(pieces))
+        object.__setattr__(self, "_gaps", tuple((2 * i + 1, name) for i, name in enumerate(self.names)))
 
     @classmethod
     def compile(cls, content: str) -> Personalizable:
@@ -34,11 +47,10 @@ class Personalizable:
 
     def fill(self, values: Mapping[str, str]) -> str:
         """The content with every placeholder replaced by ``values[name]``."""
-        out = [self.parts[0]]
-        for name, part in zip(self.names, self.parts[1:], strict=True):
-            out.append(values[name])
-            out.append(part)
-        return "".join(out)
+        pieces = list(self._pieces)
+        for index, name in self._gaps:
+            pieces[index] = values[name]
+        return "".join(pieces)
 
 
 def unfilled(content: str) -> list[str]:
