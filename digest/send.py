@@ -274,10 +274,9 @@ class _Outcomes:
         """Write every outcome: one statement per distinct answer (a SendGrid batch is one statement); backends
         that answer per message (outbox, SMTP) give each reader its own id, stored in one executemany."""
         groups = dict(self.groups)
-        skipped = [i for (outcome, _, _), ids in groups.items() if outcome == SKIP for i in ids]
+        skipped = groups.pop((SKIP, None, None), None)
         if skipped:
             ledger.forget(skipped)
-        groups = {key: ids for key, ids in groups.items() if key[0] != SKIP}
         if len(groups) <= GROUPED_UPDATES:
             for (outcome, provider_id, error), ids in groups.items():
                 ledger.record(outcome, ids, now, provider_id=provider_id, error=error)
