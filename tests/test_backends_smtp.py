@@ -133,3 +133,11 @@ def test_a_non_ascii_address_fails_clearly_without_smtputf8_and_the_others_go(tm
             f"smtp: 127.0.0.1:{server.port} does not offer SMTPUTF8, which the address ünal@example.com needs"
         )
         assert [r.rcpt_tos for r in server.handler.received] == [["reader0@example.com"], ["reader2@example.com"]]
+
+
+def test_a_non_ascii_sender_without_smtputf8_stops_before_any_reader(tmp_path: Path) -> None:
+    with SmtpStandIn(tmp_path, smtputf8=False) as server:
+        batch = dataclasses.replace(make_batch(2), sender="Infos <réd@example.com>")
+        with pytest.raises(ConfigError, match=r"DIGEST_FROM: réd@example\.com is not ASCII"):
+            SmtpBackend(server.url(), timeout=5).send_batch(batch)
+        assert server.handler.received == []

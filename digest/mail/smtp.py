@@ -76,6 +76,13 @@ class SmtpBackend(MailBackend):
         # Bounces go to the From address, the envelope sender smtplib's send_message would derive from it.
         sender = sender_address(batch.sender).addr_spec
         connection = self._connect()
+        if not sender.isascii() and not connection.has_extn("smtputf8"):
+            # A setting every message would fail on: stop before anyone is failed, readers stay queued.
+            _quit(connection)
+            raise ConfigError(
+                f"DIGEST_FROM: {sender} is not ASCII and {self.server.host}:{self.server.port} does not offer "
+                "SMTPUTF8; use an ASCII sender address"
+            )
         results: list[RecipientResult] = []
         try:
             for index, message in enumerate(payload):
