@@ -567,7 +567,8 @@ def subscribers_import(
 ) -> None:
     """Import subscribers from CSV; reports every row that is not added, and totals.
 
-    Sections in one cell are separated by ';'. Importing the same file again changes nothing.
+    Fields are separated by commas, semicolons (Excel in French) or tabs. Sections in one cell are separated
+    by ';'. Importing the same file again changes nothing.
 
     Example: digest subscribers import readers.csv --confirmed
     """
@@ -581,7 +582,10 @@ def subscribers_import(
         try:
             report = import_csv(handle, session=session, mailing_list=mailing_list, confirmed=confirmed)
         except UnicodeDecodeError as err:
-            raise DigestError(f"{file} is not UTF-8 text ({err.reason} at byte {err.start})") from err
+            raise DigestError(
+                f"{file} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8 "
+                "(in Excel: 'CSV UTF-8') and import it again: nothing was imported"
+            ) from err
     for row in report.rows:
         if row.reason:
             typer.echo(f"line {row.line}: {row.outcome}: {row.reason}", err=True)

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from sqlalchemy import DateTime, Table, insert, update
@@ -100,6 +100,15 @@ def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
         yield _Row(line, address, key, name, language, sections)
 
 
+def _delimiter(header: str) -> str:
+    """The file's delimiter, found by its header: a comma, or the semicolon that Excel writes where the comma
+    is the decimal mark (French, Arabic locales), or a tab."""
+    for delimiter in (",", ";", "\t"):
+        if "email" in (name.strip().strip('"').lower() for name in header.split(delimiter)):
+            return delimiter
+    return ","
+
+
 def import_csv(
     lines: Iterable[str],
     *,
@@ -110,12 +119,15 @@ def import_csv(
 ) -> ImportReport:
     """Subscribe every row of a CSV (header: email[,name,language,sections]) to ``mailing_list``.
 
-    Sections inside one cell are separated by ``;``. Re-importing the same file changes nothing. Addresses
+    Fields are separated by commas, semicolons or tabs (whichever the header uses). Sections inside one cell
+    are separated by ``;`` (in a semicolon file, quote that cell). Re-importing the same file changes nothing. Addresses
     that are suppressed (bounced, complained, erased) or that unsubscribed from the list are refused, with
     the reason. An empty cell leaves what is stored unchanged. The whole file is one transaction.
     """
     now = now or utcnow()
-    reader = csv.DictReader(lines)
+    lines = iter(lines)
+    first = next(lines, "")
+    reader = csv.DictReader(chain([first], lines), delimiter=_delimiter(first))
     header = [name.strip().lower() for name in (reader.fieldnames or [])]
     if "email" not in header:
         raise DigestError(f"CSV header must have an 'email' column (found: {', '.join(header) or 'nothing'})")

@@ -139,8 +139,31 @@ def test_cli_import_reports_rows_and_totals(run_cli, tmp_path: Path) -> None:
     assert "pending" in result.output
     missing = run_cli("subscribers", "import", str(tmp_path / "nope.csv"))
     assert missing.exit_code == 2
-    path.write_bytes(b"email\n\xff\xfe@example.com\n")
-    assert "not UTF-8" in run_cli("subscribers", "import", str(path)).output
+    path.write_bytes(b"email,name\nlatin@example.com,Caf\xe9\n")
+    latin = run_cli("subscribers", "import", str(path)).output
+    assert "not UTF-8" in latin and "CSV UTF-8" in latin and "nothing was imported" in latin
+
+
+def test_cli_imports_an_excel_file_with_semicolons_bom_and_crlf(run_cli, tmp_path: Path) -> None:
+    assert run_cli("init").exit_code == 0
+    path = tmp_path / "excel.csv"
+    text = 'Email;Nom;Language;Sections\r\nb@example.com;Bé;ar;"Sport;Tech"\r\nsans-arobase;X;fr;\r\n'
+    path.write_bytes("\ufeff".encode() + text.replace("Nom", "Name").encode("utf-8"))
+    result = run_cli("subscribers", "import", str(path), "--confirmed")
+    assert "1 added, 0 updated, 0 unchanged, 1 invalid" in result.output
+    listed = run_cli("subscribers", "list", "--json").output
+    assert '"b@example.com"' in listed and '"Bé"' in listed and "Sport" in listed and "Tech" in listed
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_the_delimiter_is_the_one_the_header_uses(engine, delimiter: str) -> None:
+    text = delimiter.join(["name", "email"]) + "\n" + delimiter.join(["Amina, Rabat", "amina@example.com"]) + "\n"
+    if delimiter == ",":
+        text = 'name,email\n"Amina, Rabat",amina@example.com\n'
+    report = _import(engine, text)
+    assert _outcomes(report) == [(2, "added")]
+    with open_session(engine) as session:
+        assert session.exec(select(Subscriber.name)).one() == "Amina, Rabat"
 
 
 # Hypothesis: addresses and import
