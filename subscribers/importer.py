@@ -38,6 +38,18 @@ COLUMNS = ("email", "name", "language", "sections")
 # Columns `digest subscribers export` writes besides COLUMNS: accepted so an export imports back, but ignored
 # (status and consent dates come from the readers' own actions, never from a file).
 EXPORT_ONLY = tuple(name for name in EXPORT_HEADER if name not in COLUMNS)
+# Headers as French and Arabic spreadsheets name the columns, and common spellings of "email".
+ALIASES = {
+    "e-mail": "email",
+    "mail": "email",
+    "courriel": "email",
+    "البريد الإلكتروني": "email",
+    "nom": "name",
+    "الاسم": "name",
+    "langue": "language",
+    "اللغة": "language",
+    "rubriques": "sections",
+}
 OUTCOMES = ("added", "updated", "unchanged", "invalid", "refused", "duplicate")
 CHUNK = 2000
 
@@ -100,11 +112,16 @@ def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
         yield _Row(line, address, key, name, language, sections)
 
 
+def _column(name: str) -> str:
+    name = name.strip().lower()
+    return ALIASES.get(name, name)
+
+
 def _delimiter(header: str) -> str:
     """The file's delimiter, found by its header: a comma, or the semicolon that Excel writes where the comma
     is the decimal mark (French, Arabic locales), or a tab."""
     for delimiter in (",", ";", "\t"):
-        if "email" in (name.strip().strip('"').lower() for name in header.split(delimiter)):
+        if "email" in (_column(name.strip('"\ufeff ')) for name in header.split(delimiter)):
             return delimiter
     return ","
 
@@ -119,7 +136,8 @@ def import_csv(
 ) -> ImportReport:
     """Subscribe every row of a CSV (header: email[,name,language,sections]) to ``mailing_list``.
 
-    Fields are separated by commas, semicolons or tabs (whichever the header uses). Sections inside one cell
+    Fields are separated by commas, semicolons or tabs (whichever the header uses); French and Arabic column
+    names (courriel, nom, langue, rubriques...) are read as their English ones. Sections inside one cell
     are separated by ``;`` (in a semicolon file, quote that cell). Re-importing the same file changes nothing. Addresses
     that are suppressed (bounced, complained, erased) or that unsubscribed from the list are refused, with
     the reason. An empty cell leaves what is stored unchanged. The whole file is one transaction.
@@ -128,7 +146,7 @@ def import_csv(
     lines = iter(lines)
     first = next(lines, "")
     reader = csv.DictReader(chain([first], lines), delimiter=_delimiter(first))
-    header = [name.strip().lower() for name in (reader.fieldnames or [])]
+    header = [_column(name) for name in (reader.fieldnames or [])]
     if "email" not in header:
         raise DigestError(f"CSV header must have an 'email' column (found: {', '.join(header) or 'nothing'})")
     unknown = [name for name in header if name not in COLUMNS + EXPORT_ONLY]

@@ -147,8 +147,8 @@ def test_cli_import_reports_rows_and_totals(run_cli, tmp_path: Path) -> None:
 def test_cli_imports_an_excel_file_with_semicolons_bom_and_crlf(run_cli, tmp_path: Path) -> None:
     assert run_cli("init").exit_code == 0
     path = tmp_path / "excel.csv"
-    text = 'Email;Nom;Language;Sections\r\nb@example.com;Bé;ar;"Sport;Tech"\r\nsans-arobase;X;fr;\r\n'
-    path.write_bytes("\ufeff".encode() + text.replace("Nom", "Name").encode("utf-8"))
+    text = 'Courriel;Nom;Langue;Rubriques\r\nb@example.com;Bé;ar;"Sport;Tech"\r\nsans-arobase;X;fr;\r\n'
+    path.write_bytes("\ufeff".encode() + text.encode("utf-8"))
     result = run_cli("subscribers", "import", str(path), "--confirmed")
     assert "1 added, 0 updated, 0 unchanged, 1 invalid" in result.output
     listed = run_cli("subscribers", "list", "--json").output
