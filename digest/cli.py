@@ -270,7 +270,9 @@ def send(
         bool, typer.Option("--retry-uncertain", help="Send again to readers whose delivery is uncertain.")
     ] = False,
     force: Annotated[bool, typer.Option(help="Send even if the edition is still a draft.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, max=1000, help="Readers per provider request.")] = 500,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=1000, help="Readers per provider request (SendGrid takes up to 1000).")
+    ] = 1000,
     ignore_lint: Annotated[
         bool, typer.Option("--ignore-lint", help="Send even though the edition's lint found errors.")
     ] = False,

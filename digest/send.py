@@ -292,7 +292,7 @@ class _Outcomes:
 class SendOptions:
     """How a send runs; the defaults suit a daily cron."""
 
-    batch_size: int = 500
+    batch_size: int = 1000
     retry_uncertain: bool = False
     force: bool = False
     workers: int = 1
