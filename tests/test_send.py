@@ -396,3 +396,15 @@ def test_a_database_that_stays_locked_stops_the_send_with_one_line_and_loses_nob
     report = _send(engine, settings, OutboxBackend(settings.outbox_dir), edition)
     assert report.this_run == {"sent": 5} and _statuses(engine) == {"sent": 5}
     engine.dispose()
+
+
+def test_smtp_batches_are_short_so_a_crash_leaves_few_readers_uncertain(
+    engine: Engine, settings: Settings, smtp_server: Any
+) -> None:
+    add_readers(engine, 250)
+    edition = seed_edition(engine)
+    batches: list[int] = []
+    backend = SmtpBackend(smtp_server.url(), timeout=5)
+    send_edition(mailing(engine, settings, backend, edition), on_progress=batches.append)
+    assert batches == [200, 50], "the default 1000 readers per request is capped at SMTP's 200"
+    assert len(smtp_server.handler.received) == 250
