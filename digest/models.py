@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Column, DateTime, Index, Text, UniqueConstraint, false, text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from subscribers.models import utcnow
@@ -22,6 +22,11 @@ class EditionStatus(StrEnum):
     APPROVED = "approved"
     SENDING = "sending"
     SENT = "sent"
+
+
+# Ids of the tables that grow by a row per reader per day (and more for events): a 32-bit id runs out after
+# 2^31 rows, under six years of a million readers on PostgreSQL. SQLite keeps INTEGER, its 64-bit rowid.
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class DeliveryStatus(StrEnum):
@@ -89,7 +94,7 @@ class Delivery(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     edition_id: int = Field(foreign_key="edition.id", ondelete="CASCADE")
     subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
     status: str = Field(default=DeliveryStatus.QUEUED, max_length=16)
@@ -123,9 +128,11 @@ class DeliveryEvent(SQLModel, table=True):
     __tablename__ = "delivery_event"
     __table_args__ = (Index("ix_delivery_event_edition_event", "edition_id", "event"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
     event_id: str = Field(unique=True, max_length=100)
-    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True, ondelete="CASCADE")
+    delivery_id: int | None = Field(
+        default=None, foreign_key="delivery.id", index=True, ondelete="CASCADE", sa_type=ROW_ID
+    )
     edition_id: int | None = Field(default=None, foreign_key="edition.id", ondelete="CASCADE")
     event: str = Field(max_length=32)
     occurred_at: datetime = Field(sa_column=_ts(nullable=False))
