@@ -136,7 +136,7 @@ def sqlite_send_lock(engine: Engine) -> Iterator[None]:
 
 
 @contextmanager
-def rare_collections() -> Iterator[None]:
+def _rare_collections() -> Iterator[None]:
     """Keep the cyclic garbage collector mostly out of the way of a send, and put it back after.
 
     A batch makes thousands of short-lived dicts and strings and no reference cycles, yet every 700 allocations
@@ -498,6 +498,10 @@ class _Deliverer:
         nothing beyond noise here (the sender is CPU-bound), and a crash would leave that claimed, never-sent
         batch looking uncertain.
         """
+        with _rare_collections():
+            self._deliver()
+
+    def _deliver(self) -> None:
         edition_id = self.context.edition.id
         assert edition_id is not None
         list_id = self.context.edition.list_id
@@ -715,8 +719,7 @@ def send_edition(
                     should_stop=should_stop,
                 )
                 try:
-                    with rare_collections():
-                        deliverer.run()
+                    deliverer.run()
                 finally:
                     report.this_run.update(deliverer.counts)
                     report.errors.extend(deliverer.errors)
@@ -789,8 +792,7 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
                 should_stop=stop,
             )
             try:
-                with rare_collections():
-                    deliverer.run()
+                deliverer.run()
             finally:
                 counts, errors = deliverer.counts, deliverer.errors
     except DigestError as err:
