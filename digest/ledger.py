@@ -31,7 +31,12 @@ MAX_ATTEMPTS = 5
 # Outcome of readers never handed to the provider because the run stopped: back to the queue as they were.
 REQUEUE = "requeue"
 
-_QUEUED = f"status = '{DeliveryStatus.QUEUED.value}'"
+# The next queued deliveries of an edition after an id (parameters: edition, after, how many). 'queued' is
+# written out, not bound: the planners use the partial index of queued rows only when they can see that the
+# query asks for what it holds.
+_NEXT_QUEUED = (
+    f"FROM delivery WHERE edition_id = ? AND status = '{DeliveryStatus.QUEUED.value}' AND id > ? ORDER BY id LIMIT ?"
+)
 
 #: One reader of a claimed batch: subscriber id, email, name, language, format, sections, still subscribed.
 ReaderRow = tuple[int, str, str | None, str | None, str | None, str | None, bool]
@@ -83,9 +88,7 @@ class Ledger:
         """Take up to ``size`` queued deliveries with ids above ``after``, oldest first: {delivery id: subscriber
         id}. Callers move ``after`` forward so no claim rescans what is already sent (the planners, told that
         most rows are queued, walk the primary key and would skip them one by one)."""
-        # 'queued' written out, not bound: the planners use the partial index of queued rows only when they can
-        # see that the query asks for what it holds.
-        pick = f"SELECT id FROM delivery WHERE edition_id = ? AND {_QUEUED} AND id > ? ORDER BY id LIMIT ?"
+        pick = f"SELECT id {_NEXT_QUEUED}"
         # On PostgreSQL other workers skip what this one locked; "= ANY(ARRAY(...))" makes it pick the rows by
         # primary key, where with "IN (...)" it may hash-join the whole table for every claim.
         chosen = f"id = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED))" if self.postgres else f"id IN ({pick})"
@@ -99,7 +102,7 @@ class Ledger:
     def queued(self, edition_id: int, size: int, after: int = 0) -> dict[int, int]:
         """Like :meth:`claim` without taking anything (a dry run's view of the queue)."""
         rows = self._execute(
-            f"SELECT id, subscriber_id FROM delivery WHERE edition_id = ? AND {_QUEUED} AND id > ? ORDER BY id LIMIT ?",
+            f"SELECT id, subscriber_id {_NEXT_QUEUED}",
             (edition_id, after, size),
         )
         return dict(rows)
