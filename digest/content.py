@@ -12,7 +12,9 @@ class Article:
 
     ``published`` is timezone-aware or ``None`` when the source gave no date. ``canonical_url`` is the
     identity used to find duplicates (tracking parameters and fragment removed); ``url`` is the link shown.
-    ``section`` is the first of ``categories``.
+    ``section`` is the first of ``categories``. ``lang`` is the article's language (an ISO 639-1 code: the
+    detected one where the selection detected it, else the feed's declared one, else ``None``);
+    ``image_width``/``image_height`` are the image's size in pixels where the source says it.
     """
 
     url: str
@@ -27,6 +29,9 @@ class Article:
     guid: str | None = None
     canonical_url: str = ""
     categories: tuple[str, ...] = ()
+    lang: str | None = None
+    image_width: int | None = None
+    image_height: int | None = None
 
     def __post_init__(self) -> None:
         if not self.canonical_url:
