@@ -155,7 +155,7 @@ def test_garbage_gets_a_clear_message(name: str, url: str, message: str) -> None
 def test_truncated_xml_keeps_what_was_read_with_a_warning() -> None:
     articles, warnings = parse("truncated.xml")
     assert [a.title[:18] for a in articles] == ["Port de Tanger Med"]
-    assert warnings == ["malformed feed (unclosed CDATA section at line 19): kept the 1 item(s) read before"]
+    assert warnings == ["the feed is cut short (unclosed CDATA section at line 19): kept the 1 item(s) before"]
 
 
 def test_wrong_declared_encoding_is_read_with_a_warning() -> None:

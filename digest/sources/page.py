@@ -13,7 +13,8 @@ from urllib.parse import quote, urlsplit
 
 from digest.content import Article, Parsed
 from digest.errors import SourceError
-from digest.sources.clean import canonical_url, clean_title, plain_text, title_key
+from digest.sources.clean import canonical_url, title_key
+from digest.sources.text import clean_title, plain_text
 
 _HEADLINE = re.compile(r"^[-–•*]\s*(\d{1,2})\s*[:hH]\s*(\d{2})\s*(.*)$")
 # Lines of a page that are not content: social links, comment counters, sharing and "read also" prompts.

@@ -11,9 +11,9 @@ import lxml.html
 from digest.content import Parsed
 from digest.errors import SourceError
 from digest.sources.article import parse_article
-from digest.sources.clean import plain_text
 from digest.sources.feed import parse_feed
 from digest.sources.page import looks_like_snapshot, parse_page
+from digest.sources.text import plain_text
 
 Kind = Literal["feed", "html", "snapshot"]
 
