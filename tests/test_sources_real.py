@@ -54,7 +54,11 @@ def _descriptions(path: Path) -> dict[str, str]:
     found = {}
     for item in root.iter("{*}item", "{*}entry"):
         title = plain_text(item.findtext("{*}title"))
-        texts = [plain_text(e.text) for e in item if isinstance(e.tag, str) and e.tag.split("}")[-1] in {"description", "summary", "content", "encoded"}]
+        texts = [
+            plain_text(e.text)
+            for e in item
+            if isinstance(e.tag, str) and e.tag.split("}")[-1] in {"description", "summary", "content", "encoded"}
+        ]
         found[title] = next((t for t in texts if t), "")
     return found
 

@@ -32,7 +32,7 @@ _PARAGRAPH = "\u2029"  # marks a block break while markup is taken apart
 _BLANK_LINE = re.compile(r"\r?\n[ \t\u00a0]*\r?\n")
 _SPACES = re.compile(r"\s+")
 # A space left before closing punctuation (where a link or an emphasis was removed: "last week , we").
-_SPACE_BEFORE_CLOSING = re.compile(r"[ \t]+(?=[,.)\]](?:[\s»”\"’')\]]|$))")
+_SPACE_BEFORE_CLOSING = re.compile(r"[ \t]+(?=[,.)\]،؛](?:[\s»”\"’')\]]|$))")
 _SPACE_AFTER_OPENING = re.compile(r"(?<=[(\[])[ \t]+")
 _SPACE_BEFORE_SEMICOLON = re.compile(r"[ \t]+(?=;)")
 # French typography puts a (narrow) no-break space before ; : ! ? — written as a plain space by most feeds.
@@ -40,8 +40,10 @@ _FRENCH_SPACE = re.compile(r"[ \t]+(?=[;:!?](?:\s|$))")
 
 _CLOSERS = re.escape("»”\"’')]")
 _END_MARKS = ".!?…؟۔"
-_SENTENCE_END = re.compile(rf"(?:[.!?؟۔]+|…|\.\.\.)[{_CLOSERS}]*(?=\s|$)")
-_ENDS_A_SENTENCE = re.compile(rf"(?:[{_END_MARKS}]|\.\.\.)[{_CLOSERS}]*\s*$")
+# Closing quotes and brackets after a sentence end belong to it, French "»" after its (no-break) space too.
+_CLOSING = rf"(?:[{_CLOSERS}]|[ \u00a0\u202f]»)*"
+_SENTENCE_END = re.compile(rf"(?:[.!?؟۔]+|…|\.\.\.){_CLOSING}(?=\s|$)")
+_ENDS_A_SENTENCE = re.compile(rf"(?:[{_END_MARKS}]|\.\.\.){_CLOSING}\s*$")
 # Words that end with a full stop without ending a sentence ("M. Benyaich", "Dr. Alami", "Sen. Warren").
 ABBREVIATIONS = frozenset(
     [
