@@ -78,8 +78,8 @@ def decoded_head(data: bytes) -> str | None:
     if head.startswith(_EBCDIC_XML):
         return head.decode("cp037", errors="replace")
     if b"\x00" in head:
-        encoding = _wide_encoding(head)
-        text = head.decode(encoding, errors="replace") if encoding else ""
+        wide = _wide_encoding(head)
+        text = head.decode(wide, errors="replace") if wide else ""
         return text if text.lstrip().startswith("<") and "\x00" not in text else None
     return head.decode("utf-8", errors="replace")
 
