@@ -129,6 +129,7 @@ def test_html_article_page_from_json_ld_opengraph_and_main_text() -> None:
     assert article.body.startswith("La station de dessalement")  # no headline, byline or navigation
     assert "Suivez-nous" not in article.body and "Accueil" not in article.body
     assert article.summary == "La plus grande usine de dessalement d’Afrique livre ses premiers mètres cubes."
+    assert article.lang == "fr"  # <html lang="fr">
 
 
 @pytest.mark.parametrize(

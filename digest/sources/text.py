@@ -20,7 +20,8 @@ from digest.sources.clean import title_key
 _TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
 # Elements whose text is never article text: scripts and styles, embedded players, and figure captions and
 # credits (image metadata: the caption of a photo is not the article).
-_DROPPED = re.compile(r"(?is)<(script|style|noscript|iframe|object|svg|figcaption)\b.*?</\1\s*>")
+_DROPPED = re.compile(r"(?i)<(script|style|noscript|iframe|object|svg|figcaption)\b")
+_RAW_TEXT = frozenset({"script", "style", "noscript"})  # unclosed, they run to the end of the document
 _BLOCK = re.compile(
     r"""(?ix)</?(?:p|div|h[1-6]|li|ul|ol|dl|dt|dd|blockquote|figure|pre|table|tr|td|th|section|article|header|
     footer|aside|main|nav|address|hr|br|body)\b[^<>]*>"""
@@ -208,6 +209,26 @@ def _collapse(text: str) -> str:
     return _SPACES.sub(one, text).strip()
 
 
+def _drop_elements(markup: str) -> str:
+    """``markup`` without the elements that are never article text, in one pass (an unclosed one costs no
+    more: a script runs to the end, any other loses only its opening tag)."""
+    lower = markup.lower()
+    last_closing = {name: lower.rfind(f"</{name}") for name in {m[1].lower() for m in _DROPPED.finditer(markup)}}
+    kept, position = [], 0
+    while match := _DROPPED.search(markup, position):
+        kept.append(markup[position : match.start()])
+        name = match[1].lower()
+        closing = lower.find(f"</{name}", match.end()) if last_closing[name] >= match.end() else -1
+        if closing < 0 and name in _RAW_TEXT:
+            position = len(markup)
+            continue
+        end = markup.find(">", closing if closing >= 0 else match.end())
+        position = len(markup) if end < 0 else end + 1
+        kept.append(" ")
+    kept.append(markup[position:])
+    return "".join(kept)
+
+
 def _tidy(text: str, lang: str | None) -> str:
     """One block's spacing: collapsed, no space before closing punctuation, French spaces kept."""
     text = _collapse(_INVISIBLE.sub(" ", text))
@@ -225,7 +246,7 @@ def blocks(markup: str | None, lang: str | None = None) -> list[str]:
         text = _BLANK_LINE.sub(_PARAGRAPH, text)
     # Feeds often escape markup and entities twice ("&lt;p&gt;", "&amp;#8217;"): take apart, decode, repeat.
     for _ in range(3):
-        stripped = _TAG.sub("", _IMAGE_TAG.sub(" ", _BLOCK.sub(_PARAGRAPH, _DROPPED.sub(" ", text))))
+        stripped = _TAG.sub("", _IMAGE_TAG.sub(" ", _BLOCK.sub(_PARAGRAPH, _drop_elements(text))))
         decoded = html.unescape(stripped)
         text = decoded
         if decoded == stripped:
@@ -252,12 +273,14 @@ def ends_a_sentence(text: str) -> bool:
 def _as_sentences(parts: list[str]) -> str:
     """Blocks joined into running text; a block that does not end a sentence (a heading) gets a full stop,
     so that it is not glued to the next one ("…as your winner After announcing…")."""
-    joined = ""
-    for part in parts:
-        if joined and not ends_a_sentence(joined) and not joined.endswith((":", "،", ",", ";", "—", "-")):
-            joined += "."
-        joined = f"{joined} {part}" if joined else part
-    return joined
+    joined = []
+    for number, part in enumerate(parts):
+        last = number == len(parts) - 1
+        if last or ends_a_sentence(part) or part.endswith((":", "،", ",", ";", "—", "-")):
+            joined.append(part)
+        else:
+            joined.append(f"{part}.")
+    return " ".join(joined)
 
 
 def _strip_boilerplate(parts: list[str]) -> list[str]:
