@@ -184,6 +184,18 @@ def test_feed_captions_are_image_metadata_never_the_summary() -> None:
     assert third.summary == "Le texte."
 
 
+def test_a_photo_credit_is_neither_text_nor_alt() -> None:
+    feed = (
+        '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>T</title><item>'
+        "<title>Un titre</title><link>https://s.example/1</link><media:credit>AFP</media:credit>"
+        '<media:content url="https://s.example/1.jpg" width="1800" height="1200" medium="image"/>'
+        "</item></channel></rss>"
+    )
+    [article] = parse_source(feed.encode(), source="s", url="", day=date(2026, 1, 1), tz=UTC).articles
+    assert (article.summary, article.body, article.image_alt) == ("", "", "")
+    assert (article.image_width, article.image_height) == (1800, 1200)
+
+
 def test_a_declared_language_that_the_text_contradicts_is_dropped() -> None:
     feed = MEDIA_FEED.replace("Premier titre", "عنوان الخبر الأول").replace("fr-FR", "en")
     parsed = parse_source(feed.encode(), source="s", url="https://s.example/rss", day=date(2026, 1, 1), tz=UTC)

@@ -83,10 +83,11 @@ def _image(entry: Any, markup: str, base_url: str, caption: str) -> Image | None
     return pick_image(candidates, base_url)
 
 
-def _item_media_texts(data: bytes) -> list[list[str]] | None:
-    """For each item of the feed, in order, the texts of its Media RSS elements (photo captions, titles,
-    credits); None when the XML cannot be read this way. feedparser files a media:description under the
-    item's summary or content: these texts tell the caption from the article's own text."""
+def _item_media_texts(data: bytes) -> list[list[tuple[str, str]]] | None:
+    """For each item of the feed, in order, its Media RSS texts as (element name, plain text): photo
+    captions, titles, credits. None when the XML cannot be read this way. feedparser files a
+    media:description under the item's summary or content: these texts tell the caption from the article's
+    own text."""
     parser = lxml.etree.XMLParser(recover=True, resolve_entities=False, no_network=True, load_dtd=False)
     try:
         root = lxml.etree.fromstring(data, parser)
@@ -98,15 +99,24 @@ def _item_media_texts(data: bytes) -> list[list[str]] | None:
     for element in root.iter("{*}item", "{*}entry"):
         texts = []
         for media in element.iter():
-            if not isinstance(media.tag, str):
+            if not isinstance(media.tag, str) or not media.tag.startswith("{"):
                 continue
-            namespace, _, name = media.tag[1:].partition("}") if media.tag.startswith("{") else ("", "", media.tag)
+            namespace, _, name = media.tag[1:].partition("}")
             if namespace in _MEDIA_RSS and name in _MEDIA_TEXT:
                 text = plain_text("".join(media.itertext()))
                 if text:
-                    texts.append(text)
+                    texts.append((name, text))
         items.append(texts)
     return items
+
+
+def _caption(media_texts: list[tuple[str, str]]) -> str:
+    """The photo's caption (media:description, else media:title) as its alt text; a credit is not one."""
+    for wanted in ("description", "title"):
+        for name, text in media_texts:
+            if name == wanted:
+                return text
+    return ""
 
 
 def _categories(entry: Any) -> tuple[str, ...]:
@@ -165,7 +175,8 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
         every = [text for texts in media_texts or [] for text in texts]
         media_texts = [every] * len(parsed.entries)
     articles = []
-    for number, (entry, captions) in enumerate(zip(parsed.entries, media_texts, strict=True), start=1):
+    for number, (entry, item_media) in enumerate(zip(parsed.entries, media_texts, strict=True), start=1):
+        captions = [text for _, text in item_media]
         title = clean_title(entry.get("title"))
         link = absolute_url(entry.get("link"), base) or absolute_url(entry.get("id"), base)
         if not title or not link:
@@ -177,7 +188,7 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
         summary_markup = _own_text(entry.get("summary"), captions)
         contents = [_own_text(content.get("value"), captions) for content in entry.get("content") or []]
         markup = max(contents, key=len, default="")
-        image = _image(entry, markup or summary_markup, base, captions[0] if captions else "")
+        image = _image(entry, markup or summary_markup, base, _caption(item_media))
         categories = _categories(entry)
         articles.append(
             Article(
