@@ -141,15 +141,19 @@ _READ_MORE = re.compile(
     r"""(?ix)
     (?:(?P<dots>\s*\[\s*(?:…|\.\.\.)\s*\]|\s*…|\s*\.\.\.)\s*|^|(?<=[.!?؟۔:»"”])\s+|\s*[(\[«]\s*|\s+[-–—|•›»]+\s*)
     (?:lire\ la\ suite|lire\ plus|la\ suite|voir\ la\ suite|en\ savoir\ plus|lire\ l['’]article(?:\ complet)?|
-       read\ more|read\ the\ (?:full\ |rest\ of\ the\ )?(?:story|article)|continue\ reading|keep\ reading|
+       read\ more|read\ (?:the\ )?(?:full\ |rest\ of\ the\ |whole\ )?(?:story|article|post)|continue\ reading|
+       keep\ reading|(?:click|tap|cliquez|cliquer)\ (?:here|ici)\b[^.!?\n]{0,40}|voir\ l['’]article|
        read\ on|full\ story|اقرأ\ المزيد|اقرأ\ أيضا|تابع\ القراءة|المزيد)
     (?:\ (?:of\ this\ (?:story|article|post)|de\ l['’]article|(?:on|at|sur|in|dans|chez|في|على)\ [^.!?؟\n]{1,60}))*
     [\s.…»›→>)\]]*$
     """
 )
-# WordPress appends "The post X appeared first on Y." (in French: "L’article X est apparu en premier sur Y.").
+# WordPress appends "The post X appeared first on Y." (in French: "L’article X est apparu en premier sur Y."),
+# syndicated copies "This article originally appeared on Y.".
 _WORDPRESS_TAIL = re.compile(
     r"(?is)\s*(?:the post .{1,300}? appeared first on|l['’]article .{1,300}? est apparu en premier sur|"
+    r"this (?:article|story|post) (?:was )?(?:originally |first )?(?:appeared|published) (?:on|in|at)|"
+    r"cet article (?:a été )?(?:initialement |d['’]abord )?(?:paru|publié) (?:sur|dans)|"
     r"ظهرت المقالة .{1,300}? أولاً على|ظهر المقال .{1,300}? أولا على) .{1,200}$"
 )
 # A sentence that asks the reader to install an app or subscribe to a newsletter, alerts or a briefing.
