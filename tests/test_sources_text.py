@@ -74,7 +74,19 @@ def test_boilerplate_tails_are_cut(markup: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "markup",
-    ["التفاصيل بعد قليل..", "Details shortly.", "More details to follow…", "Plus d'informations à venir.", "[…]"],
+    [
+        "التفاصيل بعد قليل..",
+        "تفاصيل أكثر بعد قليل",
+        "عاجل | جار التحديث",
+        "Details shortly.",
+        "More details to follow…",
+        "This is a developing story and will be updated.",
+        "BREAKING: This story will be updated",
+        "Plus d'informations à venir.",
+        "Plus d’infos à suivre",
+        "Article en cours d'actualisation…",
+        "[…]",
+    ],
 )
 def test_placeholders_are_no_summary(markup: str) -> None:
     assert clean_summary(markup) == ""
@@ -85,6 +97,8 @@ def test_placeholders_are_no_summary(markup: str) -> None:
     [
         ("Le Maroc gagne la finale", "Le Maroc gagne la finale", ""),
         ("Le Maroc gagne la finale", "Le Maroc gagne…", ""),
+        ("Le Maroc gagne la finale", "<a href='/x'>Le Maroc gagne la finale</a>&nbsp;&nbsp;Le Quotidien", ""),
+        ("Fire in Paris", "Fire in Paris kills three.", "Fire in Paris kills three."),
         ("المغرب يفوز بالنهائي", "المغرب يفوز بالنهائي.", ""),
         (
             "Le Maroc gagne la finale",

@@ -188,7 +188,7 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
         summary_markup = _own_text(entry.get("summary"), captions)
         contents = [_own_text(content.get("value"), captions) for content in entry.get("content") or []]
         markup = max(contents, key=len, default="")
-        image = _image(entry, markup or summary_markup, base, _caption(item_media))
+        image = _image(entry, f"{markup}\n{summary_markup}", base, _caption(item_media))
         categories = _categories(entry)
         articles.append(
             Article(

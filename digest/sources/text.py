@@ -170,17 +170,26 @@ _PROMO = re.compile(
 _ELLIPSIS_MARKER = re.compile(r"\s*[\[(]\s*(?:…|\.\.\.)\s*[\])]\s*$")
 # Text that only promises text to come: no summary at all.
 _PLACEHOLDER = re.compile(
-    r"""(?ix)^(?:
-      (?:more\ |further\ |full\ )?(?:details|information|info|updates?)\ (?:shortly|soon|to\ follow|to\ come|later|
-        are\ expected\ soon|will\ follow)|
-      (?:more|details|story)\ to\ (?:follow|come)|this\ (?:story|article|page)\ (?:is\ developing|will\ be\ updated|
-        is\ being\ updated)|developing\ story|breaking(?:\ news)?|updating|
-      plus\ d['’]informations?\ (?:à\ venir|suivront|bientôt|dans\ quelques\ instants|sous\ peu)|
-      (?:les\ )?(?:détails|précisions|informations)\ (?:à\ venir|suivront|dans\ (?:un|quelques)\ instants?)|
-      (?:article|information|infos?)\ en\ cours\ (?:de\ (?:rédaction|mise\ à\ jour|actualisation))?|
-      (?:article\ )?mis\ à\ jour\ (?:prochainement|bientôt)|à\ suivre|en\ direct|
-      (?:ال)?(?:تفاصيل|المزيد\ من\ التفاصيل)\ (?:بعد\ قليل|لاحقا|لاحقاً|تباعا|تباعاً|قريبا|قريباً|تتبع|تُتبع)|
-      (?:خبر\ )?عاجل|جار(?:ي)?\ التحديث
+    r"""(?ix)^(?:(?:breaking|update|urgent|alerte|عاجل)\W+)?(?:
+      (?:(?:more|further|full|additional)\ )?(?:details|information|info|updates?|news)\ (?:shortly|soon|to\ follow|
+        to\ come|later|will\ follow|are\ expected(?:\ soon)?|coming\ soon)(?:\ [a-z ]{0,20})?|
+      (?:more|details|story|updates?)\ to\ (?:follow|come)|
+      (?:this\ is\ a\ )?(?:breaking|developing)(?:\ news)?\ (?:story|report)(?:[\s,]+(?:and\ |which\ |it\ |that\ )*
+        (?:will|may|could|is\ being)\ be\ updated(?:\ [a-z ]{0,30})?)?|
+      this\ (?:story|article|page|report)\ (?:is\ developing|(?:will|may)\ be\ updated|is\ being\ updated)
+        (?:\ [a-z ]{0,30})?|
+      (?:please\ )?check\ back\ (?:soon|later|shortly)?(?:\ ?for\ (?:more|updates|details))?|
+      breaking(?:\ news)?|updating|developing|
+      plus\ d['’]info(?:rmation)?s?\ (?:à\ venir|à\ suivre|suivront|bientôt|dans\ (?:quelques|un)\ instants?|sous\ peu)|
+      (?:les\ )?(?:détails|précisions|informations|infos)\ (?:à\ venir|à\ suivre|suivront|sous\ peu|
+        dans\ (?:un|quelques)\ instants?)|
+      (?:article|information|infos?|dépêche)\ en\ cours
+        (?:\ d(?:e\ |['’])(?:rédaction|mise\ à\ jour|actualisation|développement))?|
+      (?:cet\ )?article\ (?:sera|va\ être)\ (?:mis\ à\ jour|actualisé|complété)(?:\ [a-zàâçéèêëîïôûùüÿ' ]{0,30})?|
+      (?:article\ )?mis\ à\ jour\ (?:prochainement|bientôt)|à\ suivre|en\ direct|dernière\ minute|
+      (?:ال)?(?:تفاصيل|المزيد(?:\ من\ التفاصيل)?)(?:\ أكثر|\ إضافية|\ لاحقة)?\ (?:بعد\ قليل|بعد\ لحظات|لاحقا|لاحقاً|
+        تباعا|تباعاً|قريبا|قريباً|تتبع|تُتبع)|
+      (?:خبر\ )?عاجل|(?:جار|جاري|جارٍ|قيد)\ التحديث|يتبع
     )$"""
 )
 
@@ -312,7 +321,7 @@ def _strip_boilerplate(parts: list[str]) -> list[str]:
 
 def is_placeholder(text: str) -> bool:
     """True when ``text`` only promises text to come ("details shortly", "التفاصيل بعد قليل")."""
-    return bool(_PLACEHOLDER.match(text.strip(" .…!:-–—").casefold()))
+    return bool(_PLACEHOLDER.match(" ".join(text.strip(" .…!:-–—|()[]").casefold().split())))
 
 
 def clean_summary(markup: str | None, *, title: str = "", lang: str | None = None) -> str:
@@ -326,9 +335,12 @@ def clean_summary(markup: str | None, *, title: str = "", lang: str | None = Non
     text = _as_sentences(parts)
     if not text or is_placeholder(text):
         return ""
-    key = title_key(text)
-    if not key or (title and title_key(title).startswith(key)):
+    key, title_words = title_key(text), title_key(title)
+    if not key or (title_words and title_words.startswith(key)):
         return ""
+    extra_words = len(key.split()) - len(title_words.split())
+    if title_words and key.startswith(f"{title_words} ") and extra_words <= 4 and not sentence_ends(text):
+        return ""  # the title and a name ("Title - The Daily"), as news aggregators write it
     return finish_sentence(text)
 
 
