@@ -14,7 +14,8 @@ class Article:
     identity used to find duplicates (tracking parameters and fragment removed); ``url`` is the link shown.
     ``section`` is the first of ``categories``. ``lang`` is the article's language (an ISO 639-1 code: the
     detected one where the selection detected it, else the feed's declared one, else ``None``);
-    ``image_width``/``image_height`` are the image's size in pixels where the source says it.
+    ``image_width``/``image_height`` are the image's size in pixels where the source says it, ``image_alt`` its
+    caption or alternative text (a photo's caption is never the article's summary).
     """
 
     url: str
@@ -32,6 +33,7 @@ class Article:
     lang: str | None = None
     image_width: int | None = None
     image_height: int | None = None
+    image_alt: str = ""
 
     def __post_init__(self) -> None:
         if not self.canonical_url:

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.sources.clean import absolute_url, canonical_url, clean_summary, clean_title, parse_date, title_key
+from digest.sources.clean import absolute_url, canonical_url, parse_date, title_key
+from digest.sources.text import clean_summary, clean_title
 
 CASABLANCA = ZoneInfo("Africa/Casablanca")
 
@@ -34,13 +35,13 @@ def test_titles_are_one_line_of_plain_text(raw: str, expected: str) -> None:
     [
         ("<p>Le texte.</p><p>Lire la suite &raquo;</p>", "Le texte."),
         ("Le texte [&#8230;]", "Le texte…"),
-        ("Le texte... Lire la suite...", "Le texte"),
+        ("Le texte... Lire la suite...", "Le texte…"),
         ('Texte. <a href="/x">Read more →</a>', "Texte."),
-        ("Le texte (lire la suite)", "Le texte"),
+        ("Le texte. (lire la suite)", "Le texte."),
         ("نص الخبر. اقرأ المزيد", "نص الخبر."),
         ("Le texte. L’article Titre est apparu en premier sur Le Site.", "Le texte."),
         ("The text. The post Title appeared first on The Site.", "The text."),
-        ("Une suite d’idées sans fin de lien", "Une suite d’idées sans fin de lien"),
+        ("Une suite d’idées sans fin de lien.", "Une suite d’idées sans fin de lien."),
     ],
 )
 def test_summaries_lose_read_more_tails(raw: str, expected: str) -> None:

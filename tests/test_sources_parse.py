@@ -129,6 +129,7 @@ def test_html_article_page_from_json_ld_opengraph_and_main_text() -> None:
     assert article.body.startswith("La station de dessalement")  # no headline, byline or navigation
     assert "Suivez-nous" not in article.body and "Accueil" not in article.body
     assert article.summary == "La plus grande usine de dessalement d’Afrique livre ses premiers mètres cubes."
+    assert article.lang == "fr"  # <html lang="fr">
 
 
 @pytest.mark.parametrize(
@@ -155,7 +156,7 @@ def test_garbage_gets_a_clear_message(name: str, url: str, message: str) -> None
 def test_truncated_xml_keeps_what_was_read_with_a_warning() -> None:
     articles, warnings = parse("truncated.xml")
     assert [a.title[:18] for a in articles] == ["Port de Tanger Med"]
-    assert warnings == ["malformed feed (unclosed CDATA section at line 19): kept the 1 item(s) read before"]
+    assert warnings == ["the feed is cut short (unclosed CDATA section at line 19): kept the 1 item(s) before"]
 
 
 def test_wrong_declared_encoding_is_read_with_a_warning() -> None:

@@ -6,7 +6,9 @@ parse.py     sniff the bytes, hand them to the parser that fits
 feed.py      RSS 0.9x/1.0/2.0 and Atom (feedparser)
 page.py      the news-page snapshot format (`- HH:MMTitle` headlines, then one article)
 article.py   one HTML article page (OpenGraph, JSON-LD, trafilatura)
-clean.py     titles, summaries, canonical URLs, dates
+text.py      one cleaning pass for any source's text: blocks, boilerplate tails, sentence-aware cuts
+images.py    which image illustrates an article (no pixels, icons or share buttons)
+clean.py     canonical URLs, title keys, dates, declared languages
 """
 
 from __future__ import annotations

@@ -17,7 +17,10 @@ import trafilatura
 
 from digest.content import Article, Parsed
 from digest.errors import SourceError
-from digest.sources.clean import absolute_url, canonical_url, clean_summary, clean_title, parse_date, plain_text
+from digest.sources.clean import absolute_url, canonical_url, language_code, parse_date, title_key
+from digest.sources.images import is_furniture
+from digest.sources.images import pixels as _pixels
+from digest.sources.text import clean_summary, clean_title, paragraphs, plain_text
 
 ARTICLE_TYPES = frozenset(
     {"article", "newsarticle", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle", "blogposting"}
@@ -105,7 +108,10 @@ def parse_article(data: bytes, *, source: str, base_url: str, tz: tzinfo) -> Par
         )
     except Exception as err:  # the extractor must not turn one odd page into a traceback
         raise SourceError(source, f"cannot extract the main text ({type(err).__name__}: {err})") from err
-    body = "\n\n".join(line.strip() for line in (body or "").splitlines() if line.strip())
+    lang = language_code(tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")) or language_code(
+        meta.get("og:locale") or _text_of(ld.get("inLanguage"))
+    )
+    body = paragraphs("\n\n".join(line.strip() for line in (body or "").splitlines() if line.strip()), lang)
     is_article = bool(ld) or meta.get("og:type", "").casefold() == "article" or "article:published_time" in meta
     h1 = tree.xpath("string(//h1)")
     title = clean_title(
@@ -126,8 +132,11 @@ def parse_article(data: bytes, *, source: str, base_url: str, tz: tzinfo) -> Par
     image = absolute_url(
         _first(_text_of(ld.get("image")), meta.get("og:image"), meta.get("twitter:image")), base_url or url
     )
+    width, height = _pixels(meta.get("og:image:width")), _pixels(meta.get("og:image:height"))
+    if image and is_furniture(image, width, height):
+        image, width, height = None, None, None  # a site logo or an icon, not the article's picture
     body_title, _, rest = body.partition("\n\n")
-    if clean_title(body_title) == title:
+    if title_key(body_title) == title_key(title):
         body = rest  # trafilatura keeps the headline as the first line
     article = Article(
         url=url,
@@ -136,13 +145,19 @@ def parse_article(data: bytes, *, source: str, base_url: str, tz: tzinfo) -> Par
         published=published,
         section=section,
         summary=clean_summary(
-            _first(_text_of(ld.get("description")), meta.get("og:description"), meta.get("description"))
+            _first(_text_of(ld.get("description")), meta.get("og:description"), meta.get("description")),
+            title=title,
+            lang=lang,
         ),
         body=body,
         image=image,
         author=plain_text(_first(_text_of(ld.get("author")), meta.get("author"), meta.get("article:author"))) or None,
         canonical_url=canonical_url(url),
         categories=(section,) if section else (),
+        lang=lang,
+        image_width=width if image else None,
+        image_height=height if image else None,
+        image_alt=plain_text(meta.get("og:image:alt") or meta.get("twitter:image:alt")),
     )
     warnings = [] if published else ["the article page gives no publication date"]
     return Parsed((article,), tuple(warnings))

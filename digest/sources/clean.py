@@ -1,39 +1,18 @@
-"""Cleaning what sources give: plain-text titles and summaries, canonical URLs, timezone-aware dates.
+"""Cleaning what sources give: canonical URLs, title keys, timezone-aware dates (text: see text.py).
 
 Everything here is pure: strings in, strings (or datetimes) out.
 """
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from datetime import datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
-_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<!--.*?-->", re.DOTALL)
-_SCRIPT = re.compile(r"(?is)<(script|style|noscript)\b.*?</\1\s*>")
-# C0 and C1 controls (CR and LF included: a title is one line), zero-width and soft-hyphen characters.
+# C0 and C1 controls, zero-width and soft-hyphen characters: never part of a URL.
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u00ad\u200b\u2060\ufeff]+")
-_BLOCK_END = re.compile(r"(?i)</(?:p|div|h[1-6]|li|blockquote|figcaption|pre|tr|section|article)\s*>|<br\s*/?>|\n\s*\n")
-
-# Tails that announce the rest of the article, in the languages our publishers write in.
-_READ_MORE = re.compile(
-    r"""(?ix)
-    \s*(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.\.\.)?          # an ellipsis before the link text
-    \s*[(\[]?\s*
-    (?:lire\ la\ suite|lire\ plus|la\ suite|en\ savoir\ plus|continue\ reading|read\ more|
-       اقرأ\ المزيد|اقرأ\ أيضا|المزيد)
-    (?:\s*(?:de\ l['’]article|»|›|→|>>|\.\.\.|…))*
-    \s*[)\]]?\s*$
-    """
-)
-# WordPress appends "The post X appeared first on Y." (in French: "L’article X est apparu en premier sur Y.").
-_WORDPRESS_TAIL = re.compile(
-    r"(?is)\s*(?:the post .{1,300}? appeared first on|l['’]article .{1,300}? est apparu en premier sur) .{1,200}$"
-)
-_TRAILING_ELLIPSIS = re.compile(r"\s*\[\s*(?:…|\.\.\.)\s*\]\s*$")
 
 # Query parameters that only track where a click came from; they never change what a URL points to.
 TRACKING_PARAMETERS = frozenset(
@@ -72,42 +51,6 @@ TRACKING_PARAMETERS = frozenset(
 )
 _TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_")
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?"
-
-
-def plain_text(markup: str | None) -> str:
-    """Markup to one line of plain text: tags stripped, entities decoded (twice-escaped ones too),
-    control and zero-width characters removed, whitespace collapsed."""
-    text = markup or ""
-    # Feeds often escape entities twice ("&amp;#8217;"); decode until nothing changes (two rounds suffice).
-    for _ in range(2):
-        decoded = html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", text)))
-        if decoded == text:
-            break
-        text = decoded
-    text = _TAG.sub(" ", text)
-    return " ".join(_INVISIBLE.sub(" ", text).split())
-
-
-def paragraphs(markup: str | None) -> str:
-    """Markup to plain-text paragraphs separated by a blank line."""
-    blocks = _BLOCK_END.split(_SCRIPT.sub(" ", markup or ""))
-    return "\n\n".join(p for p in (plain_text(b) for b in blocks) if p)
-
-
-def clean_title(markup: str | None) -> str:
-    """A title as one line of plain text."""
-    return plain_text(markup)
-
-
-def clean_summary(markup: str | None) -> str:
-    """A summary as plain text, without "Lire la suite"-style tails or WordPress's "appeared first on"."""
-    text = plain_text(markup)
-    text = _WORDPRESS_TAIL.sub("", text)
-    previous = None
-    while previous != text:
-        previous = text
-        text = _READ_MORE.sub("", text)
-    return _TRAILING_ELLIPSIS.sub("…", text).strip()
 
 
 def absolute_url(link: str | None, base_url: str = "") -> str | None:
@@ -155,6 +98,12 @@ def title_key(title: str) -> str:
     text = unicodedata.normalize("NFKD", title.casefold())
     text = "".join(ch for ch in text if not unicodedata.combining(ch) and ch != "\u0640")  # \u0640: tatweel
     return " ".join(_PUNCTUATION_OR_SPACE.sub(" ", text).split())
+
+
+def language_code(value: str | None) -> str | None:
+    """A declared language ("fr-FR", "en_us", "AR") as an ISO 639-1 code ("fr"), or None."""
+    code = re.split(r"[-_\s]", (value or "").strip(), maxsplit=1)[0].lower()
+    return code if len(code) == 2 and code.isascii() and code.isalpha() else None
 
 
 def parse_date(raw: str | None, tz: tzinfo) -> datetime | None:

@@ -13,7 +13,8 @@ from urllib.parse import quote, urlsplit
 
 from digest.content import Article, Parsed
 from digest.errors import SourceError
-from digest.sources.clean import canonical_url, clean_title, plain_text, title_key
+from digest.sources.clean import canonical_url, title_key
+from digest.sources.text import clean_title, paragraphs, plain_text
 
 _HEADLINE = re.compile(r"^[-–•*]\s*(\d{1,2})\s*[:hH]\s*(\d{2})\s*(.*)$")
 # Lines of a page that are not content: social links, comment counters, sharing and "read also" prompts.
@@ -78,7 +79,7 @@ def parse_page(data: bytes, *, source: str, page_url: str, day: date, tz: tzinfo
         headlines.append(Article(url=url, title=title, source=name, published=published, canonical_url=identity))
     articles = list(headlines)
     if rest:
-        title, body = rest[0], "\n\n".join(rest[1:])
+        title, body = rest[0], paragraphs("\n\n".join(rest[1:]))
         page_time = max((a.published for a in headlines if a.published), default=None)
         url, identity = _link(page_url, title)
         articles.append(
