@@ -183,9 +183,16 @@ class SectionGroup:
     headlines: tuple[Headline, ...]
 
 
+# Every whitespace but the no-break spaces that French typography puts before punctuation.
+_BREAKING_SPACE_RUNS = re.compile(r"[^\S\u00a0\u202f]+")
+
+
 def one_line(text: str) -> str:
-    """Text fit for a header or a title: every run of whitespace, CR and LF included, becomes one space."""
-    return " ".join(str(text).split())
+    """Text fit for a header or a title: every run of whitespace, CR and LF included, becomes one space.
+
+    No-break spaces stay (they hold "Le Quotidien : …" together); their runs are nothing to fold.
+    """
+    return _BREAKING_SPACE_RUNS.sub(" ", str(text)).strip(" \u00a0\u202f")
 
 
 def shorten(text: str, limit: int) -> str:

@@ -104,7 +104,7 @@ def test_accessible_structure(selection: Selection, language: str) -> None:
 def test_french_date_and_subject_default(selection: Selection) -> None:
     variant = _render(selection)
     assert "jeudi 27 novembre 2025" in variant.text
-    assert variant.subject == "Le Quotidien : " + selection.featured.article.title  # type: ignore[union-attr]
+    assert variant.subject == "Le Quotidien\u00a0: " + selection.featured.article.title  # type: ignore[union-attr]
     assert variant.preheader.removesuffix("…") in selection.featured_summary
     assert variant.preheader.startswith(selection.featured_summary[:80])
     assert "Lire l’article" in variant.html and "Se désabonner" in variant.html
