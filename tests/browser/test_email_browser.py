@@ -43,7 +43,8 @@ def _mixed_selection(selection: Selection) -> Selection:
     for number, pick in enumerate(selection.headlines):
         article = replace(pick.article, lang="fr", image=f"https://cdn.example.ma/{number}.jpg", image_width=640)
         if number == 1:
-            article = replace(article, lang="ar", title="المغرب يطلق أول شركة لخدمات الطاقة ويسرع انتقاله الطاقي")
+            title, summary = "المغرب يطلق أول شركة لخدمات الطاقة", "خطوة جديدة نحو الانتقال الطاقي في المملكة."
+            article = replace(article, lang="ar", title=title, summary=summary)
         headlines.append(Pick(replace(article, image_height=360), pick.reason))
     return replace(selection, featured=Pick(featured, "test"), headlines=tuple(headlines))
 
