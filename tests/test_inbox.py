@@ -119,8 +119,9 @@ def test_foreign_language_blocks_carry_their_language_and_alignment() -> None:
     ]
     selection = replace(_selection(count=1), headlines=tuple(Pick(article, "t") for article in articles))
     document = _document(_render(selection, "ar"))
-    cells = document.find_class("headline-cell")
-    french, arabic, none, bad = cells
+    # The language sits on a <div> in the cell: Yahoo and AOL drop lang from <td>, Orange drops dir.
+    blocks = [cell.find("div") for cell in document.find_class("headline-cell")]
+    french, arabic, none, bad = blocks
     assert french.get("lang") == "fr" and french.get("dir") == "ltr"
     assert "text-align:left" in french.get("style") and french.get("align") == "left"
     assert arabic.get("lang") == "ar" and arabic.get("dir") == "rtl" and "text-align:right" in arabic.get("style")
@@ -128,6 +129,8 @@ def test_foreign_language_blocks_carry_their_language_and_alignment() -> None:
     assert bad.get("lang") is None and "onmouseover" not in lxml.html.tostring(bad, encoding="unicode")
     featured = document.xpath("//h2[@class='featured-title']/..")[0]
     assert featured.get("lang") == "fr" and featured.get("dir") == "ltr" and "text-align:left" in featured.get("style")
+    # The button is the reader's chrome: outside the article's block, in the edition's language.
+    assert not document.find_class("button")[0].xpath("ancestor::*[@lang='fr']")
 
 
 def test_one_link_per_title_and_a_button_that_names_its_article() -> None:

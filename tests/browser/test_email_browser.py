@@ -121,14 +121,14 @@ def test_desktop_column_is_at_most_600px(browser, emails, artifacts: Path, name:
 def test_left_to_right_blocks_stay_left_aligned_in_a_right_to_left_edition(browser, emails) -> None:
     context, page = _page(browser, emails["mixed"], 600)
     french = page.evaluate(
-        """() => { const cell = document.querySelector('td.headline-cell[lang="fr"]');
+        """() => { const cell = document.querySelector('td.headline-cell div[lang="fr"]');
                    const text = cell.querySelector('a').getBoundingClientRect();
                    return [getComputedStyle(cell).textAlign, getComputedStyle(cell).direction,
                            text.left - cell.getBoundingClientRect().left]; }"""
     )
     assert french[0] == "left" and french[1] == "ltr" and french[2] < 1
     arabic = page.evaluate(
-        "(() => { const c = document.querySelector('td.headline-cell[lang=\"ar\"]');"
+        "(() => { const c = document.querySelector('td.headline-cell div[lang=\"ar\"]');"
         " return [getComputedStyle(c).textAlign, getComputedStyle(c).direction]; })()"
     )
     assert arabic == ["right", "rtl"]
