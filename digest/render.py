@@ -44,6 +44,8 @@ FULL_WIDTH_MIN = 480
 THUMBNAIL_WIDTH = 120
 HEADLINE_THUMBNAIL_WIDTH = 80
 DEK_MAX = 160
+# A scaled height beyond this is not trusted (a 1 x 10,000 px claim would stretch the column in Outlook).
+MAX_IMAGE_HEIGHT = 1200
 # The line RFC 3676 readers recognise as the start of a signature: two dashes and a space.
 SIGNATURE_SEPARATOR = "-- "
 _LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*", re.IGNORECASE)
@@ -256,15 +258,17 @@ def image_of(article: Article, *, widest: int, thumbnail_width: int) -> Image | 
     Only https images are shown (mail clients block or warn about others). The height is scaled from the
     source's size when both dimensions are known, and omitted otherwise.
     """
-    if not (article.image or "").startswith("https://"):
+    image = article.image or ""
+    if not image.startswith("https://"):
         return None
-    assert article.image is not None
-    width, height = article.image_width, article.image_height
-    known = width is not None and width > 0
-    thumbnail = known and width < FULL_WIDTH_MIN  # type: ignore[operator]
-    shown = min(width, thumbnail_width) if thumbnail and width else widest  # never stretched
-    scaled = round(height * shown / width) if known and height and height > 0 and width else None
-    return Image(article.image, shown, scaled, thumbnail)
+    width = article.image_width if article.image_width and article.image_width > 0 else None
+    height = article.image_height if article.image_height and article.image_height > 0 else None
+    thumbnail = width is not None and width < FULL_WIDTH_MIN
+    shown = min(width, thumbnail_width) if width is not None and thumbnail else widest  # never stretched
+    scaled = round(height * shown / width) if width is not None and height is not None else None
+    if scaled is not None and not 0 < scaled <= MAX_IMAGE_HEIGHT:
+        scaled = None  # a size no real image has (feeds are hostile): let the client measure it
+    return Image(image, shown, scaled, thumbnail)
 
 
 def headline_of(article: Article, url: str, language: str, style: HeadlineStyle) -> Headline:

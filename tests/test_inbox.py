@@ -88,6 +88,12 @@ def test_every_image_has_a_numeric_width_and_no_border(style: str, width, height
     assert all(cell.find(".//img").get("height") == "45" for cell in thumbnails)
 
 
+def test_an_absurd_image_size_from_a_feed_is_not_trusted() -> None:
+    featured = _article(0, image_width=1, image_height=10_000)
+    hero = _document(_render(_selection(featured))).find_class("thumbnail")[0]
+    assert hero.get("width") == "1" and hero.get("height") is None
+
+
 @pytest.mark.parametrize("style", ["titles", "summaries", "thumbnails"])
 def test_headline_styles_stay_within_the_budget(style: str) -> None:
     variant = _render(_selection(count=30), style=style)
