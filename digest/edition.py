@@ -162,25 +162,30 @@ def reader_variants(
     return [wanted[first], *(wanted[key] for key in sorted(wanted) if key != first)]
 
 
-def publication_of(settings: Settings, mailing_list: MailingList) -> Publication:
-    """The publication's details as the templates need them."""
+def publication_of(settings: Settings, mailing_list: MailingList, language: str | None = None) -> Publication:
+    """The publication's details as the templates need them, named for readers of ``language``."""
+    logo_width, logo_height = settings.logo_dimensions
     return Publication(
-        name=settings.publication_name,
+        name=settings.publication_name_for(language or settings.language),
         postal_address=settings.postal_address,
         base_url=settings.base_url,
         list_name=mailing_list.name,
         list_slug=mailing_list.slug,
         brand_color=settings.brand_color,
         logo_url=settings.logo_url,
+        logo_width=logo_width,
+        logo_height=logo_height,
     )
 
 
-def render_options(settings: Settings) -> RenderOptions:
-    """How the settings want editions worded and linked."""
+def render_options(settings: Settings, language: str | None = None) -> RenderOptions:
+    """How the settings want editions worded and linked for readers of ``language``."""
+    language = language or settings.language
     return RenderOptions(
-        subject_template=settings.subject_template,
-        preheader_template=settings.preheader_template,
+        subject_template=settings.subject_template_for(language),
+        preheader_template=settings.preheader_template_for(language),
         utm_source=settings.utm_source if settings.utm else None,
+        headline_style=settings.headline_style,
     )
 
 
@@ -306,8 +311,6 @@ def store_edition(
     An unsent edition's variants are replaced, its approval and lint override dropped (unless auto-approve),
     so what an editor approved is exactly what is sent.
     """
-    publication = publication_of(settings, mailing_list)
-    options = render_options(settings)
     links = Links(settings.base_url, settings.signing_keys())
     web_url = links.edition_url(mailing_list.slug, selection.day)
     environments: dict[str, Environment] = {}
@@ -320,11 +323,11 @@ def store_edition(
             render_variant(
                 selection,
                 env=env,
-                publication=publication,
+                publication=publication_of(settings, mailing_list, language),
                 language=language,
                 web_url=web_url,
                 sections=sections,
-                options=options,
+                options=render_options(settings, language),
             )
         )
     issues = [

@@ -102,6 +102,8 @@ def lint_variant(*, html: str, text: str, subject: str, preheader: str, variant:
         src = image.get("src", "")
         if image.get("alt") is None:
             add(ERROR, "img-alt", f"the image {src} has no alt text")
+        if not (image.get("width") or "").strip().isdigit():
+            add(ERROR, "img-width", f"the image {src} has no numeric width: Outlook would show it at its file's size")
         problem = _link_problem(src)
         if problem:
             add(problem[0], "img-src", f"the image {src} {problem[1]}")

@@ -15,7 +15,7 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from babel.dates import format_date
@@ -28,6 +28,7 @@ from premailer import Premailer
 
 from digest.content import Article, Selection
 from digest.personalize import placeholder
+from digest.typography import label, typographic_spaces
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -35,6 +36,21 @@ DOMAIN = "digest"
 # Subjects and preheaders are cut here: inboxes show far less, and the columns hold 400 characters.
 SUBJECT_MAX = 250
 PREHEADER_MAX = 180
+# The 600 px column less its 24 px gutters: the widest an image is shown.
+CONTENT_WIDTH = 552
+# An image known to be narrower than this is shown as a thumbnail beside the title, at most THUMBNAIL_WIDTH
+# wide (never stretched); headline thumbnails are at most HEADLINE_THUMBNAIL_WIDTH.
+FULL_WIDTH_MIN = 480
+THUMBNAIL_WIDTH = 120
+HEADLINE_THUMBNAIL_WIDTH = 80
+DEK_MAX = 160
+# A scaled height beyond this is not trusted (a 1 x 10,000 px claim would stretch the column in Outlook).
+MAX_IMAGE_HEIGHT = 1200
+# The line RFC 3676 readers recognise as the start of a signature: two dashes and a space.
+SIGNATURE_SEPARATOR = "-- "
+_LANGUAGE_TAG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*", re.IGNORECASE)
+
+HeadlineStyle = Literal["titles", "summaries", "thumbnails"]
 
 
 def templates_root() -> Path:
@@ -80,8 +96,12 @@ def make_environment(language: str = "fr", folder: Path | None = None) -> Enviro
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    env.install_gettext_translations(load_translations(language), newstyle=True)  # type: ignore[attr-defined]
+    translations = load_translations(language)
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.filters["one_line"] = one_line
+    env.filters["label"] = lambda text: label(str(text), language)
+    env.filters["typography"] = lambda text: typographic_spaces(str(text), language)
+    env.globals["default_subject_template"] = translations.gettext("{publication}: {featured_title}")
     return env
 
 
@@ -96,15 +116,23 @@ class Publication:
     list_slug: str = ""
     brand_color: str = "#b3261e"
     logo_url: str | None = None
+    # The logo is shown at this size (Outlook shows an image without a numeric width at its file's size).
+    logo_width: int = 200
+    logo_height: int = 40
 
 
 @dataclass(frozen=True, slots=True)
 class RenderOptions:
-    """How an edition is worded and linked: subject and preheader templates, UTM source (None: no UTM)."""
+    """How an edition is worded and linked.
 
-    subject_template: str = "{publication} : {featured_title}"
+    ``subject_template`` None takes the language's own default (its catalog's words); ``utm_source`` None: no
+    UTM; ``headline_style``: titles only, titles with a one-line dek, or deks with a small thumbnail.
+    """
+
+    subject_template: str | None = None
     preheader_template: str = "{featured_summary}"
     utm_source: str | None = "newsletter"
+    headline_style: HeadlineStyle = "titles"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +148,33 @@ class RenderedVariant:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """An image as the templates show it: https source and the size to show it at (height None: unknown)."""
+
+    src: str
+    width: int
+    height: int | None = None
+    thumbnail: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """The language of one article's block: ``lang`` and ``direction`` None (unknown) inherit the edition's."""
+
+    lang: str | None
+    direction: str | None
+    align: str
+
+
+@dataclass(frozen=True, slots=True)
 class Headline:
-    """A headline as the templates show it: one-line title and the link to follow."""
+    """A headline as the templates show it: one-line title, the link, its language, dek and thumbnail."""
 
     title: str
     url: str
+    block: Block
+    dek: str = ""
+    image: Image | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,9 +185,16 @@ class SectionGroup:
     headlines: tuple[Headline, ...]
 
 
+# Every whitespace but the no-break spaces that French typography puts before punctuation.
+_BREAKING_SPACE_RUNS = re.compile(r"[^\S\u00a0\u202f]+")
+
+
 def one_line(text: str) -> str:
-    """Text fit for a header or a title: every run of whitespace, CR and LF included, becomes one space."""
-    return " ".join(str(text).split())
+    """Text fit for a header or a title: every run of whitespace, CR and LF included, becomes one space.
+
+    No-break spaces stay (they hold "Le Quotidien : …" together); their runs are nothing to fold.
+    """
+    return _BREAKING_SPACE_RUNS.sub(" ", str(text)).strip(" \u00a0\u202f")
 
 
 def shorten(text: str, limit: int) -> str:
@@ -182,12 +239,55 @@ def in_sections(article: Article, sections: frozenset[str] | None) -> bool:
     return wanted is None or (article.section or "").strip().casefold() in wanted
 
 
-def group_by_section(articles: list[Article], link: Mapping[str, str]) -> list[SectionGroup]:
+def block_of(article: Article, edition_language: str) -> Block:
+    """The language and direction of ``article``'s block in an edition in ``edition_language``.
+
+    A malformed language tag (feeds are hostile) counts as unknown: the block then inherits the edition's.
+    """
+    edition_align = "right" if edition_language in RTL_LANGUAGES else "left"
+    lang = (article.lang or "").strip()
+    if not _LANGUAGE_TAG.fullmatch(lang):
+        return Block(None, None, edition_align)
+    rtl = lang.split("-", 1)[0].lower() in RTL_LANGUAGES
+    return Block(lang, "rtl" if rtl else "ltr", "right" if rtl else "left")
+
+
+def image_of(article: Article, *, widest: int, thumbnail_width: int) -> Image | None:
+    """``article``'s image sized for the layout: ``widest`` wide, or a thumbnail when known to be narrower.
+
+    Only https images are shown (mail clients block or warn about others). The height is scaled from the
+    source's size when both dimensions are known, and omitted otherwise.
+    """
+    image = article.image or ""
+    if not image.startswith("https://"):
+        return None
+    width = article.image_width if article.image_width and article.image_width > 0 else None
+    height = article.image_height if article.image_height and article.image_height > 0 else None
+    thumbnail = width is not None and width < FULL_WIDTH_MIN
+    shown = min(width, thumbnail_width) if width is not None and thumbnail else widest  # never stretched
+    scaled = round(height * shown / width) if width is not None and height is not None else None
+    if scaled is not None and not 0 < scaled <= MAX_IMAGE_HEIGHT:
+        scaled = None  # a size no real image has (feeds are hostile): let the client measure it
+    return Image(image, shown, scaled, thumbnail)
+
+
+def headline_of(article: Article, url: str, language: str, style: HeadlineStyle) -> Headline:
+    """``article`` as a headline in ``style``: the dek and thumbnail only where the style shows them."""
+    dek = shorten(one_line(article.summary), DEK_MAX) if style != "titles" else ""
+    image = None
+    if style == "thumbnails":
+        image = image_of(article, widest=HEADLINE_THUMBNAIL_WIDTH, thumbnail_width=HEADLINE_THUMBNAIL_WIDTH)
+    return Headline(one_line(article.title), url, block_of(article, language), dek, image)
+
+
+def group_by_section(
+    articles: list[Article], link: Mapping[str, str], language: str = "fr", style: HeadlineStyle = "titles"
+) -> list[SectionGroup]:
     """Headlines grouped by section in order of first appearance; those without a section come last."""
     groups: dict[str | None, list[Headline]] = {}
     for article in articles:
         name = one_line(article.section) if article.section and article.section.strip() else None
-        groups.setdefault(name, []).append(Headline(one_line(article.title), link[article.url]))
+        groups.setdefault(name, []).append(headline_of(article, link[article.url], language, style))
     ordered = [name for name in groups if name is not None] + ([None] if None in groups else [])
     return [SectionGroup(name, tuple(groups[name])) for name in ordered]
 
@@ -212,6 +312,9 @@ def inline_css(html: str) -> str:
         disable_validation=True,
         cssutils_logging_level=logging.CRITICAL,
         disable_link_rewrites=True,
+        # Outlook's Word engine sizes images from these attributes: the template's numbers must stay
+        # (premailer would otherwise turn a CSS width:100% into width="100%" and add height="auto").
+        disable_basic_attributes=["width", "height"],
     )
     return inliner.transform(pretty_print=False)
 
@@ -238,24 +341,32 @@ def render_variant(
     link = {a.url: with_utm(a.url, utm) for a in [*headlines, *([featured] if featured else [])]}
     date_label = format_date(selection.day, format="full", locale=language)
     fields = {
-        "publication": publication.name,
+        "publication": one_line(publication.name),
         "featured_title": featured.title if featured else "",
         "featured_summary": selection.featured_summary,
         "date": date_label,
         "list": publication.list_name,
     }
-    subject = shorten(fill_text_template(options.subject_template, fields), SUBJECT_MAX).strip(" :-–—")
+    # The template's own words get the language's typography; the fields (titles) are left as written.
+    default_subject = str(env.globals["default_subject_template"])
+    subject_template = typographic_spaces(options.subject_template or default_subject, language)
+    subject = shorten(fill_text_template(subject_template, fields), SUBJECT_MAX).strip(" :-–—\u00a0\u202f")
     subject = subject or one_line(publication.name)
-    preheader = shorten(fill_text_template(options.preheader_template, fields), PREHEADER_MAX)
+    preheader_template = typographic_spaces(options.preheader_template, language)
+    preheader = shorten(fill_text_template(preheader_template, fields), PREHEADER_MAX)
     rtl = language in RTL_LANGUAGES
     context: dict[str, Any] = {
         "intro": selection.intro.strip(),
         "featured": featured,
         "featured_title": one_line(featured.title) if featured else "",
         "featured_url": link[featured.url] if featured else "",
-        "featured_image": featured.image if featured and (featured.image or "").startswith("https://") else None,
+        "featured_image": image_of(featured, widest=CONTENT_WIDTH, thumbnail_width=THUMBNAIL_WIDTH)
+        if featured
+        else None,
+        "featured_block": block_of(featured, language) if featured else None,
         "featured_summary": one_line(selection.featured_summary),
-        "groups": group_by_section(headlines, link),
+        "groups": group_by_section(headlines, link, language, options.headline_style),
+        "headline_style": options.headline_style,
         "publication": publication,
         "language": language,
         "direction": "rtl" if rtl else "ltr",
@@ -286,7 +397,7 @@ def wrap_text(text: str, width: int = 72) -> str:
     """Wrap prose lines at ``width``, keeping their indent; lines holding a URL stay whole (clickable)."""
     out: list[str] = []
     for line in text.splitlines():
-        line = line.rstrip()
+        line = line if line == SIGNATURE_SEPARATOR else line.rstrip()
         if len(line) <= width or "://" in line:
             out.append(line)
             continue

@@ -20,10 +20,16 @@ SAMPLE_SUBSCRIBERS = Path(__file__).parent / "samples" / "subscribers.csv"
 # Signs links only when no real mail can leave (outbox, console); smtp and sendgrid refuse it.
 DEMO_SECRET_KEY = "digest-demo-key-not-secret"
 
+# The sample publication's name as readers of other languages know it: used while DIGEST_PUBLICATION_NAME
+# keeps its default, so that the demo's Arabic readers get Arabic chrome. A real publication sets
+# DIGEST_PUBLICATION_NAME_<LANG> itself.
+DEFAULT_PUBLICATION_NAMES = {"ar": "اليومية"}
+
 # The fields DIGEST_SUBJECT_TEMPLATE and DIGEST_PREHEADER_TEMPLATE may use, as {name}.
 TEXT_TEMPLATE_FIELDS = ("publication", "featured_title", "featured_summary", "date", "list")
 
 MailBackendName = Literal["outbox", "sendgrid", "smtp", "console"]
+HeadlineStyleName = Literal["titles", "summaries", "thumbnails"]
 
 
 def check_text_template(template: str) -> None:
@@ -81,12 +87,25 @@ class Settings(BaseSettings):
     send_rate: float = Field(0.0, ge=0, validation_alias="DIGEST_SEND_RATE")
     send_retries: int = Field(5, ge=0, le=20, validation_alias="DIGEST_SEND_RETRIES")
     tracking: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_TRACKING")
-    subject_template: str = Field("{publication} : {featured_title}", validation_alias="DIGEST_SUBJECT_TEMPLATE")
+    # None: each language's own wording ("{publication} : {featured_title}" in French).
+    subject_template: str | None = Field(None, validation_alias="DIGEST_SUBJECT_TEMPLATE")
     preheader_template: str = Field("{featured_summary}", validation_alias="DIGEST_PREHEADER_TEMPLATE")
+    # Per-language chrome: a reader of that language gets these; unset, the unsuffixed setting.
+    publication_name_fr: str | None = Field(None, validation_alias="DIGEST_PUBLICATION_NAME_FR")
+    publication_name_en: str | None = Field(None, validation_alias="DIGEST_PUBLICATION_NAME_EN")
+    publication_name_ar: str | None = Field(None, validation_alias="DIGEST_PUBLICATION_NAME_AR")
+    subject_template_fr: str | None = Field(None, validation_alias="DIGEST_SUBJECT_TEMPLATE_FR")
+    subject_template_en: str | None = Field(None, validation_alias="DIGEST_SUBJECT_TEMPLATE_EN")
+    subject_template_ar: str | None = Field(None, validation_alias="DIGEST_SUBJECT_TEMPLATE_AR")
+    preheader_template_fr: str | None = Field(None, validation_alias="DIGEST_PREHEADER_TEMPLATE_FR")
+    preheader_template_en: str | None = Field(None, validation_alias="DIGEST_PREHEADER_TEMPLATE_EN")
+    preheader_template_ar: str | None = Field(None, validation_alias="DIGEST_PREHEADER_TEMPLATE_AR")
+    headline_style: HeadlineStyleName = Field("titles", validation_alias="DIGEST_HEADLINE_STYLE")
     utm: bool = Field(True, validation_alias="DIGEST_UTM")
     utm_source: str = Field("newsletter", min_length=1, max_length=60, validation_alias="DIGEST_UTM_SOURCE")
     brand_color: str = Field("#b3261e", validation_alias="DIGEST_BRAND_COLOR")
     logo_url: str | None = Field(None, validation_alias="DIGEST_LOGO_URL")
+    logo_size: str = Field("200x40", validation_alias="DIGEST_LOGO_SIZE")
     summary_chars: int = Field(300, ge=80, le=2000, validation_alias="DIGEST_SUMMARY_CHARS")
     group_by_section: bool = Field(False, validation_alias="DIGEST_GROUP_BY_SECTION")
     section_order: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTION_ORDER")
@@ -142,11 +161,34 @@ class Settings(BaseSettings):
             raise ValueError(f"is {len(value)} characters long: at most 500, so that links fit in a header line")
         return value.rstrip("/")
 
-    @field_validator("subject_template", "preheader_template")
+    @field_validator(
+        "subject_template",
+        "preheader_template",
+        "subject_template_fr",
+        "subject_template_en",
+        "subject_template_ar",
+        "preheader_template_fr",
+        "preheader_template_en",
+        "preheader_template_ar",
+    )
     @classmethod
-    def _check_text_template(cls, value: str) -> str:
-        check_text_template(value)
+    def _check_text_template(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_text_template(value)
         return value
+
+    @field_validator("publication_name_fr", "publication_name_en", "publication_name_ar")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value if value and value.strip() else None
+
+    @field_validator("logo_size")
+    @classmethod
+    def _check_logo_size(cls, value: str) -> str:
+        match = re.fullmatch(r"\s*(\d{1,4})\s*x\s*(\d{1,4})\s*", value)
+        if not match or not all(0 < int(number) <= 2000 for number in match.groups()):
+            raise ValueError(f"not a size like 200x40, in pixels (got {value!r})")
+        return f"{int(match[1])}x{int(match[2])}"
 
     @field_validator("brand_color")
     @classmethod
@@ -161,6 +203,29 @@ class Settings(BaseSettings):
         if value and not value.startswith("https://"):
             raise ValueError(f"must be an https:// image URL (got {value!r})")
         return value or None
+
+    @property
+    def logo_dimensions(self) -> tuple[int, int]:
+        """The logo's width and height in pixels, as DIGEST_LOGO_SIZE states them."""
+        width, height = self.logo_size.split("x")
+        return int(width), int(height)
+
+    def publication_name_for(self, language: str) -> str:
+        """The publication's name as readers of ``language`` see it (DIGEST_PUBLICATION_NAME_<LANG>)."""
+        own = getattr(self, f"publication_name_{language}", None)
+        if own:
+            return str(own)
+        if "publication_name" not in self.model_fields_set:
+            return DEFAULT_PUBLICATION_NAMES.get(language, self.publication_name)
+        return self.publication_name
+
+    def subject_template_for(self, language: str) -> str | None:
+        """The subject template of ``language``'s readers; None: the language's default wording."""
+        return getattr(self, f"subject_template_{language}", None) or self.subject_template
+
+    def preheader_template_for(self, language: str) -> str:
+        """The preheader template of ``language``'s readers (DIGEST_PREHEADER_TEMPLATE_<LANG>)."""
+        return getattr(self, f"preheader_template_{language}", None) or self.preheader_template
 
     @property
     def tz(self) -> ZoneInfo:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,7 +22,7 @@ from digest.content import Selection
 from digest.edition import selection_summary
 from digest.render import Publication, RenderedVariant, make_environment, render_variant
 from digest.select import select
-from digest.settings import SAMPLE_FEED
+from digest.settings import DEFAULT_PUBLICATION_NAMES, SAMPLE_FEED
 from digest.sources import load_articles, parse_source
 from digest.sources.fetch import Fetcher
 
@@ -75,11 +76,12 @@ def sample_selection() -> Selection:
 
 
 def render_sample(language: str, selection: Selection | None = None) -> RenderedVariant:
-    """The sample day rendered in ``language`` with the sample publication."""
+    """The sample day rendered in ``language`` with the sample publication, named as that language's readers know it."""
+    name = DEFAULT_PUBLICATION_NAMES.get(language, SAMPLE_PUBLICATION.name)
     return render_variant(
         selection or sample_selection(),
         env=make_environment(language),
-        publication=SAMPLE_PUBLICATION,
+        publication=replace(SAMPLE_PUBLICATION, name=name),
         language=language,
         web_url=SAMPLE_WEB_URL,
     )

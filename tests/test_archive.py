@@ -77,3 +77,18 @@ def test_email_pages_run_no_script(client: TestClient, settings: Settings, engin
     build_sample(engine, settings)
     _mark_sent(engine)
     assert "script-src 'none'" in client.get(WEB).headers["content-security-policy"]
+
+
+def test_web_version_has_the_archives_footer_not_a_readers(client: TestClient, settings: Settings, engine) -> None:
+    build_sample(engine, settings)
+    _mark_sent(engine)
+    page = client.get(WEB).text
+    assert "reader-footer" not in page and 'class="archive-footer"' in page
+    assert "/u/" not in page and "/p/" not in page
+    assert "Vous recevez ce message" not in page and "Se désabonner" not in page
+    assert "abonner à Quotidien</a>" in page and "/subscribe?list=quotidien&amp;lang=fr" in page
+    assert 'href="https://news.example.com/editions/quotidien"' in page
+    feed = client.get("/editions/quotidien/feed.atom").text
+    assert "archive-footer" in feed and "Se désabonner" not in feed
+    index = client.get("/editions/quotidien").text
+    assert 'href="https://news.example.com/subscribe?list=quotidien&amp;lang=fr"' in index

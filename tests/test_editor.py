@@ -129,7 +129,7 @@ def test_send_a_test_to_given_addresses(client: TestClient, editor_settings: Set
     files = sorted(editor_settings.outbox_dir.rglob("*.eml"))
     assert len(files) == 2
     message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
-    assert message["Subject"].startswith("[TEST] Le Quotidien : ")
+    assert message["Subject"].startswith("[TEST] Le Quotidien: ")  # the English variant: English typography
     assert "Unsubscribe" in message.get_body(("html",)).get_content()  # type: ignore[union-attr]
 
 

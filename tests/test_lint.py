@@ -11,7 +11,7 @@ from tests.golden import render_sample
 GOOD_HTML = (
     '<html><head><title>S</title></head><body><table role="presentation"><tr><td>'
     '<a href="https://example.ma/a">a</a> <a href="%%unsubscribe_url%%">u</a> <a href="mailto:x@example.ma">m</a>'
-    '<img src="https://example.ma/i.png" alt="">'
+    '<img src="https://example.ma/i.png" width="80" alt="">'
     "</td></tr></table></body></html>"
 )
 
@@ -41,6 +41,8 @@ def test_a_clean_variant_has_no_issue() -> None:
         (GOOD_HTML.replace("</td>", "x" * 85 * 1024 + "</td>"), "html-size", WARNING),
         (GOOD_HTML.replace("</head>", "<style>" + "a{color:red}" * 1500 + "</style></head>"), "style-size", ERROR),
         (GOOD_HTML.replace(' alt=""', ""), "img-alt", ERROR),
+        (GOOD_HTML.replace(' width="80"', ""), "img-width", ERROR),
+        (GOOD_HTML.replace(' width="80"', ' width="100%"'), "img-width", ERROR),
         (GOOD_HTML.replace("https://example.ma/i.png", "http://example.ma/i.png"), "img-src", ERROR),
         (GOOD_HTML.replace("https://example.ma/a", "/a"), "link", ERROR),
         (GOOD_HTML.replace("https://example.ma/a", "file:///tmp/page.txt#a"), "link", ERROR),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import logging
-import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
@@ -74,12 +73,15 @@ def test_media_rules_survive_inlining_with_important(selection: Selection) -> No
     document = lxml.html.document_fromstring(html)
     styles = "\n".join(style.text or "" for style in document.iter("style"))
     assert "@media screen and (max-width: 480px)" in styles
-    assert re.search(r"\.pad \{ padding: 16px !important; \}", styles)
+    # Phones narrow the gutters only: top and bottom paddings (zero ones included) stay as inlined.
+    gutters = ".pad, .pad-top, .pad-bottom, .pad-x { padding-left: 16px !important; padding-right: 16px !important; }"
+    assert gutters in styles
+    assert "padding: 16px" not in styles
     assert "@media (prefers-color-scheme: dark)" in styles
-    assert "[data-ogsc] .container { background-color: #1e1e1e !important; }" in styles
+    assert "[data-ogsb] .container { background-color: #1e1e1e !important; }" in styles
     # Ordinary rules were inlined, then dropped from the head.
-    assert ".headline {" not in styles
-    headline = document.find_class("headline")[0]
+    assert ".headline-cell {" not in styles
+    headline = document.find_class("headline-cell")[0]
     assert "border-top:1px solid #e6e2dc" in headline.get("style")
     assert "data-premailer" not in html
 
@@ -102,7 +104,7 @@ def test_accessible_structure(selection: Selection, language: str) -> None:
 def test_french_date_and_subject_default(selection: Selection) -> None:
     variant = _render(selection)
     assert "jeudi 27 novembre 2025" in variant.text
-    assert variant.subject == "Le Quotidien : " + selection.featured.article.title  # type: ignore[union-attr]
+    assert variant.subject == "Le Quotidien\u00a0: " + selection.featured.article.title  # type: ignore[union-attr]
     assert variant.preheader.removesuffix("…") in selection.featured_summary
     assert variant.preheader.startswith(selection.featured_summary[:80])
     assert "Lire l’article" in variant.html and "Se désabonner" in variant.html

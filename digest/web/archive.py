@@ -7,6 +7,7 @@ editions that went out (sending or sent) are public.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -23,6 +24,7 @@ from digest.edition import variant_key
 from digest.links import Links
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import FIELDS, Personalizable
+from digest.render import RTL_LANGUAGES
 from digest.settings import Settings
 from digest.web.editor import EMAIL_PAGE_HEADERS
 from digest.web.pages import cached_pages_environment, engine_of, list_or_404, settings_of
@@ -33,6 +35,8 @@ router = APIRouter(prefix="/editions")
 PUBLIC = (EditionStatus.SENDING, EditionStatus.SENT)
 FEED_ENTRIES = 30
 ATOM = "http://www.w3.org/2005/Atom"
+# The email's footer row for readers (templates/email/macros.html.j2), swapped for the archive's own.
+READER_FOOTER = re.compile(r'<tr class="reader-footer"[^>]*>.*?</tr>', re.DOTALL)
 
 
 def public_editions(session: Session, mailing_list: MailingList, limit: int | None = None) -> list[Edition]:
@@ -45,9 +49,27 @@ def public_editions(session: Session, mailing_list: MailingList, limit: int | No
     return list(session.exec(query.limit(limit) if limit else query).all())
 
 
-def public_html(variant: EditionVariant, archive_url: str) -> str:
-    """A variant as anyone may read it: the per-reader links lead to the archive instead of a reader's pages."""
-    return Personalizable.compile(variant.html).fill(dict.fromkeys(FIELDS, archive_url))
+def public_html(variant: EditionVariant, archive_url: str, footer: str = "") -> str:
+    """A variant as anyone may read it: the reader's footer replaced by ``footer`` (the archive's own).
+
+    Editions rendered before the footer was marked keep theirs, with the per-reader links leading to the
+    archive instead of a reader's pages.
+    """
+    html = READER_FOOTER.sub(lambda _match: footer, variant.html, count=1) if footer else variant.html
+    return Personalizable.compile(html).fill(dict.fromkeys(FIELDS, archive_url))
+
+
+def archive_footer(request: Request, settings: Settings, mailing_list: MailingList, language: str) -> str:
+    """The web version's footer in ``language``: subscribe to the list, past editions, postal address."""
+    template = cached_pages_environment(request, language).get_template("archive/footer.html.j2")
+    return template.render(
+        publication=settings.publication_name_for(language),
+        list_name=mailing_list.name,
+        subscribe_url=f"{settings.base_url}/subscribe?list={mailing_list.slug}&lang={language}",
+        archive_url=f"{settings.base_url}/editions/{mailing_list.slug}",
+        postal_address=settings.postal_address,
+        align="right" if language in RTL_LANGUAGES else "left",
+    )
 
 
 def public_variant(session: Session, edition: Edition, language: str) -> EditionVariant | None:
@@ -130,8 +152,9 @@ def archive_page(request: Request, slug: str) -> HTMLResponse:
         ]
     page = cached_pages_environment(request, settings.language).get_template("archive/index.html.j2")
     html = page.render(
-        publication=settings.publication_name,
+        publication=settings.publication_name_for(settings.language),
         list=mailing_list,
+        subscribe_url=f"{settings.base_url}/subscribe?list={slug}&lang={settings.language}",
         editions=editions,
         feed_url=f"{settings.base_url}/editions/{slug}/feed.atom",
         language=settings.language,
@@ -152,10 +175,11 @@ def archive_feed(request: Request, slug: str) -> Response:
         for edition in public_editions(session, mailing_list, FEED_ENTRIES):
             variant = public_variant(session, edition, settings.language)
             if variant is not None:
-                content = body_of(public_html(variant, archive_url))
+                footer = archive_footer(request, settings, mailing_list, variant.language)
+                content = body_of(public_html(variant, archive_url, footer))
                 entries.append((edition, links.edition_url(slug, edition.date), content))
     feed = atom_feed(
-        title=f"{settings.publication_name} · {mailing_list.name}",
+        title=f"{settings.publication_name_for(settings.language)} · {mailing_list.name}",
         feed_url=f"{archive_url}/feed.atom",
         page_url=archive_url,
         entries=entries,
@@ -184,6 +208,8 @@ def edition_page(request: Request, slug: str, day: str, lang: str = "") -> HTMLR
         variant = public_variant(session, edition, lang or settings.language) or public_variant(
             session, edition, settings.language
         )
-    if variant is None:
-        raise HTTPException(404, "no such edition")
-    return HTMLResponse(public_html(variant, f"{settings.base_url}/editions/{slug}"), headers=EMAIL_PAGE_HEADERS)
+        if variant is None:
+            raise HTTPException(404, "no such edition")
+        footer = archive_footer(request, settings, mailing_list, variant.language)
+    html = public_html(variant, f"{settings.base_url}/editions/{slug}", footer)
+    return HTMLResponse(html, headers=EMAIL_PAGE_HEADERS)

@@ -18,6 +18,7 @@ from digest.errors import DigestError, SubscriberError
 from digest.mail import get_backend
 from digest.models import Edition
 from digest.settings import Settings
+from digest.typography import sort_key
 from digest.web.pages import (
     LANGUAGE_NAMES,
     SECURITY_HEADERS,
@@ -237,7 +238,7 @@ def known_sections(session: Session, list_id: int, chosen: list[str]) -> list[st
             continue
         picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
         found.update(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
-    return sorted(found, key=str.casefold)
+    return sorted(found, key=sort_key)  # accent-aware: "Économie" sorts with the e, not after "Tech"
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
