@@ -16,6 +16,16 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from digest.db import check_initialised, init_database, make_engine, open_session
+from digest.delivery import (
+    DryRunReport,
+    Mailing,
+    SendOptions,
+    SendReport,
+    StopFlag,
+    send_edition,
+    send_test,
+)
+from digest.delivery import dry_run as dry_run_send
 from digest.edition import (
     approve_edition,
     blocked_message,
@@ -31,19 +41,8 @@ from digest.mail import RecipientResult, get_backend
 from digest.models import Edition
 from digest.progress import SendProgress
 from digest.select import EditorChoices
-from digest.send import (
-    DryRunReport,
-    Mailing,
-    SendOptions,
-    SendReport,
-    StopFlag,
-    delivery_counts,
-    event_counts,
-    send_edition,
-    send_test,
-)
-from digest.send import dry_run as dry_run_send
 from digest.settings import Settings, load_settings
+from digest.stats import delivery_counts, event_counts
 from subscribers.addresses import normalize_email
 from subscribers.confirmation import send_confirmation
 from subscribers.export import write_export

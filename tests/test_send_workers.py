@@ -10,9 +10,9 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from digest.db import make_engine
+from digest.delivery import Mailing, SendOptions, send_edition
 from digest.errors import DigestError, NothingToSend
 from digest.models import Delivery
-from digest.send import Mailing, SendOptions, send_edition
 from tests.seed import add_readers, seed_edition
 from tests.servers.sendgrid import SendGridStandIn
 
