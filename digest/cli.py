@@ -26,6 +26,7 @@ from digest.delivery import (
     send_test,
 )
 from digest.delivery import dry_run as dry_run_send
+from digest.delivery.queue import drop_queued
 from digest.edition import (
     approve_edition,
     blocked_message,
@@ -38,13 +39,13 @@ from digest.errors import DigestError, EditionError, NothingToSend
 from digest.links import Links
 from digest.lint import load_issues
 from digest.mail import RecipientResult, get_backend
+from digest.mail.confirmation import send_confirmation
 from digest.models import Edition
 from digest.progress import SendProgress
 from digest.select import EditorChoices
 from digest.settings import Settings, load_settings
 from digest.stats import delivery_counts, event_counts
 from subscribers.addresses import normalize_email
-from subscribers.confirmation import send_confirmation
 from subscribers.export import write_export
 from subscribers.importer import OUTCOMES, import_csv
 from subscribers.models import MailingList
@@ -52,6 +53,7 @@ from subscribers.store import (
     add_subscriber,
     all_lists,
     create_list,
+    find_subscriber,
     get_list,
     list_subscribers,
     remove_subscriber,
@@ -542,6 +544,7 @@ def subscribers_add(
             language=language,
             confirmed=confirmed,
         )
+        session.commit()
         status = result.subscription.status
         typer.echo(f"{result.outcome}: {result.subscriber.email} on {mailing_list.slug} ({status})")
         if result.needs_confirmation:
@@ -682,6 +685,10 @@ def subscribers_remove(
     state = _state(ctx)
     with open_session(state.ready_engine()) as session:
         count = remove_subscriber(session=session, email=email, erase=erase)
+        left = None if erase else find_subscriber(session=session, email=normalize_email(email))
+        if left is not None and left.id is not None:
+            drop_queued(session, subscriber_id=left.id, list_id=None)
+        session.commit()
     if erase:
         typer.echo(f"erased {email}: {count} subscriptions deleted, consent log anonymised, suppression hash kept")
     else:
@@ -702,6 +709,7 @@ def lists_add(
     state = _state(ctx)
     with open_session(state.ready_engine()) as session:
         mailing_list = create_list(session=session, slug=slug, name=name)
+        session.commit()
         typer.echo(f"created list {mailing_list.slug} ({mailing_list.name})")
 
 

@@ -1,7 +1,16 @@
 """Queries on the subscriber store: lists, subscribers, subscriptions, consent. Keyword-only arguments.
 
 Every change a reader or the publisher makes is written with a ConsentEvent saying who did it and how, so
-the log is evidence of consent. Functions do not commit unless they say so; the caller owns the transaction.
+the log is evidence of consent.
+
+Who commits: functions here never commit (they add, flush, and read); the entry point that called them (a
+CLI command, a web handler, a webhook) owns the transaction and commits once its whole unit of work is done,
+so a failure half-way leaves nothing half-written. The one exception is the bulk import
+(:mod:`subscribers.importer`), which commits each chunk so a large file holds no huge transaction.
+
+This package is the lower layer: it imports nothing from ``digest`` but ``digest.errors``. What leaving a
+list means for the delivery ledger (queued deliveries dropped) is done by the caller; erasure's deliveries
+go by the database's ``ON DELETE CASCADE``.
 """
 
 from __future__ import annotations
@@ -16,7 +25,6 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from digest.errors import SubscriberError
-from digest.models import Delivery, DeliveryStatus, Edition
 from subscribers.addresses import email_hash, email_key, normalize_email
 from subscribers.models import (
     ConsentEvent,
@@ -93,8 +101,7 @@ def create_list(*, session: Session, slug: str, name: str | None = None) -> Mail
         raise SubscriberError(f"list {slug!r} already exists")
     mailing_list = MailingList(slug=slug, name=name or slug.capitalize())
     session.add(mailing_list)
-    session.commit()
-    session.refresh(mailing_list)
+    session.flush()
     return mailing_list
 
 
@@ -203,7 +210,6 @@ def add_subscriber(
     source: str = "cli",
     actor: Actor | None = None,
     now: datetime | None = None,
-    commit: bool = True,
 ) -> AddResult:
     """Subscribe ``email`` to ``mailing_list``; pending unless ``confirmed`` (double opt-in).
 
@@ -280,8 +286,7 @@ def add_subscriber(
     if changed:
         subscription.updated_at = now
         session.add(subscription)
-    if commit:
-        session.commit()
+    session.flush()
     outcome = "added" if created else ("updated" if changed else "unchanged")
     return AddResult(subscriber, subscription, outcome)
 
@@ -309,14 +314,13 @@ def find_reader(*, session: Session, subscriber_id: int, list_id: int) -> Reader
 
 
 def confirm_subscription(*, session: Session, reader: Reader, actor: Actor, now: datetime | None = None) -> bool:
-    """Confirm a pending subscription (double opt-in); False when there was nothing to confirm. Commits."""
+    """Confirm a pending subscription (double opt-in); False when there was nothing to confirm."""
     now = now or utcnow()
     subscription = reader.subscription
     if subscription.status != SubscriptionStatus.PENDING:
         return False
     subscription.confirmed_at = now
     _set_status(session, subscription, SubscriptionStatus.ACTIVE, kind="confirm", actor=actor, now=now)
-    session.commit()
     return True
 
 
@@ -329,11 +333,11 @@ def unsubscribe(
     now: datetime | None = None,
     detail: str | None = None,
 ) -> int:
-    """Unsubscribe from one list (``list_id``) or from every list (None); idempotent. Commits.
+    """Unsubscribe from one list (``list_id``) or from every list (None); idempotent.
 
-    Returns how many subscriptions changed; a repeated request changes nothing and logs nothing more.
-    Deliveries still queued for the reader on those lists are dropped, so a send already under way skips
-    them too (one already handed to the provider cannot be called back).
+    Returns how many subscriptions changed; a repeated request changes nothing and logs nothing more. The
+    caller drops the reader's queued deliveries (:func:`digest.delivery.queue.drop_queued`); a send already
+    under way skips a reader who left in any case.
     """
     now = now or utcnow()
     query = select(Subscription).where(
@@ -353,17 +357,7 @@ def unsubscribe(
             detail=detail,
         )
         changed += 1
-    editions = sql_select(col(Edition.id))
-    if list_id is not None:
-        editions = editions.where(col(Edition.list_id) == list_id)
-    session.execute(
-        delete(Delivery).where(
-            col(Delivery.subscriber_id) == subscriber_id,
-            col(Delivery.status) == DeliveryStatus.QUEUED,
-            col(Delivery.edition_id).in_(editions),
-        )
-    )
-    session.commit()
+    session.flush()
     return changed
 
 
@@ -388,7 +382,7 @@ def update_preferences(
     actor: Actor,
     now: datetime | None = None,
 ) -> list[str]:
-    """Apply a preference-centre form; returns what changed (empty: nothing). Commits.
+    """Apply a preference-centre form; returns what changed (empty: nothing).
 
     ``lists`` maps list ids to whether the reader wants them (lists left out are not touched): a reader who
     proved their address through a signed link joins a list without a second confirmation.
@@ -452,7 +446,7 @@ def update_preferences(
                 detail=_CENTRE,
             )
             changes.append(f"left list {list_id}")
-    session.commit()
+    session.flush()
     return changes
 
 
@@ -466,7 +460,7 @@ def reader_lists(*, session: Session, subscriber_id: int) -> list[tuple[MailingL
 
 
 def expire_pending(*, session: Session, now: datetime | None = None, max_age: timedelta = PENDING_MAX_AGE) -> int:
-    """Forget web sign-ups left unconfirmed longer than ``max_age``; returns how many. Commits.
+    """Forget web sign-ups left unconfirmed longer than ``max_age``; returns how many.
 
     Only sign-ups made through the web form expire: a publisher's import waits for its readers. A subscriber
     left with no subscription at all is deleted (their address was never confirmed, so nothing is kept).
@@ -511,7 +505,7 @@ def expire_pending(*, session: Session, now: datetime | None = None, max_age: ti
             .values(subscriber_id=None, ip=None, user_agent=None)
         )
         session.execute(delete(Subscriber).where(col(Subscriber.id).in_(orphans)))
-    session.commit()
+    session.flush()
     return len(stale)
 
 
@@ -533,7 +527,7 @@ def suppress(*, session: Session, email: str, reason: str, now: datetime | None 
 
 
 def remove_subscriber(*, session: Session, email: str, erase: bool = False, actor: Actor | None = None) -> int:
-    """Unsubscribe ``email`` from every list, or with ``erase`` apply GDPR erasure. Commits.
+    """Unsubscribe ``email`` from every list, or with ``erase`` apply GDPR erasure.
 
     Erasure deletes the subscriber, their subscriptions and deliveries, strips the consent log of anything
     that identifies them (the events stay, anonymous, as evidence) and keeps a suppression hash so an import
@@ -547,7 +541,6 @@ def remove_subscriber(*, session: Session, email: str, erase: bool = False, acto
         if erase and is_suppressed(session=session, email=address) is None:
             # Nothing stored but the wish itself: keep the hash so the address is never imported again.
             suppress(session=session, email=address, reason=SubscriberStatus.ERASED, now=now)
-            session.commit()
             return 0
         raise SubscriberError(f"no subscriber {address}")
     assert subscriber.id is not None
@@ -564,7 +557,7 @@ def remove_subscriber(*, session: Session, email: str, erase: bool = False, acto
     session.flush()
     suppress(session=session, email=address, reason=SubscriberStatus.ERASED, now=now)
     record_consent(session=session, subscriber_id=None, list_id=None, kind="erase", actor=actor, now=now)
-    session.commit()
+    session.flush()
     return count
 
 

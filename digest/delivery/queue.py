@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import CursorResult, func, literal, true, update
+from sqlalchemy import CursorResult, delete, func, literal, true, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -132,3 +132,21 @@ def finish(session: Session, edition: Edition, now: datetime) -> None:
         edition.sent_at = now
         session.add(edition)
         session.commit()
+
+
+def drop_queued(session: Session, *, subscriber_id: int, list_id: int | None) -> None:
+    """Take a reader who left ``list_id`` (None: every list) off the queues of its editions; sent ones stay.
+
+    Called after :func:`subscribers.store.unsubscribe`, in the same transaction. A send under way would skip
+    the reader anyway; this keeps an interrupted edition's counts true. Does not commit.
+    """
+    editions = sql_select(col(Edition.id))
+    if list_id is not None:
+        editions = editions.where(col(Edition.list_id) == list_id)
+    session.execute(
+        delete(Delivery).where(
+            col(Delivery.subscriber_id) == subscriber_id,
+            col(Delivery.status) == DeliveryStatus.QUEUED,
+            col(Delivery.edition_id).in_(editions),
+        )
+    )

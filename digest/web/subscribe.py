@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 
 from digest.errors import DigestError, SubscriberError
 from digest.mail import get_backend
+from digest.mail.confirmation import send_confirmation
 from digest.models import Edition
 from digest.settings import Settings
 from digest.web.pages import (
@@ -37,7 +38,6 @@ from digest.web.pages import (
     web_actor,
 )
 from subscribers.addresses import normalize_email
-from subscribers.confirmation import send_confirmation
 from subscribers.models import MailingList, Subscriber, SubscriptionStatus
 from subscribers.store import (
     Preferences,
@@ -156,6 +156,7 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
     except SubscriberError:
         session.rollback()
         return done  # suppressed, bounced or erased: the answer must not tell
+    session.commit()
     per_address = _limiter(request, "confirmations", CONFIRMATIONS_PER_ADDRESS, CONFIRMATION_WINDOW)
     if (
         result.needs_confirmation
@@ -206,6 +207,7 @@ def confirm(request: Request, token: str, session: DbSession, submitted: Form) -
     if problem := form_problem(request, submitted, language):
         return problem
     confirm_subscription(session=session, reader=reader, actor=web_actor(request))
+    session.commit()
     return _confirmed(request, reader, language)
 
 
@@ -405,4 +407,5 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
     except SubscriberError as err:
         session.rollback()
         return _preferences(request, session, reader, token, error=str(err), refused=form)
+    session.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303, headers=SECURITY_HEADERS)

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from digest.delivery.queue import drop_queued
 from digest.models import Delivery, DeliveryEvent, Edition
 from subscribers.models import Subscriber, SubscriberStatus, utcnow
 from subscribers.store import Actor, find_subscriber, suppress, unsubscribe
@@ -196,14 +197,11 @@ def _act(session: Session, event: _Event, delivery: _Delivery | None, now: datet
     elif event.kind == COMPLAINT:
         suppress(session=session, email=subscriber.email, reason=SubscriberStatus.COMPLAINED, now=now)
     elif event.kind in UNSUBSCRIBING:
+        left = delivery.list_id if delivery else None
         unsubscribe(
-            session=session,
-            subscriber_id=subscriber.id,
-            list_id=delivery.list_id if delivery else None,
-            actor=WEBHOOK,
-            now=now,
-            detail=event.kind,
+            session=session, subscriber_id=subscriber.id, list_id=left, actor=WEBHOOK, now=now, detail=event.kind
         )
+        drop_queued(session, subscriber_id=subscriber.id, list_id=left)
 
 
 def _subscriber(session: Session, event: _Event, delivery: _Delivery | None) -> Subscriber | None:

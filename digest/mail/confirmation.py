@@ -5,9 +5,8 @@ from __future__ import annotations
 from digest.errors import MailError
 from digest.links import Links
 from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
-from digest.render import RTL_LANGUAGES
+from digest.render import RTL_LANGUAGES, make_environment, templates_root
 from digest.settings import Settings
-from digest.web.pages import pages_environment
 from subscribers.models import MailingList, Subscriber, utcnow
 from subscribers.store import LANGUAGES
 
@@ -18,7 +17,8 @@ def confirmation_content(
     """The confirmation email for ``subscriber`` on ``mailing_list``, in their language: subject, HTML, text."""
     assert subscriber.id is not None and mailing_list.id is not None
     language = subscriber.language if subscriber.language in LANGUAGES else settings.language
-    env = pages_environment(language)
+    # The reader-facing pages' templates (templates/web), as the rendering module loads them.
+    env = make_environment(language, folder=templates_root() / "web")
     context = {
         "lang": language,
         "dir": "rtl" if language in RTL_LANGUAGES else "ltr",
