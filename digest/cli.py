@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy import Engine
-from sqlmodel import col, select
 
 from digest.db import check_initialised, init_database, make_engine, open_session
 from digest.delivery import (
@@ -31,6 +29,7 @@ from digest.edition import (
     approve_edition,
     blocked_message,
     build_edition,
+    ensure_edition,
     find_edition,
     lint_blockers,
     selection_summary,
@@ -40,15 +39,14 @@ from digest.links import Links
 from digest.lint import load_issues
 from digest.mail import RecipientResult, get_backend
 from digest.mail.confirmation import send_confirmation
-from digest.models import Edition
 from digest.progress import SendProgress
 from digest.select import EditorChoices
 from digest.settings import Settings, load_settings
-from digest.stats import delivery_counts, event_counts
+from digest.stats import edition_stats
 from subscribers.addresses import normalize_email
 from subscribers.export import write_export
 from subscribers.importer import OUTCOMES, import_csv
-from subscribers.models import MailingList
+from subscribers.public import SubscriberPublic
 from subscribers.store import (
     add_subscriber,
     all_lists,
@@ -72,13 +70,6 @@ app.add_typer(lists_app, name="lists")
 
 F = TypeVar("F", bound=Callable[..., Any])
 # `digest stats` columns counted from the provider's events, and the events each one counts.
-STAT_EVENTS = {
-    "delivered": ("delivered",),
-    "bounced": ("bounce", "dropped"),
-    "opened": ("open",),
-    "clicked": ("click",),
-    "unsubscribed": ("unsubscribe", "group_unsubscribe"),
-}
 
 
 class State:
@@ -151,6 +142,10 @@ DateOption = Annotated[
 ListOption = Annotated[str | None, typer.Option("--list", help="List slug (default: DIGEST_LIST).", show_default=False)]
 
 
+def _warn_on_stderr(message: str) -> None:
+    typer.echo(message, err=True)
+
+
 def _day(state: State, value: str | None) -> date:
     return _parse_date(value) or datetime.now(state.settings.tz).date()
 
@@ -209,7 +204,7 @@ def build(
             sources=source or None,
             # Without --featured/--exclude a rebuild keeps what the editor chose in the preview.
             choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())) if featured or exclude else None,
-            warn=lambda message: typer.echo(message, err=True),
+            warn=_warn_on_stderr,
         )
         list_slug = list_ or settings.list_slug
         for issue in load_issues(edition.lint_json):
@@ -293,15 +288,9 @@ def send(
     backend = get_backend(settings)
     with open_session(engine) as session:
         mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
-        edition = find_edition(session, mailing_list, day)
-        if edition is None:
-            edition, _ = build_edition(
-                session=session,
-                settings=settings,
-                day=day,
-                list_slug=mailing_list.slug,
-                warn=lambda message: typer.echo(message, err=True),
-            )
+        edition = ensure_edition(
+            session=session, settings=settings, mailing_list=mailing_list, day=day, warn=_warn_on_stderr
+        )
         assert edition.id is not None
         edition_id = edition.id
         blockers = lint_blockers(edition)
@@ -417,30 +406,7 @@ def stats(
     """
     state = _state(ctx)
     with open_session(state.ready_engine()) as session:
-        query = select(Edition, MailingList).join(MailingList, col(MailingList.id) == col(Edition.list_id))
-        if list_:
-            query = query.where(MailingList.slug == list_)
-        if date_:
-            query = query.where(Edition.date == _parse_date(date_))
-        found = session.exec(query.order_by(col(Edition.date).desc(), col(MailingList.slug))).all()
-        ids = [edition.id for edition, _ in found if edition.id is not None]
-        statuses = delivery_counts(session, ids)
-        events = event_counts(session, ids)
-        editions = []
-        for edition, mailing_list in found:
-            assert edition.id is not None
-            counts, seen = statuses.get(edition.id, Counter()), events.get(edition.id, Counter())
-            row: dict[str, Any] = {
-                "date": edition.date.isoformat(),
-                "list": mailing_list.slug,
-                "status": edition.status,
-                "recipients": sum(counts.values()),
-            }
-            for status in ("queued", "sent", "failed", "uncertain"):
-                row[status] = counts[status] + (counts["sending"] if status == "queued" else 0)
-            for name, kinds in STAT_EVENTS.items():
-                row[name] = sum(seen[kind] for kind in kinds)
-            editions.append(row)
+        editions = edition_stats(session, list_slug=list_, day=_parse_date(date_) if date_ else None)
     if as_json:
         typer.echo(json.dumps({"editions": editions}, ensure_ascii=False, indent=2))
         return
@@ -478,14 +444,7 @@ def preview(
     engine = state.ready_engine()
     with open_session(engine) as session:
         mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
-        if find_edition(session, mailing_list, day) is None:
-            build_edition(
-                session=session,
-                settings=settings,
-                day=day,
-                list_slug=mailing_list.slug,
-                warn=lambda message: typer.echo(message, err=True),
-            )
+        ensure_edition(session=session, settings=settings, mailing_list=mailing_list, day=day, warn=_warn_on_stderr)
         if output is not None:
             written = write_static(
                 session=session, settings=settings, mailing_list=mailing_list, day=day, folder=output
@@ -619,21 +578,7 @@ def subscribers_list(
         mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
         rows = list_subscribers(session=session, mailing_list=mailing_list, status=status)
         if as_json:
-            payload = [
-                {
-                    "email": r.email,
-                    "name": r.name,
-                    "language": r.language,
-                    "status": r.status,
-                    "sections": r.sections.split(",") if r.sections else None,
-                    "frequency": r.frequency,
-                    "format": r.format,
-                    "paused_until": r.paused_until.isoformat() if r.paused_until else None,
-                    "subscribed_at": r.subscribed_at.isoformat(),
-                    "confirmed_at": r.confirmed_at.isoformat() if r.confirmed_at else None,
-                }
-                for r in rows
-            ]
+            payload = [SubscriberPublic.from_row(r).model_dump() for r in rows]
             typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
         for r in rows:

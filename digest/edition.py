@@ -292,6 +292,29 @@ def build_edition(
     return edition, selection
 
 
+def ensure_edition(
+    *,
+    session: Session,
+    settings: Settings,
+    mailing_list: MailingList,
+    day: date,
+    change: Callable[[EditorChoices], EditorChoices] | None = None,
+    warn: Warn = lambda _message: None,
+) -> Edition:
+    """The ``day``'s edition of ``mailing_list``: as stored, or built when there is none. With ``change``, it is
+    rebuilt from the sources with ``change`` applied to its stored choices (the editor's adjustments)."""
+    edition = find_edition(session, mailing_list, day)
+    if edition is not None and change is None:
+        return edition
+    choices = None
+    if change is not None:
+        choices = change(load_choices(edition.choices_json) if edition else EditorChoices())
+    built, _ = build_edition(
+        session=session, settings=settings, day=day, list_slug=mailing_list.slug, choices=choices, warn=warn
+    )
+    return built
+
+
 def store_edition(
     *,
     session: Session,

@@ -30,7 +30,7 @@ from digest.db import open_session
 from digest.delivery import Mailing, preview_fields, send_test
 from digest.edition import (
     approve_edition,
-    build_edition,
+    ensure_edition,
     find_edition,
     load_choices,
     load_selection,
@@ -114,12 +114,7 @@ def rebuild(
     change: Callable[[EditorChoices], EditorChoices],
 ) -> Edition:
     """Apply ``change`` to the edition's stored choices and rebuild it from the sources as a draft."""
-    edition = find_edition(session, mailing_list, day)
-    current = load_choices(edition.choices_json) if edition else EditorChoices()
-    rebuilt, _ = build_edition(
-        session=session, settings=settings, day=day, list_slug=mailing_list.slug, choices=change(current)
-    )
-    return rebuilt
+    return ensure_edition(session=session, settings=settings, mailing_list=mailing_list, day=day, change=change)
 
 
 def parse_addresses(raw: str) -> list[str]:
