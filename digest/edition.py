@@ -27,6 +27,7 @@ from digest.sources import LoadResult, load_articles
 from digest.sources.fetch import Fetcher
 from digest.sources.state import DatabaseFetchState
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
+from subscribers.sections import Sections
 from subscribers.store import LANGUAGES, get_list
 
 Warn = Callable[[str], None]
@@ -119,10 +120,8 @@ def find_edition(session: Session, mailing_list: MailingList, day: date) -> Edit
 
 
 def parse_sections(raw: str | None) -> frozenset[str] | None:
-    """The sections a subscription chose (stored comma-separated), or None for all."""
-    if not raw:
-        return None
-    return frozenset(part.strip() for part in raw.split(",") if part.strip()) or None
+    """The sections a subscription chose (as stored), or None for all."""
+    return Sections.parse(raw).as_set()
 
 
 def variant_key(language: str, sections: frozenset[str] | None = None) -> str:
@@ -331,7 +330,7 @@ def store_edition(
     """
     publication = publication_of(settings, mailing_list)
     options = render_options(settings)
-    links = Links(settings.base_url, settings.signing_keys())
+    links = Links.from_settings(settings)
     web_url = links.edition_url(mailing_list.slug, selection.day)
     environments: dict[str, Environment] = {}
     variants = []

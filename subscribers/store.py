@@ -36,6 +36,7 @@ from subscribers.models import (
     Suppression,
     utcnow,
 )
+from subscribers.sections import Sections
 
 LANGUAGES = ("fr", "en", "ar")
 FREQUENCIES = ("daily", "weekly")
@@ -45,8 +46,6 @@ FORMATS = ("html", "text")
 WEEKLY_WEEKDAY = 0
 # An unconfirmed web sign-up is forgotten after this long (the confirm link lives as long).
 PENDING_MAX_AGE = timedelta(days=7)
-MAX_SECTIONS = 40
-MAX_SECTION_LENGTH = 60
 _CENTRE = "from the preference centre"
 
 
@@ -135,26 +134,13 @@ def check_language(language: str | None) -> str | None:
 
 
 def join_sections(sections: list[str] | None) -> str | None:
-    """Sections as stored (comma-separated, none means all), or SubscriberError naming the bad one."""
-    if not sections:
-        return None
-    cleaned: list[str] = []
-    for section in sections:
-        name = section.strip()
-        if not name:
-            continue
-        if "," in name or len(name) > MAX_SECTION_LENGTH:
-            raise SubscriberError(f"section {name[:80]!r} must be under {MAX_SECTION_LENGTH} characters, no commas")
-        if name not in cleaned:
-            cleaned.append(name)
-    if len(cleaned) > MAX_SECTIONS:
-        raise SubscriberError(f"at most {MAX_SECTIONS} sections (got {len(cleaned)})")
-    return ",".join(cleaned) or None
+    """Sections as stored (see :class:`~subscribers.sections.Sections`), or SubscriberError naming the bad one."""
+    return Sections.chosen(sections).stored()
 
 
 def split_sections(stored: str | None) -> list[str]:
     """The sections of a subscription as a list (empty: every section)."""
-    return [part for part in (stored or "").split(",") if part]
+    return list(Sections.parse(stored))
 
 
 def _set_status(

@@ -137,8 +137,7 @@ def send(
     from digest.delivery import Mailing, SendOptions, StopFlag, send_edition, send_test
     from digest.delivery import dry_run as dry_run_send
     from digest.edition import blocked_message, ensure_edition, lint_blockers
-    from digest.links import Links
-    from digest.mail import get_backend
+    from digest.mail import open_backend
     from digest.progress import SendProgress
     from subscribers.store import get_list
 
@@ -146,35 +145,25 @@ def send(
     settings = state.settings
     day = day_of(state, date_)
     engine = state.ready_engine()
-    links = Links(settings.base_url, settings.signing_keys())
-    backend = get_backend(settings)
-    with open_session(engine) as session:
-        mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
-        edition = ensure_edition(
-            session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr
+    with open_backend(settings) as backend:
+        with open_session(engine) as session:
+            mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
+            edition = ensure_edition(
+                session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr
+            )
+            assert edition.id is not None
+            blockers = lint_blockers(edition)
+            if blockers and not ignore_lint and not test_to:
+                raise EditionError(blocked_message(edition, blockers))
+        mailing = Mailing.from_settings(settings, engine, edition.id, backend)
+        options = SendOptions(
+            batch_size=batch_size,
+            retry_uncertain=retry_uncertain,
+            force=force,
+            workers=workers,
+            max_rate=settings.send_rate,
+            retries=settings.send_retries,
         )
-        assert edition.id is not None
-        edition_id = edition.id
-        blockers = lint_blockers(edition)
-        if blockers and not ignore_lint and not test_to:
-            raise EditionError(blocked_message(edition, blockers))
-    mailing = Mailing(
-        engine=engine,
-        edition_id=edition_id,
-        backend=backend,
-        links=links,
-        sender=settings.from_address,
-        default_language=settings.language,
-    )
-    options = SendOptions(
-        batch_size=batch_size,
-        retry_uncertain=retry_uncertain,
-        force=force,
-        workers=workers,
-        max_rate=settings.send_rate,
-        retries=settings.send_retries,
-    )
-    try:
         if test_to:
             _report_test(send_test(mailing, [_test_address(a) for a in test_to]))
             return
@@ -190,8 +179,6 @@ def send(
                 worker_settings=settings,
                 should_stop=stop,
             )
-    finally:
-        backend.close()
     _print_report(report, day, mailing_list.slug, settings)
     # Anything short of "everyone got it" needs a person: failures, uncertain readers (this run's or an
     # interrupted run's found now), readers left queued.

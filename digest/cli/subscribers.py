@@ -30,7 +30,7 @@ def subscribers_add(
     Example: digest subscribers add amina@example.com --name "Amina" --language fr --confirmed
     """
     from digest.db import open_session
-    from digest.mail import get_backend
+    from digest.mail import open_backend
     from digest.mail.confirmation import send_confirmation
     from subscribers.store import add_subscriber, get_list
 
@@ -49,16 +49,13 @@ def subscribers_add(
         status = result.subscription.status
         typer.echo(f"{result.outcome}: {result.subscriber.email} on {mailing_list.slug} ({status})")
         if result.needs_confirmation:
-            backend = get_backend(state.settings)
-            try:
+            with open_backend(state.settings) as backend:
                 send_confirmation(
                     settings=state.settings,
                     backend=backend,
                     subscriber=result.subscriber,
                     mailing_list=mailing_list,
                 )
-            finally:
-                backend.close()
             typer.echo(f"sent a confirmation link to {result.subscriber.email}: nothing is mailed until it is followed")
 
 

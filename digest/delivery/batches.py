@@ -16,8 +16,7 @@ from digest.delivery.ledger import Ledger
 from digest.edition import parse_sections, variant_key
 from digest.errors import EditionError
 from digest.links import Links
-from digest.mail import get_backend
-from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
+from digest.mail.base import Batch, Content, MailBackend, Recipient, list_id, sender_address
 from digest.models import Edition, EditionVariant
 from digest.settings import Settings
 from subscribers.models import MailingList
@@ -64,13 +63,14 @@ class Mailing:
     default_language: str
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: Engine, edition_id: int) -> Mailing:
-        """The mailing of ``edition_id`` through the backend, links and sender the settings name."""
+    def from_settings(cls, settings: Settings, engine: Engine, edition_id: int, backend: MailBackend) -> Mailing:
+        """The mailing of ``edition_id`` through ``backend`` (see :func:`digest.mail.open_backend`), with the
+        links and sender the settings name."""
         return cls(
             engine=engine,
             edition_id=edition_id,
-            backend=get_backend(settings),
-            links=Links(settings.base_url, settings.signing_keys()),
+            backend=backend,
+            links=Links.from_settings(settings),
             sender=settings.from_address,
             default_language=settings.language,
         )
@@ -135,7 +135,7 @@ class EditionContext:
             content=content,
             recipients=recipients,
             sender=self.sender,
-            list_id=f"{self.mailing_list.name} <{self.mailing_list.slug}.{sender_address(self.sender).domain}>",
+            list_id=list_id(self.mailing_list.name, self.mailing_list.slug, self.sender),
             now=now,
             edition_key=self.key,
             categories=(self.mailing_list.slug, self.edition.date.isoformat()),

@@ -17,6 +17,7 @@ from digest.delivery.deliverer import Deliverer
 from digest.delivery.policy import SendOptions
 from digest.delivery.runtime import Pacing, StopFlag
 from digest.errors import DigestError, MailError
+from digest.mail import open_backend
 from digest.settings import Settings
 from subscribers.models import utcnow
 
@@ -66,12 +67,16 @@ def run_workers(
 def _worker(settings: Settings, edition_id: int, options: SendOptions, messages: Any) -> None:
     """One worker process: its own engine and backend, claiming batches until the queue is empty."""
     engine = make_engine(settings.database_url)
-    mailing = Mailing.from_settings(settings, engine, edition_id)
     counts: Counter[str] = Counter()
     errors: list[str] = []
     failure = None
     try:
-        with StopFlag.on_signals() as stop, Session(engine, expire_on_commit=False) as session:
+        with (
+            open_backend(settings) as backend,
+            StopFlag.on_signals() as stop,
+            Session(engine, expire_on_commit=False) as session,
+        ):
+            mailing = Mailing.from_settings(settings, engine, edition_id, backend)
             deliverer = Deliverer(
                 session=session,
                 context=mailing.load(session),
@@ -89,6 +94,5 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
     except DigestError as err:
         failure = str(err)
     finally:
-        mailing.backend.close()
         engine.dispose()
         messages.put(("done", (dict(counts), errors, failure)))

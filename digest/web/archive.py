@@ -24,8 +24,7 @@ from digest.links import Links
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import FIELDS, Personalizable
 from digest.settings import Settings
-from digest.web.editor import EMAIL_PAGE_HEADERS
-from digest.web.pages import cached_pages_environment, engine_of, list_or_404, settings_of
+from digest.web.pages import EMAIL_PAGE_HEADERS, cached_pages_environment, engine_of, list_or_404, settings_of
 from subscribers.models import MailingList
 
 router = APIRouter(prefix="/editions")
@@ -107,7 +106,7 @@ def _stamp(edition: Edition) -> datetime:
 
 
 def _links(settings: Settings) -> Links:
-    return Links(settings.base_url, settings.signing_keys())
+    return Links.from_settings(settings)
 
 
 @router.get("", include_in_schema=False)

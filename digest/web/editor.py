@@ -38,19 +38,25 @@ from digest.edition import (
 )
 from digest.errors import DigestError, EditionError, SubscriberError
 from digest.lint import load_issues
+from digest.mail import open_backend
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import Personalizable
 from digest.select import EditorChoices
 from digest.settings import Settings
-from digest.web.pages import cached_pages_environment, engine_of, list_or_404, pages_environment, settings_of
+from digest.web.pages import (
+    EMAIL_PAGE_HEADERS,
+    cached_pages_environment,
+    engine_of,
+    list_or_404,
+    pages_environment,
+    settings_of,
+)
 from subscribers.addresses import normalize_email
 from subscribers.models import MailingList
 
 TEST_RECIPIENTS_MAX = 10
 CSRF_MAX_AGE = 12 * 3600
 _DARK_QUERY = "(prefers-color-scheme: dark)"
-# An email shown as a page runs no script, whatever its content, and only this site may frame it.
-EMAIL_PAGE_HEADERS = {"Content-Security-Policy": "script-src 'none'; object-src 'none'; frame-ancestors 'self'"}
 
 
 def fill_for_preview(content: str, base_url: str) -> str:
@@ -424,11 +430,10 @@ def editor_test(
         addresses = parse_addresses(to)
         edition, variant = _variant(session, mailing_list, the_day, key or variant_key(settings_of(request).language))
         assert edition.id is not None
-        mailing = Mailing.from_settings(settings_of(request), engine_of(request), edition.id)
-        try:
+        settings = settings_of(request)
+        with open_backend(settings) as backend:
+            mailing = Mailing.from_settings(settings, engine_of(request), edition.id, backend)
             results = send_test(mailing, addresses, variant_key=variant.key)
-        finally:
-            mailing.backend.close()
         failed = [f"{r.recipient.email}: {r.error}" for r in results if not r.ok]
         if failed:
             raise DigestError("test send failed for " + "; ".join(failed))

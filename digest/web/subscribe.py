@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from digest.errors import DigestError, SubscriberError
-from digest.mail import get_backend
+from digest.mail import open_backend
 from digest.mail.confirmation import send_confirmation
 from digest.models import Edition
 from digest.settings import Settings
@@ -168,13 +168,11 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
 
 
 def _send_confirmation(settings: Settings, subscriber: Subscriber, mailing_list: MailingList) -> None:
-    backend = get_backend(settings)
     try:
-        send_confirmation(settings=settings, backend=backend, subscriber=subscriber, mailing_list=mailing_list)
+        with open_backend(settings) as backend:
+            send_confirmation(settings=settings, backend=backend, subscriber=subscriber, mailing_list=mailing_list)
     except DigestError as err:
         log.error("could not send the confirmation email: %s", err)
-    finally:
-        backend.close()
 
 
 @router.get("/c/{token}", response_class=HTMLResponse)
