@@ -5,8 +5,9 @@ the log is evidence of consent.
 
 Who commits: functions here never commit (they add, flush, and read); the entry point that called them (a
 CLI command, a web handler, a webhook) owns the transaction and commits once its whole unit of work is done,
-so a failure half-way leaves nothing half-written. The one exception is the bulk import
-(:mod:`subscribers.importer`), which commits each chunk so a large file holds no huge transaction.
+so a failure half-way leaves nothing half-written. The same holds in :mod:`subscribers.importer` (a whole
+file is one transaction) and in ``digest`` (the delivery queue commits only in the send's own loop, which is
+its entry point's unit of work, batch by batch).
 
 This package is the lower layer: it imports nothing from ``digest`` but ``digest.errors``. What leaving a
 list means for the delivery ledger (queued deliveries dropped) is done by the caller; erasure's deliveries
@@ -26,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from digest.errors import SubscriberError
 from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.admission import Admission, admit
 from subscribers.models import (
     ConsentEvent,
     MailingList,
@@ -199,8 +201,9 @@ def add_subscriber(
 ) -> AddResult:
     """Subscribe ``email`` to ``mailing_list``; pending unless ``confirmed`` (double opt-in).
 
-    A suppressed (bounced, complained, erased) address is refused with the reason, never re-added silently.
-    Someone who unsubscribed and signs up again becomes pending again (or active when ``confirmed``).
+    Who may be (re-)added is :func:`subscribers.admission.admit`'s decision: a suppressed (bounced, complained,
+    erased) address is refused with the reason; someone who unsubscribed and signs up again becomes pending
+    again (or active when ``confirmed``).
     """
     now = now or utcnow()
     actor = actor or Actor(source=source)
@@ -210,11 +213,23 @@ def add_subscriber(
     if name is not None and len(name) > 200:
         raise SubscriberError("name must be at most 200 characters")
     suppression = is_suppressed(session=session, email=address)
-    if suppression is not None:
-        raise SubscriberError(f"{address} is suppressed ({suppression.reason}): not re-added")
     subscriber = find_subscriber(session=session, email=address)
-    if subscriber is not None and subscriber.status != SubscriberStatus.ACTIVE:
-        raise SubscriberError(f"{address} is {subscriber.status}: not re-added")
+    subscription = None
+    if subscriber is not None:
+        subscription = session.exec(
+            select(Subscription).where(
+                Subscription.subscriber_id == subscriber.id, Subscription.list_id == mailing_list.id
+            )
+        ).first()
+    decision = admit(
+        source=actor.source,
+        email=address,
+        suppressed=suppression.reason if suppression else None,
+        subscriber_status=subscriber.status if subscriber else None,
+        subscription_status=subscription.status if subscription else None,
+    )
+    if decision.reason is not None:
+        raise SubscriberError(decision.reason)
     changed = False
     created = subscriber is None
     if subscriber is None:
@@ -229,9 +244,6 @@ def add_subscriber(
                 setattr(subscriber, attr, value)
                 changed = True
     assert subscriber.id is not None and mailing_list.id is not None
-    subscription = session.exec(
-        select(Subscription).where(Subscription.subscriber_id == subscriber.id, Subscription.list_id == mailing_list.id)
-    ).first()
     if subscription is None:
         created = True
         subscription = Subscription(
@@ -242,7 +254,7 @@ def add_subscriber(
         if sections is not None and subscription.sections != wanted_sections:
             subscription.sections = wanted_sections
             changed = True
-        if subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+        if decision.admission is Admission.AGAIN:
             subscription.confirmed_at = None
             _set_status(
                 session,

@@ -25,7 +25,9 @@ from subscribers.store import get_list, list_subscribers, remove_subscriber, sup
 def _import(engine, text: str, *, confirmed: bool = True):
     with open_session(engine) as session:
         mailing_list = get_list(session=session, slug="quotidien")
-        return import_csv(io.StringIO(text), session=session, mailing_list=mailing_list, confirmed=confirmed)
+        report = import_csv(io.StringIO(text), session=session, mailing_list=mailing_list, confirmed=confirmed)
+        session.commit()
+        return report
 
 
 def _outcomes(report) -> list[tuple[int, str]]:

@@ -87,6 +87,7 @@ def subscribers_import(
         mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
         try:
             report = import_csv(handle, session=session, mailing_list=mailing_list, confirmed=confirmed)
+            session.commit()
         except UnicodeDecodeError as err:
             raise DigestError(
                 f"{file} is not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8 "
