@@ -145,6 +145,7 @@ def send(
     settings = state.settings
     day = day_of(state, date_)
     engine = state.ready_engine()
+    settings.signing_keys()  # a missing key is named before the backend's own settings are checked
     with open_backend(settings) as backend:
         with open_session(engine) as session:
             mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
