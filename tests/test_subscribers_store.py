@@ -12,14 +12,13 @@ from digest.delivery.queue import drop_queued
 from digest.errors import SubscriberError
 from digest.models import Delivery, Edition
 from subscribers.addresses import email_hash, email_key
+from subscribers.eligibility import eligible_readers, eligible_subscribers
 from subscribers.models import ConsentEvent, Subscriber, SubscriberStatus, Suppression
 from subscribers.store import (
     Actor,
     Preferences,
     add_subscriber,
     create_list,
-    eligible_readers,
-    eligible_subscribers,
     find_reader,
     get_list,
     remove_subscriber,

@@ -22,14 +22,14 @@ from sqlmodel import Session, col, select
 from digest.delivery.policy import SendOptions
 from digest.errors import EditionError
 from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus
+from subscribers.eligibility import eligible_subscribers
 from subscribers.models import Subscriber, Subscription
-from subscribers.store import eligible_subscribers
 
 
 def enqueue(session: Session, edition: Edition, day_of_edition: datetime) -> int:
     """Insert, in one statement, a queued Delivery for every eligible reader who has none yet.
 
-    Who is eligible is decided in one place, :func:`subscribers.store.eligible_subscribers`.
+    Who is eligible is decided in one place, :func:`subscribers.eligibility.eligible_subscribers`.
     """
     choices = (col(Subscriber.language), col(Subscription.sections), col(Subscription.format))
     readers = eligible_subscribers(list_id=edition.list_id, day=edition.date).add_columns(*choices).subquery()
