@@ -38,6 +38,7 @@ def bench_import(rows: int = 100_000) -> list[Figure]:
         def run() -> None:
             with open_session(engine) as session:
                 report = import_csv(lines, session=session, mailing_list=mailing_list, confirmed=True)
+                session.commit()
             outcomes.append(len(report.rows))
 
         for label in ("first import (added)", "re-import (unchanged)"):

@@ -27,6 +27,7 @@ from digest.sources import LoadResult, load_articles
 from digest.sources.fetch import Fetcher
 from digest.sources.state import DatabaseFetchState
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
+from subscribers.sections import Sections
 from subscribers.store import LANGUAGES, get_list
 
 Warn = Callable[[str], None]
@@ -119,10 +120,8 @@ def find_edition(session: Session, mailing_list: MailingList, day: date) -> Edit
 
 
 def parse_sections(raw: str | None) -> frozenset[str] | None:
-    """The sections a subscription chose (stored comma-separated), or None for all."""
-    if not raw:
-        return None
-    return frozenset(part.strip() for part in raw.split(",") if part.strip()) or None
+    """The sections a subscription chose (as stored), or None for all."""
+    return Sections.parse(raw).as_set()
 
 
 def variant_key(language: str, sections: frozenset[str] | None = None) -> str:
@@ -297,6 +296,29 @@ def build_edition(
     return edition, selection
 
 
+def ensure_edition(
+    *,
+    session: Session,
+    settings: Settings,
+    mailing_list: MailingList,
+    day: date,
+    change: Callable[[EditorChoices], EditorChoices] | None = None,
+    warn: Warn = lambda _message: None,
+) -> Edition:
+    """The ``day``'s edition of ``mailing_list``: as stored, or built when there is none. With ``change``, it is
+    rebuilt from the sources with ``change`` applied to its stored choices (the editor's adjustments)."""
+    edition = find_edition(session, mailing_list, day)
+    if edition is not None and change is None:
+        return edition
+    choices = None
+    if change is not None:
+        choices = change(load_choices(edition.choices_json) if edition else EditorChoices())
+    built, _ = build_edition(
+        session=session, settings=settings, day=day, list_slug=mailing_list.slug, choices=choices, warn=warn
+    )
+    return built
+
+
 def store_edition(
     *,
     session: Session,
@@ -311,7 +333,7 @@ def store_edition(
     An unsent edition's variants are replaced, its approval and lint override dropped (unless auto-approve),
     so what an editor approved is exactly what is sent.
     """
-    links = Links(settings.base_url, settings.signing_keys())
+    links = Links.from_settings(settings)
     web_url = links.edition_url(mailing_list.slug, selection.day)
     environments: dict[str, Environment] = {}
     variants = []

@@ -13,8 +13,12 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from itsdangerous import BadSignature, Signer, TimestampSigner
+
+if TYPE_CHECKING:
+    from digest.settings import Settings
 
 CONFIRM_MAX_AGE_SECONDS = 7 * 24 * 3600
 PURPOSES = ("unsubscribe", "preferences", "confirm")
@@ -55,6 +59,11 @@ class Links:
             for purpose in PURPOSES
             if purpose != "confirm"
         }
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Links:
+        """The links of the publication at ``DIGEST_BASE_URL``, signed with ``DIGEST_SECRET_KEY``'s keys."""
+        return cls(settings.base_url, settings.signing_keys())
 
     def token(self, purpose: str, subscriber_id: int, list_id: int) -> str:
         """A signed token for ``purpose`` bound to one reader on one list."""

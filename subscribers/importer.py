@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, col
 
 from digest.errors import DigestError, SubscriberError
 from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.admission import Source, admit
 from subscribers.export import HEADER as EXPORT_HEADER
 from subscribers.export import unsafe_cell
 from subscribers.models import (
@@ -138,9 +139,10 @@ def import_csv(
 
     Fields are separated by commas, semicolons or tabs (whichever the header uses); French and Arabic column
     names (courriel, nom, langue, rubriques...) are read as their English ones. Sections inside one cell
-    are separated by ``;`` (in a semicolon file, quote that cell). Re-importing the same file changes nothing. Addresses
-    that are suppressed (bounced, complained, erased) or that unsubscribed from the list are refused, with
-    the reason. An empty cell leaves what is stored unchanged. The whole file is one transaction.
+    are separated by ``;`` (in a semicolon file, quote that cell). Re-importing the same file changes nothing.
+    Addresses that are suppressed (bounced, complained, erased) or that unsubscribed from the list are refused,
+    with the reason (:mod:`subscribers.admission`). An empty cell leaves what is stored unchanged. The whole
+    file is one transaction, which the caller commits.
     """
     now = now or utcnow()
     lines = iter(lines)
@@ -158,7 +160,7 @@ def import_csv(
     rows = _parse(reader, report)
     while chunk := list(islice(rows, CHUNK)):
         _import_chunk(session, chunk, mailing_list.id, confirmed, now, report)
-    session.commit()
+    session.flush()
     report.rows.sort(key=lambda outcome: outcome.line)
     return report
 
@@ -218,14 +220,35 @@ def _import_chunk(
             ).where(col(Subscriber.email_key).in_([row.key for row in chunk]))
         )
     }
+    # The known readers' subscriptions to the list, read before deciding: who may be added is the same
+    # decision as for one reader (subscribers.admission), taken row by row on what was read in bulk.
+    subscriptions = {
+        r.subscriber_id: r
+        for r in session.execute(
+            sql_select(
+                col(Subscription.id),
+                col(Subscription.subscriber_id),
+                col(Subscription.status),
+                col(Subscription.sections),
+            ).where(
+                col(Subscription.list_id) == list_id,
+                col(Subscription.subscriber_id).in_([found.id for found in existing.values()]),
+            )
+        )
+    }
     accepted: list[_Row] = []
     for digest_, row in hashes.items():
         found = existing.get(row.key)
-        reason = suppressed.get(digest_) or (
-            found.status if found and found.status != SubscriberStatus.ACTIVE else None
+        current = subscriptions.get(found.id) if found else None
+        decision = admit(
+            source=Source.IMPORT,
+            email=row.email,
+            suppressed=suppressed.get(digest_),
+            subscriber_status=found.status if found else None,
+            subscription_status=current.status if current else None,
         )
-        if reason:
-            report.rows.append(RowOutcome(row.line, row.email, "refused", f"{row.email} is {reason}: not re-added"))
+        if decision.reason is not None:
+            report.rows.append(RowOutcome(row.line, row.email, "refused", decision.reason))
         else:
             accepted.append(row)
 
@@ -263,20 +286,9 @@ def _import_chunk(
     if person_updates:
         session.execute(update(Subscriber), person_updates)
 
-    subscriptions = {
-        r.subscriber_id: r
-        for r in session.execute(
-            sql_select(
-                col(Subscription.id),
-                col(Subscription.subscriber_id),
-                col(Subscription.status),
-                col(Subscription.sections),
-            ).where(col(Subscription.list_id) == list_id, col(Subscription.subscriber_id).in_(ids.values()))
-        )
-    }
     # Plain strings hoisted out of the loop: enum lookups per row are measurable at 100k rows.
     status = (SubscriptionStatus.ACTIVE if confirmed else SubscriptionStatus.PENDING).value
-    unsubscribed, pending = SubscriptionStatus.UNSUBSCRIBED.value, SubscriptionStatus.PENDING.value
+    pending = SubscriptionStatus.PENDING.value
     confirmed_at = stamp if confirmed else None
     by_publisher = "confirmed by the publisher"
     new_subscriptions: list[tuple[Any, ...]] = []
@@ -293,11 +305,6 @@ def _import_chunk(
             if confirmed:
                 events.append((subscriber_id, list_id, "confirm", "import", by_publisher, stamp))
             report.rows.append(RowOutcome(row.line, row.email, "added"))
-            continue
-        if current.status == unsubscribed:
-            report.rows.append(
-                RowOutcome(row.line, row.email, "refused", f"{row.email} unsubscribed from this list: not re-added")
-            )
             continue
         values: dict[str, Any] = {}
         if row.sections is not None and row.sections != current.sections:

@@ -1,7 +1,17 @@
 """Queries on the subscriber store: lists, subscribers, subscriptions, consent. Keyword-only arguments.
 
 Every change a reader or the publisher makes is written with a ConsentEvent saying who did it and how, so
-the log is evidence of consent. Functions do not commit unless they say so; the caller owns the transaction.
+the log is evidence of consent.
+
+Who commits: functions here never commit (they add, flush, and read); the entry point that called them (a
+CLI command, a web handler, a webhook) owns the transaction and commits once its whole unit of work is done,
+so a failure half-way leaves nothing half-written. The same holds in :mod:`subscribers.importer` (a whole
+file is one transaction) and in ``digest`` (the delivery queue commits only in the send's own loop, which is
+its entry point's unit of work, batch by batch).
+
+This package is the lower layer: it imports nothing from ``digest`` but ``digest.errors``. What leaving a
+list means for the delivery ledger (queued deliveries dropped) is done by the caller; erasure's deliveries
+go by the database's ``ON DELETE CASCADE``.
 """
 
 from __future__ import annotations
@@ -9,15 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, update
+from sqlalchemy import delete, exists, func, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from digest.errors import SubscriberError
-from digest.models import Delivery, DeliveryStatus, Edition
 from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.admission import Admission, admit
 from subscribers.models import (
     ConsentEvent,
     MailingList,
@@ -28,17 +37,13 @@ from subscribers.models import (
     Suppression,
     utcnow,
 )
+from subscribers.sections import Sections
 
 LANGUAGES = ("fr", "en", "ar")
 FREQUENCIES = ("daily", "weekly")
 FORMATS = ("html", "text")
-# "weekly" readers get the edition of this weekday only (Monday, the one that opens the week): the
-# publication sends one edition a day, so a weekly reader gets one of them rather than a separate round-up.
-WEEKLY_WEEKDAY = 0
 # An unconfirmed web sign-up is forgotten after this long (the confirm link lives as long).
 PENDING_MAX_AGE = timedelta(days=7)
-MAX_SECTIONS = 40
-MAX_SECTION_LENGTH = 60
 _CENTRE = "from the preference centre"
 
 
@@ -93,8 +98,7 @@ def create_list(*, session: Session, slug: str, name: str | None = None) -> Mail
         raise SubscriberError(f"list {slug!r} already exists")
     mailing_list = MailingList(slug=slug, name=name or slug.capitalize())
     session.add(mailing_list)
-    session.commit()
-    session.refresh(mailing_list)
+    session.flush()
     return mailing_list
 
 
@@ -128,26 +132,13 @@ def check_language(language: str | None) -> str | None:
 
 
 def join_sections(sections: list[str] | None) -> str | None:
-    """Sections as stored (comma-separated, none means all), or SubscriberError naming the bad one."""
-    if not sections:
-        return None
-    cleaned: list[str] = []
-    for section in sections:
-        name = section.strip()
-        if not name:
-            continue
-        if "," in name or len(name) > MAX_SECTION_LENGTH:
-            raise SubscriberError(f"section {name[:80]!r} must be under {MAX_SECTION_LENGTH} characters, no commas")
-        if name not in cleaned:
-            cleaned.append(name)
-    if len(cleaned) > MAX_SECTIONS:
-        raise SubscriberError(f"at most {MAX_SECTIONS} sections (got {len(cleaned)})")
-    return ",".join(cleaned) or None
+    """Sections as stored (see :class:`~subscribers.sections.Sections`), or SubscriberError naming the bad one."""
+    return Sections.chosen(sections).stored()
 
 
 def split_sections(stored: str | None) -> list[str]:
     """The sections of a subscription as a list (empty: every section)."""
-    return [part for part in (stored or "").split(",") if part]
+    return list(Sections.parse(stored))
 
 
 def _set_status(
@@ -203,12 +194,12 @@ def add_subscriber(
     source: str = "cli",
     actor: Actor | None = None,
     now: datetime | None = None,
-    commit: bool = True,
 ) -> AddResult:
     """Subscribe ``email`` to ``mailing_list``; pending unless ``confirmed`` (double opt-in).
 
-    A suppressed (bounced, complained, erased) address is refused with the reason, never re-added silently.
-    Someone who unsubscribed and signs up again becomes pending again (or active when ``confirmed``).
+    Who may be (re-)added is :func:`subscribers.admission.admit`'s decision: a suppressed (bounced, complained,
+    erased) address is refused with the reason; someone who unsubscribed and signs up again becomes pending
+    again (or active when ``confirmed``).
     """
     now = now or utcnow()
     actor = actor or Actor(source=source)
@@ -218,11 +209,23 @@ def add_subscriber(
     if name is not None and len(name) > 200:
         raise SubscriberError("name must be at most 200 characters")
     suppression = is_suppressed(session=session, email=address)
-    if suppression is not None:
-        raise SubscriberError(f"{address} is suppressed ({suppression.reason}): not re-added")
     subscriber = find_subscriber(session=session, email=address)
-    if subscriber is not None and subscriber.status != SubscriberStatus.ACTIVE:
-        raise SubscriberError(f"{address} is {subscriber.status}: not re-added")
+    subscription = None
+    if subscriber is not None:
+        subscription = session.exec(
+            select(Subscription).where(
+                Subscription.subscriber_id == subscriber.id, Subscription.list_id == mailing_list.id
+            )
+        ).first()
+    decision = admit(
+        source=actor.source,
+        email=address,
+        suppressed=suppression.reason if suppression else None,
+        subscriber_status=subscriber.status if subscriber else None,
+        subscription_status=subscription.status if subscription else None,
+    )
+    if decision.reason is not None:
+        raise SubscriberError(decision.reason)
     changed = False
     created = subscriber is None
     if subscriber is None:
@@ -237,9 +240,6 @@ def add_subscriber(
                 setattr(subscriber, attr, value)
                 changed = True
     assert subscriber.id is not None and mailing_list.id is not None
-    subscription = session.exec(
-        select(Subscription).where(Subscription.subscriber_id == subscriber.id, Subscription.list_id == mailing_list.id)
-    ).first()
     if subscription is None:
         created = True
         subscription = Subscription(
@@ -250,7 +250,7 @@ def add_subscriber(
         if sections is not None and subscription.sections != wanted_sections:
             subscription.sections = wanted_sections
             changed = True
-        if subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+        if decision.admission is Admission.AGAIN:
             subscription.confirmed_at = None
             _set_status(
                 session,
@@ -280,8 +280,7 @@ def add_subscriber(
     if changed:
         subscription.updated_at = now
         session.add(subscription)
-    if commit:
-        session.commit()
+    session.flush()
     outcome = "added" if created else ("updated" if changed else "unchanged")
     return AddResult(subscriber, subscription, outcome)
 
@@ -309,14 +308,13 @@ def find_reader(*, session: Session, subscriber_id: int, list_id: int) -> Reader
 
 
 def confirm_subscription(*, session: Session, reader: Reader, actor: Actor, now: datetime | None = None) -> bool:
-    """Confirm a pending subscription (double opt-in); False when there was nothing to confirm. Commits."""
+    """Confirm a pending subscription (double opt-in); False when there was nothing to confirm."""
     now = now or utcnow()
     subscription = reader.subscription
     if subscription.status != SubscriptionStatus.PENDING:
         return False
     subscription.confirmed_at = now
     _set_status(session, subscription, SubscriptionStatus.ACTIVE, kind="confirm", actor=actor, now=now)
-    session.commit()
     return True
 
 
@@ -329,11 +327,11 @@ def unsubscribe(
     now: datetime | None = None,
     detail: str | None = None,
 ) -> int:
-    """Unsubscribe from one list (``list_id``) or from every list (None); idempotent. Commits.
+    """Unsubscribe from one list (``list_id``) or from every list (None); idempotent.
 
-    Returns how many subscriptions changed; a repeated request changes nothing and logs nothing more.
-    Deliveries still queued for the reader on those lists are dropped, so a send already under way skips
-    them too (one already handed to the provider cannot be called back).
+    Returns how many subscriptions changed; a repeated request changes nothing and logs nothing more. The
+    caller drops the reader's queued deliveries (:func:`digest.delivery.queue.drop_queued`); a send already
+    under way skips a reader who left in any case.
     """
     now = now or utcnow()
     query = select(Subscription).where(
@@ -353,17 +351,7 @@ def unsubscribe(
             detail=detail,
         )
         changed += 1
-    editions = sql_select(col(Edition.id))
-    if list_id is not None:
-        editions = editions.where(col(Edition.list_id) == list_id)
-    session.execute(
-        delete(Delivery).where(
-            col(Delivery.subscriber_id) == subscriber_id,
-            col(Delivery.status) == DeliveryStatus.QUEUED,
-            col(Delivery.edition_id).in_(editions),
-        )
-    )
-    session.commit()
+    session.flush()
     return changed
 
 
@@ -388,7 +376,7 @@ def update_preferences(
     actor: Actor,
     now: datetime | None = None,
 ) -> list[str]:
-    """Apply a preference-centre form; returns what changed (empty: nothing). Commits.
+    """Apply a preference-centre form; returns what changed (empty: nothing).
 
     ``lists`` maps list ids to whether the reader wants them (lists left out are not touched): a reader who
     proved their address through a signed link joins a list without a second confirmation.
@@ -452,7 +440,7 @@ def update_preferences(
                 detail=_CENTRE,
             )
             changes.append(f"left list {list_id}")
-    session.commit()
+    session.flush()
     return changes
 
 
@@ -466,7 +454,7 @@ def reader_lists(*, session: Session, subscriber_id: int) -> list[tuple[MailingL
 
 
 def expire_pending(*, session: Session, now: datetime | None = None, max_age: timedelta = PENDING_MAX_AGE) -> int:
-    """Forget web sign-ups left unconfirmed longer than ``max_age``; returns how many. Commits.
+    """Forget web sign-ups left unconfirmed longer than ``max_age``; returns how many.
 
     Only sign-ups made through the web form expire: a publisher's import waits for its readers. A subscriber
     left with no subscription at all is deleted (their address was never confirmed, so nothing is kept).
@@ -511,7 +499,7 @@ def expire_pending(*, session: Session, now: datetime | None = None, max_age: ti
             .values(subscriber_id=None, ip=None, user_agent=None)
         )
         session.execute(delete(Subscriber).where(col(Subscriber.id).in_(orphans)))
-    session.commit()
+    session.flush()
     return len(stale)
 
 
@@ -533,7 +521,7 @@ def suppress(*, session: Session, email: str, reason: str, now: datetime | None 
 
 
 def remove_subscriber(*, session: Session, email: str, erase: bool = False, actor: Actor | None = None) -> int:
-    """Unsubscribe ``email`` from every list, or with ``erase`` apply GDPR erasure. Commits.
+    """Unsubscribe ``email`` from every list, or with ``erase`` apply GDPR erasure.
 
     Erasure deletes the subscriber, their subscriptions and deliveries, strips the consent log of anything
     that identifies them (the events stay, anonymous, as evidence) and keeps a suppression hash so an import
@@ -547,7 +535,6 @@ def remove_subscriber(*, session: Session, email: str, erase: bool = False, acto
         if erase and is_suppressed(session=session, email=address) is None:
             # Nothing stored but the wish itself: keep the hash so the address is never imported again.
             suppress(session=session, email=address, reason=SubscriberStatus.ERASED, now=now)
-            session.commit()
             return 0
         raise SubscriberError(f"no subscriber {address}")
     assert subscriber.id is not None
@@ -564,7 +551,7 @@ def remove_subscriber(*, session: Session, email: str, erase: bool = False, acto
     session.flush()
     suppress(session=session, email=address, reason=SubscriberStatus.ERASED, now=now)
     record_consent(session=session, subscriber_id=None, list_id=None, kind="erase", actor=actor, now=now)
-    session.commit()
+    session.flush()
     return count
 
 
@@ -627,68 +614,3 @@ def list_subscribers(
             subscription.confirmed_at,
             left_at if subscription.status == SubscriptionStatus.UNSUBSCRIBED else None,
         )
-
-
-def frequencies_for(day: date) -> tuple[str, ...]:
-    """The frequencies that receive the edition of ``day`` (see WEEKLY_WEEKDAY)."""
-    return FREQUENCIES if day.weekday() == WEEKLY_WEEKDAY else ("daily",)
-
-
-def eligible_subscribers(*, list_id: int, day: date) -> Select[Any]:
-    """The ids of the readers who get the edition of ``list_id`` for ``day``, as a SELECT to embed.
-
-    Eligible: subscription active and confirmed, subscriber active and not suppressed, not paused on
-    ``day`` (paused_until is the day mail resumes), and a frequency that receives ``day``.
-    """
-    # One indexed equality: with an OR of two matches the planners compared every reader with every
-    # suppression (20,000 readers and 2,000 suppressions took 5 s on both databases).
-    suppressed = exists().where(col(Suppression.email_key) == col(Subscriber.email_key))
-    return (
-        sql_select(col(Subscriber.id))
-        .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
-        .where(
-            col(Subscription.list_id) == list_id,
-            col(Subscription.status) == SubscriptionStatus.ACTIVE,
-            col(Subscription.confirmed_at).is_not(None),
-            col(Subscriber.status) == SubscriberStatus.ACTIVE,
-            or_(col(Subscription.paused_until).is_(None), col(Subscription.paused_until) <= day),
-            col(Subscription.frequency).in_(frequencies_for(day)),
-            ~suppressed,
-        )
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class EligibleReader:
-    """One reader to mail, with what the sender needs to pick their variant."""
-
-    subscriber_id: int
-    email: str
-    name: str | None
-    language: str | None
-    sections: list[str]
-    format: str
-
-
-def eligible_readers(*, session: Session, list_id: int, day: date, batch: int = 1000) -> Iterator[EligibleReader]:
-    """The eligible readers of ``list_id`` for ``day``, streamed ``batch`` rows at a time, by id."""
-    ids = eligible_subscribers(list_id=list_id, day=day).subquery()
-    query = (
-        sql_select(
-            col(Subscriber.id),
-            col(Subscriber.email),
-            col(Subscriber.name),
-            col(Subscriber.language),
-            col(Subscription.sections),
-            col(Subscription.format),
-        )
-        .join(
-            Subscription,
-            and_(col(Subscription.subscriber_id) == col(Subscriber.id), col(Subscription.list_id) == list_id),
-        )
-        .where(col(Subscriber.id).in_(sql_select(ids.c.id)))
-        .order_by(col(Subscriber.id))
-        .execution_options(yield_per=batch)
-    )
-    for row in session.execute(query):
-        yield EligibleReader(row[0], row[1], row[2], row[3], split_sections(row[4]), row[5])

@@ -34,6 +34,7 @@ def add_readers(engine: Engine, settings: Settings) -> None:
                 sections=sections,
                 confirmed=True,
             )
+        session.commit()
 
 
 def build_sample(engine: Engine, settings: Settings) -> Edition:

@@ -40,6 +40,7 @@ def make_reader(
             language=language,
             name=name,
         )
+        session.commit()
         assert result.subscriber.id is not None and mailing_list.id is not None
         return result.subscriber.id, mailing_list.id
 

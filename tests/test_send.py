@@ -13,14 +13,13 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from digest.db import init_database, make_engine
+from digest.delivery import MAX_ATTEMPTS, Mailing, Pacing, SendOptions, dry_run, send_edition, send_test
 from digest.errors import ConfigError, DigestError, EditionError, MailError, NothingToSend
-from digest.ledger import MAX_ATTEMPTS
 from digest.links import Links
 from digest.mail.outbox import OutboxBackend
 from digest.mail.sendgrid import SendGridBackend
 from digest.mail.smtp import SmtpBackend
 from digest.models import Delivery, Edition
-from digest.send import Mailing, Pacing, SendOptions, dry_run, send_edition, send_test
 from digest.settings import Settings
 from subscribers.models import Subscriber, Subscription
 from tests.seed import SUBJECT, add_readers, seed_edition

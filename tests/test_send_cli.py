@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from digest.delivery import sqlite_send_lock
 from digest.models import Delivery
 from digest.progress import SendProgress
-from digest.send import sqlite_send_lock
 from tests.seed import DAY, SUBJECT, add_readers, seed_edition
 
 STATS_KEYS = {

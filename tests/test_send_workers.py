@@ -10,9 +10,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from digest.db import make_engine
+from digest.delivery import Mailing, SendOptions, send_edition
 from digest.errors import DigestError, NothingToSend
+from digest.mail import open_backend
 from digest.models import Delivery
-from digest.send import Mailing, SendOptions, send_edition
 from tests.seed import add_readers, seed_edition
 from tests.servers.sendgrid import SendGridStandIn
 
@@ -26,12 +27,13 @@ def test_four_workers_share_one_edition(engine: Engine, make_settings) -> None:
     with SendGridStandIn(delay=0.01) as server:
         settings = make_settings(mail_backend="sendgrid", sendgrid_api_key=server.api_key, sendgrid_host=server.url)
         progress: list[int] = []
-        report = send_edition(
-            Mailing.from_settings(settings, engine, edition),
-            options=SendOptions(batch_size=50, workers=4),
-            on_progress=progress.append,
-            worker_settings=settings,
-        )
+        with open_backend(settings) as backend:
+            report = send_edition(
+                Mailing.from_settings(settings, engine, edition, backend),
+                options=SendOptions(batch_size=50, workers=4),
+                on_progress=progress.append,
+                worker_settings=settings,
+            )
     received = Counter(m.to for m in server.messages)
     assert len(received) == READERS, "none left"
     assert max(received.values()) == 1, "no reader twice"
@@ -58,7 +60,8 @@ def test_two_senders_started_together_share_the_edition(engine: Engine, make_set
             own_engine = make_engine(settings.database_url)
             start.wait()
             try:
-                outcomes.append(send_edition(Mailing.from_settings(settings, own_engine, edition)))
+                with open_backend(settings) as backend:
+                    outcomes.append(send_edition(Mailing.from_settings(settings, own_engine, edition, backend)))
             except DigestError as err:
                 outcomes.append(err)
             finally:

@@ -25,7 +25,9 @@ from subscribers.store import get_list, list_subscribers, remove_subscriber, sup
 def _import(engine, text: str, *, confirmed: bool = True):
     with open_session(engine) as session:
         mailing_list = get_list(session=session, slug="quotidien")
-        return import_csv(io.StringIO(text), session=session, mailing_list=mailing_list, confirmed=confirmed)
+        report = import_csv(io.StringIO(text), session=session, mailing_list=mailing_list, confirmed=confirmed)
+        session.commit()
+        return report
 
 
 def _outcomes(report) -> list[tuple[int, str]]:
@@ -86,6 +88,7 @@ def test_erased_complained_and_unsubscribed_addresses_are_refused_not_re_added(e
     with open_session(engine) as session:
         remove_subscriber(session=session, email="left@example.com")
         remove_subscriber(session=session, email="erased@example.com", erase=True)
+        session.commit()
         suppress(session=session, email="complained@example.com", reason="complained")
         session.commit()
     report = _import(engine, "email\nleft@example.com\nerased@example.com\nComplained@example.com\nnew@example.com\n")
@@ -111,6 +114,7 @@ def test_export_lists_preferences_status_and_dates_and_imports_back(engine) -> N
     _import(engine, "email,name,language,sections\namina@example.com,=cmd(),fr,Tech\njohn@example.net,John,en,\n")
     with open_session(engine) as session:
         remove_subscriber(session=session, email="john@example.net")
+        session.commit()
         out = io.StringIO()
         write_export(
             out,

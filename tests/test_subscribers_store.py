@@ -8,17 +8,17 @@ import pytest
 from sqlmodel import select
 
 from digest.db import open_session
+from digest.delivery.queue import drop_queued
 from digest.errors import SubscriberError
 from digest.models import Delivery, Edition
 from subscribers.addresses import email_hash, email_key
+from subscribers.eligibility import eligible_readers, eligible_subscribers
 from subscribers.models import ConsentEvent, Subscriber, SubscriberStatus, Suppression
 from subscribers.store import (
     Actor,
     Preferences,
     add_subscriber,
     create_list,
-    eligible_readers,
-    eligible_subscribers,
     find_reader,
     get_list,
     remove_subscriber,
@@ -56,6 +56,7 @@ def _prefs(engine, subscriber_id: int, list_id: int, **changes) -> None:
             lists={},
             actor=Actor(source="web"),
         )
+        session.commit()
 
 
 def test_eligibility_active_confirmed_not_suppressed_not_paused_matching_frequency(engine) -> None:
@@ -72,6 +73,7 @@ def test_eligibility_active_confirmed_not_suppressed_not_paused_matching_frequen
         session.commit()
     with open_session(engine) as session:
         remove_subscriber(session=session, email="gone@example.com")
+        session.commit()
     assert _eligible(engine, list_id, THURSDAY) == {active}
     assert _eligible(engine, list_id, MONDAY) == {active, weekly}  # weekly readers get Monday's edition
     assert _eligible(engine, list_id, THURSDAY + timedelta(days=1)) == {active, paused}  # resumes that day
@@ -114,6 +116,7 @@ def test_unsubscribed_reader_signing_up_again_is_pending_and_logged(engine) -> N
             email="AMINA@example.com",
             source="web",
         )
+        session.commit()
     assert result.outcome == "updated" and result.needs_confirmation
     assert consent_kinds(engine, reader) == ["subscribe", "confirm", "unsubscribe", "subscribe"]
     assert reader not in _eligible(engine, list_id, THURSDAY)
@@ -123,6 +126,7 @@ def test_erasure_deletes_personal_data_anonymises_the_log_and_keeps_a_hash(engin
     reader, _ = make_reader(engine, "amina@example.com", name="Amina")
     with open_session(engine) as session:
         remove_subscriber(session=session, email="Amina@example.com", erase=True)
+        session.commit()
     with open_session(engine) as session:
         assert session.exec(select(Subscriber)).all() == []
         events = session.exec(select(ConsentEvent)).all()
@@ -169,5 +173,7 @@ def test_unsubscribing_drops_queued_deliveries_of_that_list_only(engine) -> None
         )
         session.commit()
         unsubscribe(session=session, subscriber_id=reader, list_id=list_id, actor=Actor(source="web"))
+        drop_queued(session, subscriber_id=reader, list_id=list_id)
+        session.commit()
         left = session.exec(select(Delivery.edition_id, Delivery.status).order_by(Delivery.edition_id)).all()
     assert [status for _, status in left] == ["sent", "queued"]

@@ -78,6 +78,7 @@ def test_get_never_unsubscribes_and_offers_button_everything_and_preferences(htt
 def test_unsubscribe_from_everything_leaves_every_list(http, settings, engine) -> None:
     with open_session(engine) as session:
         create_list(session=session, slug="hebdo")
+        session.commit()
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
     _, other_id = make_reader(engine, "amina@example.com", list_slug="hebdo")
     url = local(links(settings).unsubscribe_url(subscriber_id, list_id), settings)
@@ -89,6 +90,7 @@ def test_unsubscribe_from_everything_leaves_every_list(http, settings, engine) -
 def test_unsubscribe_touches_only_the_tokens_list(http, settings, engine) -> None:
     with open_session(engine) as session:
         create_list(session=session, slug="hebdo")
+        session.commit()
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
     _, other_id = make_reader(engine, "amina@example.com", list_slug="hebdo")
     http.post(local(links(settings).unsubscribe_url(subscriber_id, list_id), settings), data=ONE_CLICK)

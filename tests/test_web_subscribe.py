@@ -140,6 +140,7 @@ def test_unconfirmed_web_signups_expire_and_their_link_dies(http, settings, engi
     make_reader(engine, "imported@example.com", confirmed=False)  # publisher's pending readers do not expire
     with open_session(engine) as session:
         assert expire_pending(session=session, now=datetime.now(UTC) + timedelta(days=8)) == 1
+        session.commit()
     assert _subscriber(engine, "late@example.com") is None
     assert _subscriber(engine, "imported@example.com") is not None
     assert http.post(confirm).status_code == 404
@@ -150,6 +151,7 @@ def test_an_old_confirm_link_does_not_bring_back_someone_who_left(http, settings
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
     with open_session(engine) as session:
         remove_subscriber(session=session, email="amina@example.com")
+        session.commit()
     confirm = local(links(settings).confirm_url(subscriber_id, list_id), settings)
     assert http.get(confirm).status_code == 404
     assert http.post(confirm).status_code == 404
@@ -197,6 +199,7 @@ def test_preferences_show_only_the_readers_own_data(http, settings, engine) -> N
 def test_saving_preferences_changes_the_subscription(http, settings, engine) -> None:
     with open_session(engine) as session:
         hebdo = create_list(session=session, slug="hebdo", name="L'hebdo")
+        session.commit()
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
     url, page = _open_preferences(http, settings, subscriber_id, list_id)
     resume = (date.today() + timedelta(days=10)).isoformat()

@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from digest.errors import ConfigError
 from digest.mail.base import Batch, Content, MailBackend, Outcome, Recipient, RecipientResult
 from digest.settings import Settings
 
-__all__ = ["Batch", "Content", "MailBackend", "Outcome", "Recipient", "RecipientResult", "get_backend"]
+__all__ = [
+    "Batch",
+    "Content",
+    "MailBackend",
+    "Outcome",
+    "Recipient",
+    "RecipientResult",
+    "get_backend",
+    "open_backend",
+]
+
+
+@contextmanager
+def open_backend(settings: Settings) -> Iterator[MailBackend]:
+    """The backend the settings name, closed (its connection, its client) when the block ends."""
+    backend = get_backend(settings)
+    try:
+        yield backend
+    finally:
+        backend.close()
 
 
 def get_backend(settings: Settings) -> MailBackend:

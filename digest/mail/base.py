@@ -97,6 +97,11 @@ def sender_address(sender: str) -> Address:
     return Address(display_name=name, username=local, domain=domain)
 
 
+def list_id(list_name: str, list_slug: str, sender: str) -> str:
+    """The List-Id header of a list's mail (RFC 2919): its name and ``slug.<sender's domain>``."""
+    return f"{list_name} <{list_slug}.{sender_address(sender).domain}>"
+
+
 class MailBackend(ABC):
     """Base of every backend: ``send_batch`` runs build, post, parse; subclasses fill them in."""
 

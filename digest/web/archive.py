@@ -26,8 +26,7 @@ from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import FIELDS, Personalizable
 from digest.render import RTL_LANGUAGES
 from digest.settings import Settings
-from digest.web.editor import EMAIL_PAGE_HEADERS
-from digest.web.pages import cached_pages_environment, engine_of, list_or_404, settings_of
+from digest.web.pages import EMAIL_PAGE_HEADERS, cached_pages_environment, engine_of, list_or_404, settings_of
 from subscribers.models import MailingList
 
 router = APIRouter(prefix="/editions")
@@ -129,7 +128,7 @@ def _stamp(edition: Edition) -> datetime:
 
 
 def _links(settings: Settings) -> Links:
-    return Links(settings.base_url, settings.signing_keys())
+    return Links.from_settings(settings)
 
 
 @router.get("", include_in_schema=False)

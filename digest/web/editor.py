@@ -27,9 +27,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from digest.db import open_session
+from digest.delivery import Mailing, preview_fields, send_test
 from digest.edition import (
     approve_edition,
-    build_edition,
+    ensure_edition,
     find_edition,
     load_choices,
     load_selection,
@@ -37,26 +38,25 @@ from digest.edition import (
 )
 from digest.errors import DigestError, EditionError, SubscriberError
 from digest.lint import load_issues
-from digest.mail import get_backend
-from digest.mail.base import Batch, Content, Recipient, sender_address
+from digest.mail import open_backend
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import Personalizable
 from digest.select import EditorChoices
 from digest.settings import Settings
-from digest.web.pages import cached_pages_environment, engine_of, list_or_404, pages_environment, settings_of
+from digest.web.pages import (
+    EMAIL_PAGE_HEADERS,
+    cached_pages_environment,
+    engine_of,
+    list_or_404,
+    pages_environment,
+    settings_of,
+)
 from subscribers.addresses import normalize_email
-from subscribers.models import MailingList, utcnow
+from subscribers.models import MailingList
 
 TEST_RECIPIENTS_MAX = 10
 CSRF_MAX_AGE = 12 * 3600
 _DARK_QUERY = "(prefers-color-scheme: dark)"
-# An email shown as a page runs no script, whatever its content, and only this site may frame it.
-EMAIL_PAGE_HEADERS = {"Content-Security-Policy": "script-src 'none'; object-src 'none'; frame-ancestors 'self'"}
-
-
-def preview_fields(base_url: str) -> dict[str, str]:
-    """Stand-ins for the per-reader links in a preview (no reader is behind them)."""
-    return {"unsubscribe_url": f"{base_url}/u/preview", "preferences_url": f"{base_url}/p/preview"}
 
 
 def fill_for_preview(content: str, base_url: str) -> str:
@@ -120,12 +120,7 @@ def rebuild(
     change: Callable[[EditorChoices], EditorChoices],
 ) -> Edition:
     """Apply ``change`` to the edition's stored choices and rebuild it from the sources as a draft."""
-    edition = find_edition(session, mailing_list, day)
-    current = load_choices(edition.choices_json) if edition else EditorChoices()
-    rebuilt, _ = build_edition(
-        session=session, settings=settings, day=day, list_slug=mailing_list.slug, choices=change(current)
-    )
-    return rebuilt
+    return ensure_edition(session=session, settings=settings, mailing_list=mailing_list, day=day, change=change)
 
 
 def parse_addresses(raw: str) -> list[str]:
@@ -136,31 +131,6 @@ def parse_addresses(raw: str) -> list[str]:
     if len(addresses) > TEST_RECIPIENTS_MAX:
         raise SubscriberError(f"at most {TEST_RECIPIENTS_MAX} test addresses at once")
     return list(dict.fromkeys(addresses))
-
-
-def send_test(
-    *, settings: Settings, mailing_list: MailingList, edition: Edition, variant: EditionVariant, to: list[str]
-) -> int:
-    """Mail ``variant`` to ``to`` with "[TEST]" in the subject and stand-in links; no delivery is recorded."""
-    domain = sender_address(settings.from_address).domain
-    batch = Batch(
-        content=Content(subject=f"[TEST] {variant.subject}", html=variant.html, text=variant.text),
-        recipients=[Recipient(email=address, fields=preview_fields(settings.base_url)) for address in to],
-        sender=settings.from_address,
-        list_id=f"{mailing_list.name} <{mailing_list.slug}.{domain}>",
-        now=utcnow(),
-        edition_key=f"{edition.date.isoformat()}.{mailing_list.slug}",
-        categories=(mailing_list.slug, "test"),
-    )
-    backend = get_backend(settings)
-    try:
-        results = backend.send_batch(batch)
-    finally:
-        backend.close()
-    failed = [f"{r.recipient.email}: {r.error}" for r in results if not r.ok]
-    if failed:
-        raise DigestError("test send failed for " + "; ".join(failed))
-    return len(results)
 
 
 # --- The page -------------------------------------------------------------------------------------
@@ -459,10 +429,15 @@ def editor_test(
     def action(session: Session, mailing_list: MailingList, the_day: date) -> str:
         addresses = parse_addresses(to)
         edition, variant = _variant(session, mailing_list, the_day, key or variant_key(settings_of(request).language))
-        count = send_test(
-            settings=settings_of(request), mailing_list=mailing_list, edition=edition, variant=variant, to=addresses
-        )
-        return f"test sent to {count} address(es): {', '.join(addresses)}"
+        assert edition.id is not None
+        settings = settings_of(request)
+        with open_backend(settings) as backend:
+            mailing = Mailing.from_settings(settings, engine_of(request), edition.id, backend)
+            results = send_test(mailing, addresses, variant_key=variant.key)
+        failed = [f"{r.recipient.email}: {r.error}" for r in results if not r.ok]
+        if failed:
+            raise DigestError("test send failed for " + "; ".join(failed))
+        return f"test sent to {len(results)} address(es): {', '.join(addresses)}"
 
     return _act(request, slug, day, csrf, action)
 

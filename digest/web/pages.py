@@ -42,6 +42,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex",
 }
+# An email shown as a page runs no script, whatever its content, and only this site may frame it.
+EMAIL_PAGE_HEADERS = {"Content-Security-Policy": "script-src 'none'; object-src 'none'; frame-ancestors 'self'"}
 # Forms on these pages are a few hundred bytes; anything much larger is refused before it is parsed.
 MAX_FORM_BYTES = 16 * 1024
 
@@ -91,7 +93,7 @@ def db_session(request: Request) -> Iterator[Session]:
 def links_of(request: Request) -> Links:
     """The signer of the readers' links, from the app's settings."""
     settings = settings_of(request)
-    return Links(settings.base_url, settings.signing_keys())
+    return Links.from_settings(settings)
 
 
 def verified_reader(request: Request, session: Session, purpose: str, token: str) -> Reader | None:

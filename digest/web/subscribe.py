@@ -15,7 +15,8 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from digest.errors import DigestError, SubscriberError
-from digest.mail import get_backend
+from digest.mail import open_backend
+from digest.mail.confirmation import send_confirmation
 from digest.models import Edition
 from digest.settings import Settings
 from digest.typography import sort_key
@@ -38,7 +39,6 @@ from digest.web.pages import (
     web_actor,
 )
 from subscribers.addresses import normalize_email
-from subscribers.confirmation import send_confirmation
 from subscribers.models import MailingList, Subscriber, SubscriptionStatus
 from subscribers.store import (
     Preferences,
@@ -157,6 +157,7 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
     except SubscriberError:
         session.rollback()
         return done  # suppressed, bounced or erased: the answer must not tell
+    session.commit()
     per_address = _limiter(request, "confirmations", CONFIRMATIONS_PER_ADDRESS, CONFIRMATION_WINDOW)
     if (
         result.needs_confirmation
@@ -168,13 +169,11 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
 
 
 def _send_confirmation(settings: Settings, subscriber: Subscriber, mailing_list: MailingList) -> None:
-    backend = get_backend(settings)
     try:
-        send_confirmation(settings=settings, backend=backend, subscriber=subscriber, mailing_list=mailing_list)
+        with open_backend(settings) as backend:
+            send_confirmation(settings=settings, backend=backend, subscriber=subscriber, mailing_list=mailing_list)
     except DigestError as err:
         log.error("could not send the confirmation email: %s", err)
-    finally:
-        backend.close()
 
 
 @router.get("/c/{token}", response_class=HTMLResponse)
@@ -207,6 +206,7 @@ def confirm(request: Request, token: str, session: DbSession, submitted: Form) -
     if problem := form_problem(request, submitted, language):
         return problem
     confirm_subscription(session=session, reader=reader, actor=web_actor(request))
+    session.commit()
     return _confirmed(request, reader, language)
 
 
@@ -406,4 +406,5 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
     except SubscriberError as err:
         session.rollback()
         return _preferences(request, session, reader, token, error=str(err), refused=form)
+    session.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303, headers=SECURITY_HEADERS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from digest.delivery.queue import drop_queued
 from digest.web.pages import (
     DbSession,
     Form,
@@ -64,13 +65,16 @@ def one_click_unsubscribe(request: Request, token: str, session: DbSession, subm
         return refusal
     everything = submitted.form.get("scope") == "all"
     one_click = submitted.form.get("List-Unsubscribe") == "One-Click"
+    left = None if everything else reader.mailing_list.id
     unsubscribe(
         session=session,
         subscriber_id=reader.subscriber.id,
-        list_id=None if everything else reader.mailing_list.id,
+        list_id=left,
         actor=web_actor(request),
         detail="everything" if everything else ("one-click" if one_click else "unsubscribe page"),
     )
+    drop_queued(session, subscriber_id=reader.subscriber.id, list_id=left)
+    session.commit()
     return message_page(
         request,
         language=language,

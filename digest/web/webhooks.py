@@ -1,4 +1,5 @@
-"""SendGrid's event webhook: signed events update deliveries' statistics and suppress readers.
+"""SendGrid's event webhook: the route verifies the request and parses its events into ProviderEvents; what
+they do (count, suppress, unsubscribe) is :mod:`digest.delivery.events`.
 
 SendGrid posts a JSON array of events and retries for 24 hours until it gets a 2xx, so the same event may
 arrive several times: each is stored once, keyed on its ``sg_event_id``, and acts only the first time.
@@ -11,8 +12,6 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,35 +22,16 @@ from fastapi.responses import JSONResponse
 from sendgrid.helpers.eventwebhook import EventWebhook
 from sendgrid.helpers.eventwebhook.eventwebhook_header import EventWebhookHeader
 from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from digest.models import Delivery, DeliveryEvent, Edition
-from subscribers.models import Subscriber, SubscriberStatus, utcnow
-from subscribers.store import Actor, find_subscriber, suppress, unsubscribe
+from digest.delivery.events import EventsResult, ProviderEvent, record_events
+from subscribers.models import utcnow
 
 router = APIRouter()
 log = logging.getLogger(__name__)
 
 # A signed request older (or newer) than this is refused: a captured request cannot be replayed later.
 MAX_AGE_SECONDS = 600
-# Events after which the address is never mailed again, and the subscriber status they set.
-SUPPRESSING = {"bounce": SubscriberStatus.BOUNCED, "dropped": SubscriberStatus.BOUNCED}
-COMPLAINT = "spamreport"
-UNSUBSCRIBING = frozenset({"unsubscribe", "group_unsubscribe"})
-# Who the consent log says made the change.
-WEBHOOK = Actor(source="webhook")
-
-
-@dataclass
-class EventsResult:
-    """What one webhook call did with its events."""
-
-    recorded: int = 0
-    duplicates: int = 0
-    unmatched: int = 0
-    invalid: int = 0
 
 
 def verify_signature(public_key: str, body: bytes, signature: str | None, timestamp: str | None, now: float) -> str:
@@ -101,56 +81,23 @@ async def sendgrid_events(request: Request) -> JSONResponse:
         return JSONResponse({"error": "the body is not JSON"}, status_code=400)
     if not isinstance(events, list):
         return JSONResponse({"error": "expected a JSON array of events"}, status_code=400)
-    result = await run_in_threadpool(record_events, request.app.state.engine, events, utcnow)
+    parsed = [_parse(event) for event in events]
+    valid = [event for event in parsed if event is not None]
+    result = await run_in_threadpool(_record, request.app.state.engine, valid)
+    result.invalid = len(parsed) - len(valid)
     return JSONResponse(result.__dict__)
 
 
-def record_events(engine: Engine, events: Iterable[Any], clock: Callable[[], datetime] = utcnow) -> EventsResult:
-    """Store each new event once and act on it: suppress, unsubscribe, count. Idempotent."""
-    result = EventsResult()
+def _record(engine: Engine, events: list[ProviderEvent]) -> EventsResult:
+    """Apply the events (the delivery layer's policy) in one transaction."""
     with Session(engine) as session:
-        parsed = [_parse(event) for event in events]
-        result.invalid = sum(1 for p in parsed if p is None)
-        valid = [p for p in parsed if p is not None]
-        known = _known_deliveries(session, {p.delivery_id for p in valid if p.delivery_id is not None})
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        for event in valid:
-            delivery = known.get(event.delivery_id) if event.delivery_id is not None else None
-            statement = (
-                insert(DeliveryEvent)
-                .values(
-                    event_id=event.event_id,
-                    delivery_id=delivery.id if delivery else None,
-                    edition_id=delivery.edition_id if delivery else None,
-                    event=event.kind,
-                    occurred_at=event.at,
-                    received_at=clock(),
-                )
-                .on_conflict_do_nothing(index_elements=["event_id"])
-                .returning(col(DeliveryEvent.id))
-            )
-            if session.execute(statement).first() is None:
-                result.duplicates += 1
-                continue
-            result.recorded += 1
-            if delivery is None:
-                result.unmatched += 1
-            _act(session, event, delivery, clock())
+        result = record_events(session, events, utcnow)
         session.commit()
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class _Event:
-    event_id: str
-    kind: str
-    email: str | None
-    at: datetime
-    delivery_id: int | None
-    bounce_type: str | None
-
-
-def _parse(raw: Any) -> _Event | None:
+def _parse(raw: Any) -> ProviderEvent | None:
+    """One SendGrid event as a :class:`ProviderEvent`, or None when it is not one."""
     if not isinstance(raw, dict) or not isinstance(raw.get("sg_event_id"), str) or not raw.get("event"):
         return None
     try:
@@ -162,53 +109,7 @@ def _parse(raw: Any) -> _Event | None:
     except (TypeError, ValueError):
         delivery_id = None
     email = raw.get("email") if isinstance(raw.get("email"), str) else None
-    return _Event(raw["sg_event_id"][:100], str(raw["event"])[:32], email, at, delivery_id, raw.get("type"))
-
-
-@dataclass(frozen=True, slots=True)
-class _Delivery:
-    id: int
-    edition_id: int
-    subscriber_id: int
-    list_id: int
-
-
-def _known_deliveries(session: Session, ids: set[int]) -> dict[int, _Delivery]:
-    """The deliveries among ``ids`` that exist, with their edition's list."""
-    if not ids:
-        return {}
-    rows = session.exec(
-        select(Delivery.id, Delivery.edition_id, Delivery.subscriber_id, Edition.list_id)
-        .join(Edition, col(Edition.id) == col(Delivery.edition_id))
-        .where(col(Delivery.id).in_(ids))
-    ).all()
-    return {row[0]: _Delivery(*row) for row in rows if row[0] is not None}
-
-
-def _act(session: Session, event: _Event, delivery: _Delivery | None, now: datetime) -> None:
-    """What the event changes for the reader: suppression (bounce, drop, complaint) or unsubscription."""
-    subscriber = _subscriber(session, event, delivery)
-    if subscriber is None or subscriber.id is None:
-        return
-    if event.kind in SUPPRESSING and not (event.kind == "bounce" and event.bounce_type == "blocked"):
-        # A "blocked" bounce is the receiving server refusing for now (reputation, content), not a dead address.
-        suppress(session=session, email=subscriber.email, reason=SUPPRESSING[event.kind], now=now)
-    elif event.kind == COMPLAINT:
-        suppress(session=session, email=subscriber.email, reason=SubscriberStatus.COMPLAINED, now=now)
-    elif event.kind in UNSUBSCRIBING:
-        unsubscribe(
-            session=session,
-            subscriber_id=subscriber.id,
-            list_id=delivery.list_id if delivery else None,
-            actor=WEBHOOK,
-            now=now,
-            detail=event.kind,
-        )
-
-
-def _subscriber(session: Session, event: _Event, delivery: _Delivery | None) -> Subscriber | None:
-    if delivery is not None:
-        return session.get(Subscriber, delivery.subscriber_id)
-    if event.email:
-        return find_subscriber(session=session, email=event.email)
-    return None
+    kind = str(raw["event"])[:32]
+    # SendGrid calls a bounce "blocked" when the receiving server refuses for now (reputation, content).
+    temporary = kind == "bounce" and raw.get("type") == "blocked"
+    return ProviderEvent(raw["sg_event_id"][:100], kind, email, at, delivery_id, temporary)

@@ -1,4 +1,4 @@
-"""The delivery ledger's per-batch statements, run on the database driver's own cursor.
+"""The ledger's per-batch statements (claim, read the readers, record), on the database driver's own cursor.
 
 A send runs three statements for every batch of up to 1000 readers: claim the batch, read its readers,
 record what the provider answered. Everything else about deliveries goes through SQLModel; these three run
@@ -21,13 +21,12 @@ from typing import Any
 from sqlalchemy import DateTime
 from sqlmodel import Session
 
+from digest.delivery.policy import MAX_ATTEMPTS
 from digest.errors import DigestError
 from digest.mail.base import Outcome
 from digest.models import DeliveryStatus
 from subscribers.models import SubscriberStatus, SubscriptionStatus
 
-# A reader turned away for now (SMTP 4xx) is tried this many times in all before it counts as failed.
-MAX_ATTEMPTS = 5
 # Outcome of readers never handed to the provider because the run stopped: back to the queue as they were.
 REQUEUE = "requeue"
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from digest.errors import MailError
 from digest.links import Links
-from digest.mail.base import Batch, Content, MailBackend, Recipient, sender_address
-from digest.render import RTL_LANGUAGES
+from digest.mail.base import Batch, Content, MailBackend, Recipient, list_id
+from digest.render import RTL_LANGUAGES, make_environment, templates_root
 from digest.settings import Settings
-from digest.web.pages import pages_environment
 from subscribers.models import MailingList, Subscriber, utcnow
 from subscribers.store import LANGUAGES
 
@@ -18,7 +17,8 @@ def confirmation_content(
     """The confirmation email for ``subscriber`` on ``mailing_list``, in their language: subject, HTML, text."""
     assert subscriber.id is not None and mailing_list.id is not None
     language = subscriber.language if subscriber.language in LANGUAGES else settings.language
-    env = pages_environment(language)
+    # The reader-facing pages' templates (templates/web), as the rendering module loads them.
+    env = make_environment(language, folder=templates_root() / "web")
     context = {
         "lang": language,
         "dir": "rtl" if language in RTL_LANGUAGES else "ltr",
@@ -43,7 +43,7 @@ def send_confirmation(
     Raises MailError when the backend refuses it. The outbox writes it under ``confirm/<list>/``.
     """
     assert subscriber.id is not None and mailing_list.id is not None
-    links = Links(settings.base_url, settings.signing_keys())
+    links = Links.from_settings(settings)
     content = confirmation_content(settings=settings, links=links, subscriber=subscriber, mailing_list=mailing_list)
     batch = Batch(
         content=content,
@@ -55,7 +55,7 @@ def send_confirmation(
             )
         ],
         sender=settings.from_address,
-        list_id=f"{mailing_list.name} <{mailing_list.slug}.{sender_address(settings.from_address).domain}>",
+        list_id=list_id(mailing_list.name, mailing_list.slug, settings.from_address),
         now=utcnow(),
         edition_key=f"confirm.{mailing_list.slug}",
         categories=(mailing_list.slug, "confirm"),

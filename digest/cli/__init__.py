@@ -1,0 +1,58 @@
+"""The `digest` command line: parse options, build objects from the settings, call the library.
+
+One module per command group, each handler thin; heavy modules are imported inside the commands that use
+them, so `digest --help` and every command start fast.
+
+    editions     build, approve, send, stats, preview
+    subscribers  subscribers add / import / list / export / remove
+    lists        lists add / list
+    serve        the web app
+"""
+
+from __future__ import annotations
+
+import typer
+
+from digest.cli import editions, lists, serve, subscribers
+from digest.cli.common import errors_to_exit, state_of
+
+app = typer.Typer(
+    help="Build the day's digest from your feeds and mail it to your lists.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@app.callback()
+def root(ctx: typer.Context) -> None:
+    """digest: read the day's articles, pick headlines and a featured story, mail the edition.
+
+    Settings come from the environment and `.env` (see .env.example).
+    """
+    ctx.call_on_close(state_of(ctx).close)
+
+
+@app.command()
+@errors_to_exit
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the database and the default list. Safe to run again.
+
+    Example: DATABASE_URL=sqlite:///./digest.db digest init
+    """
+    from digest.db import init_database
+
+    state = state_of(ctx)
+    mailing_list = init_database(state.engine, default_list=state.settings.list_slug)
+    typer.echo(f"database ready: {state.engine.url.render_as_string()} (default list: {mailing_list.slug})")
+
+
+for command in (editions.build, editions.approve, editions.send, editions.stats, editions.preview, serve.serve):
+    app.command()(command)
+app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(lists.app, name="lists")
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="digest")

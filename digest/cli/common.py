@@ -1,0 +1,108 @@
+"""What every command shares: the lazily built settings and engine, the error-to-exit-code wrapper, the
+shared options and date parsing."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from digest.errors import DigestError, NothingToSend
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from digest.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """What commands share: settings and engine, built on first use so `--help` never needs them."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._engine: Engine | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from digest.settings import load_settings
+
+            self._settings = load_settings()
+        return self._settings
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from digest.db import make_engine
+
+            self._engine = make_engine(self.settings.database_url)
+        return self._engine
+
+    def close(self) -> None:
+        """Close the database connections (called when the command ends)."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def ready_engine(self) -> Engine:
+        """The engine of a database `digest init` has set up."""
+        from digest.db import check_initialised
+
+        check_initialised(self.engine)
+        return self.engine
+
+
+def state_of(ctx: typer.Context) -> State:
+    """The command's shared state (made on first use)."""
+    if not isinstance(ctx.obj, State):
+        ctx.obj = State()
+    return ctx.obj
+
+
+def errors_to_exit(func: F) -> F:
+    """Turn a DigestError into one line on stderr and its exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NothingToSend as err:
+            typer.echo(str(err), err=True)
+            raise typer.Exit(err.exit_code) from err
+        except DigestError as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(err.exit_code) from err
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_date(value: str | None) -> date | None:
+    """``value`` (YYYY-MM-DD) as a date, or a usage error naming it."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise typer.BadParameter(f"{value!r} is not a date like 2025-11-27") from err
+
+
+DateOption = Annotated[
+    str | None,
+    typer.Option("--date", help="Edition date, YYYY-MM-DD (default: today in DIGEST_TIMEZONE).", show_default=False),
+]
+ListOption = Annotated[str | None, typer.Option("--list", help="List slug (default: DIGEST_LIST).", show_default=False)]
+
+
+def warn_on_stderr(message: str) -> None:
+    """Show a warning on stderr (a broken source, a thin edition)."""
+    typer.echo(message, err=True)
+
+
+def day_of(state: State, value: str | None) -> date:
+    """The edition day ``--date`` names, default today in the publication's timezone."""
+    return parse_date(value) or datetime.now(state.settings.tz).date()

@@ -1,0 +1,311 @@
+"""The edition commands: build, approve, send, stats, preview."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from digest.cli.common import DateOption, ListOption, day_of, errors_to_exit, parse_date, state_of, warn_on_stderr
+from digest.errors import DigestError, EditionError
+
+if TYPE_CHECKING:
+    from digest.delivery import DryRunReport, SendReport
+    from digest.mail import RecipientResult
+    from digest.settings import Settings
+
+
+@errors_to_exit
+def build(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="Feed or page URL or file (repeatable; default: DIGEST_SOURCES)."),
+    ] = None,
+    featured: Annotated[str | None, typer.Option(help="Pin this article URL as the featured one.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Leave this article URL out (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the selection as JSON on stdout.")] = False,
+) -> None:
+    """Build (or rebuild) the day's edition as a draft from the sources.
+
+    Sources are feeds (RSS, Atom), HTML article pages or news-page snapshots, as URLs or files. A broken
+    source is a warning; every source broken exits 1; a day without articles exits 3.
+
+    Example: digest build --date 2025-11-27 --json
+    """
+    from digest.db import open_session
+    from digest.edition import build_edition, selection_summary
+    from digest.lint import load_issues
+    from digest.select import EditorChoices
+
+    state = state_of(ctx)
+    settings = state.settings
+    day = day_of(state, date_)
+    with open_session(state.ready_engine()) as session:
+        edition, selection = build_edition(
+            session=session,
+            settings=settings,
+            day=day,
+            list_slug=list_,
+            sources=source or None,
+            # Without --featured/--exclude a rebuild keeps what the editor chose in the preview.
+            choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())) if featured or exclude else None,
+            warn=warn_on_stderr,
+        )
+        list_slug = list_ or settings.list_slug
+        for issue in load_issues(edition.lint_json):
+            typer.echo(f"lint {issue}", err=True)
+        for note in selection.notes:
+            typer.echo(f"warning: {note}", err=True)
+        if as_json:
+            summary = selection_summary(selection, list_slug=list_slug, subject=edition.subject)
+            typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        else:
+            typer.echo(
+                f"built the {day} edition of {list_slug} ({edition.status}): "
+                f"{1 if selection.featured else 0} featured, {len(selection.headlines)} headlines, "
+                f"{len(selection.skipped)} skipped"
+            )
+            typer.echo(f"subject: {edition.subject}")
+
+
+@errors_to_exit
+def approve(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    ignore_lint: Annotated[
+        bool, typer.Option("--ignore-lint", help="Approve even though the lint found errors (they are shown).")
+    ] = False,
+) -> None:
+    """Approve the day's edition so `digest send` sends it. Lint errors refuse it unless --ignore-lint.
+
+    Example: digest approve --date 2025-11-27
+    """
+    from digest.db import open_session
+    from digest.edition import approve_edition, find_edition
+    from subscribers.store import get_list
+
+    state = state_of(ctx)
+    day = day_of(state, date_)
+    with open_session(state.ready_engine()) as session:
+        mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
+        edition = find_edition(session, mailing_list, day)
+        if edition is None:
+            raise EditionError(f"no {day} edition of {mailing_list.slug}: run `digest build --date {day}` first")
+        approve_edition(session=session, edition=edition, ignore_lint=ignore_lint)
+        typer.echo(f"approved the {day} edition of {mailing_list.slug}: {edition.subject}")
+
+
+@errors_to_exit
+def send(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Do everything but deliver; print who would get what.")
+    ] = False,
+    test_to: Annotated[
+        list[str] | None,
+        typer.Option("--test-to", help="Send only to this address, subject [TEST], nothing recorded (repeatable)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes sharing the edition (PostgreSQL).")] = 1,
+    retry_uncertain: Annotated[
+        bool, typer.Option("--retry-uncertain", help="Send again to readers whose delivery is uncertain.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Send even if the edition is still a draft.")] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=1000, help="Readers per provider request (SendGrid takes up to 1000).")
+    ] = 1000,
+    ignore_lint: Annotated[
+        bool, typer.Option("--ignore-lint", help="Send even though the edition's lint found errors.")
+    ] = False,
+) -> None:
+    """Send the day's edition to every eligible reader who does not have it yet (safe to repeat).
+
+    Builds the edition first when it does not exist. Exit 0 when everyone got it, 1 when any delivery
+    failed or is uncertain (or on error), 3 when everyone already had it.
+
+    Example: digest send --date 2025-11-27 --workers 4
+    """
+    from digest.db import open_session
+    from digest.delivery import Mailing, SendOptions, StopFlag, send_edition, send_test
+    from digest.delivery import dry_run as dry_run_send
+    from digest.edition import blocked_message, ensure_edition, lint_blockers
+    from digest.mail import open_backend
+    from digest.progress import SendProgress
+    from subscribers.store import get_list
+
+    state = state_of(ctx)
+    settings = state.settings
+    day = day_of(state, date_)
+    engine = state.ready_engine()
+    settings.signing_keys()  # a missing key is named before the backend's own settings are checked
+    with open_backend(settings) as backend:
+        with open_session(engine) as session:
+            mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
+            edition = ensure_edition(
+                session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr
+            )
+            assert edition.id is not None
+            blockers = lint_blockers(edition)
+            if blockers and not ignore_lint and not test_to:
+                raise EditionError(blocked_message(edition, blockers))
+        mailing = Mailing.from_settings(settings, engine, edition.id, backend)
+        options = SendOptions(
+            batch_size=batch_size,
+            retry_uncertain=retry_uncertain,
+            force=force,
+            workers=workers,
+            max_rate=settings.send_rate,
+            retries=settings.send_retries,
+        )
+        if test_to:
+            _report_test(send_test(mailing, [_test_address(a) for a in test_to]))
+            return
+        if dry_run:
+            _report_dry_run(dry_run_send(mailing, options=options), day, mailing_list.slug)
+            return
+        with SendProgress(f"{day} {mailing_list.slug}") as progress, StopFlag.on_signals() as stop:
+            report = send_edition(
+                mailing,
+                options=options,
+                on_start=progress.start,
+                on_progress=progress.advance,
+                worker_settings=settings,
+                should_stop=stop,
+            )
+    _print_report(report, day, mailing_list.slug, settings)
+    # Anything short of "everyone got it" needs a person: failures, uncertain readers (this run's or an
+    # interrupted run's found now), readers left queued.
+    run = report.this_run
+    if run["failed"] or run["uncertain"] or run["queued"] or report.made_uncertain:
+        raise typer.Exit(1)
+
+
+def _test_address(raw: str) -> str:
+    from subscribers.addresses import normalize_email
+
+    try:
+        return normalize_email(raw)
+    except DigestError as err:
+        raise typer.BadParameter(str(err), param_hint="--test-to") from err
+
+
+def _report_test(results: list[RecipientResult]) -> None:
+    for result in results:
+        shown = "sent" if result.ok else f"{result.outcome}: {result.error}"
+        typer.echo(f"test {result.recipient.email}: {shown}")
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
+def _report_dry_run(report: DryRunReport, day: date, list_slug: str) -> None:
+    typer.echo(f"dry run: the {day} edition of {list_slug} would go to {report.total} readers; nothing was sent")
+    for variant, count in report.readers.most_common():
+        typer.echo(f"  {count:>8}  {variant}")
+    if report.sample:
+        more = report.total - len(report.sample)
+        typer.echo("  first: " + ", ".join(report.sample) + (f" and {more} more" if more > 0 else ""))
+    if report.checked_by_provider:
+        typer.echo("every request was accepted by the provider in sandbox mode (nothing delivered)")
+
+
+def _print_report(report: SendReport, day: date, list_slug: str, settings: Settings) -> None:
+    run = report.this_run
+    typer.echo(
+        f"{day} {list_slug}: sent {run['sent']}, failed {run['failed']}, uncertain {run['uncertain']}, "
+        f"skipped {run['skipped']} (left the list), still queued {run['queued']} this run"
+        + (f" ({report.made_uncertain} interrupted earlier now uncertain)" if report.made_uncertain else "")
+    )
+    typer.echo(f"sending took {report.seconds:.3f} s, {report.rate:,.0f} readers/s")
+    totals = report.totals
+    typer.echo(
+        f"edition totals: {totals['sent']} sent, {totals['failed']} failed, {totals['uncertain']} uncertain, "
+        f"{totals['queued']} queued"
+        + (f", {totals['sending']} in flight in another worker" if totals["sending"] else "")
+    )
+    if totals["uncertain"]:
+        typer.echo(
+            "uncertain: the provider may or may not have these; check its activity log, then "
+            "`digest send --retry-uncertain` to send them again",
+            err=True,
+        )
+    if settings.mail_backend == "outbox":
+        typer.echo(f"messages written under {settings.outbox_dir / day.isoformat() / list_slug}")
+    for error in report.errors[:5]:
+        typer.echo(f"error: {error}", err=True)
+    if len(report.errors) > 5:
+        typer.echo(f"... and {len(report.errors) - 5} more errors", err=True)
+
+
+@errors_to_exit
+def stats(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (DESIGN shape).")] = False,
+) -> None:
+    """Show each edition's deliveries by status, newest first.
+
+    Example: digest stats --json
+    """
+    from digest.db import open_session
+    from digest.stats import edition_stats
+
+    state = state_of(ctx)
+    with open_session(state.ready_engine()) as session:
+        editions = edition_stats(session, list_slug=list_, day=parse_date(date_) if date_ else None)
+    if as_json:
+        typer.echo(json.dumps({"editions": editions}, ensure_ascii=False, indent=2))
+        return
+    if not editions:
+        typer.echo("no editions yet")
+    for row in editions:
+        typer.echo(
+            f"{row['date']} {row['list']:<12} {row['status']:<9} recipients {row['recipients']}: "
+            f"sent {row['sent']}, failed {row['failed']}, uncertain {row['uncertain']}, queued {row['queued']}; "
+            f"delivered {row['delivered']}, bounced {row['bounced']}, opened {row['opened']}, "
+            f"clicked {row['clicked']}, unsubscribed {row['unsubscribed']}"
+        )
+
+
+@errors_to_exit
+def preview(
+    ctx: typer.Context,
+    date_: DateOption = None,
+    list_: ListOption = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on (127.0.0.1 only).")] = 8001,
+    output: Annotated[Path | None, typer.Option(help="Write the preview as static files here instead.")] = None,
+) -> None:
+    """Preview the day's edition (desktop, phone, dark, text, lint) and adjust or approve it in the browser.
+
+    Builds the edition first when it does not exist. Serves on this machine only, without a password.
+
+    Example: digest preview --date 2025-11-27 --output preview/
+    """
+    from digest.db import open_session
+    from digest.edition import ensure_edition
+    from digest.web.editor import serve_preview, write_static
+    from subscribers.store import get_list
+
+    state = state_of(ctx)
+    settings = state.settings
+    day = day_of(state, date_)
+    engine = state.ready_engine()
+    with open_session(engine) as session:
+        mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
+        ensure_edition(session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr)
+        if output is not None:
+            written = write_static(
+                session=session, settings=settings, mailing_list=mailing_list, day=day, folder=output
+            )
+            typer.echo(f"wrote {len(written)} files: open {output / 'index.html'}")
+            return
+    typer.echo(f"preview of the {day} edition: http://127.0.0.1:{port}/editor/{mailing_list.slug}/{day} (Ctrl-C stops)")
+    serve_preview(settings, engine=engine, port=port)

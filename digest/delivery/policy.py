@@ -1,0 +1,72 @@
+"""What each provider answer does to a batch: the outcome table, as a function with no I/O.
+
+    sent / refused per reader          sent, failed (5xx SMTP), back to the queue (4xx SMTP, up to MAX_ATTEMPTS)
+    429, 5xx, connection refused       tried again after a backoff (the provider's reset time when it gives one);
+                                       still failing: the run stops, its readers stay queued
+    401, 403, a broken setting         the run stops at once, readers stay queued
+    400, 413 for a single reader       failed, with the provider's answer (413 halves the batch first)
+    no answer after the request left   uncertain
+
+The first row is per reader: the backend answers each reader's outcome and the ledger stores it (the 4xx
+requeue up to ``MAX_ATTEMPTS`` is one SQL ``CASE`` in :mod:`digest.delivery.ledger`). The other rows are
+:func:`on_error`: what to do with a whole batch when the backend raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from digest.errors import MailError, OutcomeUnknown, ProviderError, ProviderUnreachable
+
+# A reader turned away for now (SMTP 4xx) is tried this many times in all before it counts as failed.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SendOptions:
+    """How a send runs; the defaults suit a daily cron."""
+
+    batch_size: int = 1000
+    retry_uncertain: bool = False
+    force: bool = False
+    workers: int = 1
+    #: Most messages per second over the whole send (0: no limit but the provider's).
+    max_rate: float = 0.0
+    #: Tries after the first for a batch answered 429 / 5xx or refused at connection.
+    retries: int = 5
+
+
+class Action(StrEnum):
+    """What becomes of a batch whose send raised."""
+
+    #: Wait (backoff, or the provider's reset time) and send the same batch again.
+    RETRY = "retry"
+    #: Too large for one request: send each half on its own.
+    HALVE = "halve"
+    #: The provider cannot take mail now: stop the run; the readers stay queued.
+    STOP = "stop"
+    #: The provider refused these readers for good: failed, with its answer.
+    FAIL = "fail"
+    #: The request left and no answer came back: the provider may have it.
+    UNCERTAIN = "uncertain"
+
+
+def on_error(error: MailError, *, attempt: int, batch_size: int, options: SendOptions) -> Action:
+    """What to do with a batch of ``batch_size`` readers whose ``attempt``-th retry (0: the first try) raised
+    ``error``; ``options.retries`` bounds the retries."""
+    may_retry = attempt < options.retries
+    if isinstance(error, ProviderError):
+        if error.status == 413 and batch_size > 1:
+            return Action.HALVE
+        if error.retryable:
+            return Action.RETRY if may_retry else Action.STOP
+        if error.status in (401, 403):
+            return Action.STOP
+        return Action.FAIL
+    if isinstance(error, ProviderUnreachable):
+        return Action.RETRY if may_retry else Action.STOP
+    if isinstance(error, OutcomeUnknown):
+        return Action.UNCERTAIN
+    # A broken setting or any other backend failure: nothing was handed over, stop with readers queued.
+    return Action.STOP
