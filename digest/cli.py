@@ -30,7 +30,7 @@ from digest.lint import load_issues
 from digest.mail import RecipientResult, get_backend
 from digest.models import Edition
 from digest.progress import SendProgress
-from digest.select import EditorChoices
+from digest.selection import EditorChoices
 from digest.send import (
     DryRunReport,
     Mailing,
@@ -216,7 +216,9 @@ def build(
         for note in selection.notes:
             typer.echo(f"warning: {note}", err=True)
         if as_json:
-            summary = selection_summary(selection, list_slug=list_slug, subject=edition.subject)
+            summary = selection_summary(
+                selection, list_slug=list_slug, subject=edition.subject, summary_chars=settings.summary_chars
+            )
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         else:
             typer.echo(

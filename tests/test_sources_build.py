@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -27,17 +27,21 @@ def test_build_json_has_the_design_shape_with_reasons_for_every_skip(run_cli, en
     result = run_cli("build", "--date", SAMPLE_DAY, "--json", *sources("rss2_media.xml", "atom_xhtml.xml", "rss1.rdf"))
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"date", "list", "subject", "featured", "headlines", "skipped"}
+    assert set(data) == {"date", "list", "kind", "window", "subject", "featured", "headlines", "skipped"}
+    assert [datetime.fromisoformat(moment).utcoffset() for moment in data["window"]] == [timedelta(hours=1)] * 2
     assert data["date"] == SAMPLE_DAY and data["list"] == "quotidien" and data["subject"]
-    assert set(data["featured"]) == {"title", "url", "summary", "image", "published"}
+    picked = {"title", "url", "summary", "published", "lang", "section", "source", "reason", "score", "also"}
+    assert set(data["featured"]) == picked | {"image", "image_width", "image_height"}
     assert data["featured"]["title"].startswith("Port de Tanger Med")
     for headline in data["headlines"]:
-        assert set(headline) == {"title", "url", "published", "section", "source"}
+        assert set(headline) == picked
+        assert headline["reason"] and isinstance(headline["score"], float)
         assert datetime.fromisoformat(headline["published"]).utcoffset() is not None
         assert headline["published"].endswith("+01:00")  # in the publication's time zone
     reasons = {s["url"]: s["reason"] for s in data["skipped"]}
-    assert reasons["https://atlas-info.example/marches/masi-hausse?utm_source=twitter"].startswith("duplicate of ")
-    assert reasons["https://sport-maroc.example/tennis/tirage-favorable"].startswith("outside the day")
+    assert all(skip["title"] for skip in data["skipped"])
+    assert reasons["https://atlas-info.example/marches/masi-hausse?utm_source=twitter"].startswith("same story as ")
+    assert reasons["https://sport-maroc.example/tennis/tirage-favorable"].startswith("outside the window")
     assert "warning: " in result.stderr and "has no http(s) link: left out" in result.stderr
 
 
@@ -51,7 +55,9 @@ def test_editor_choices_pin_and_exclude(run_cli, engine: Engine) -> None:
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["featured"]["url"] == "https://sport-maroc.example/football/lions-atlas-finale"
-    assert {"url": drop, "reason": "excluded by the editor"} in data["skipped"]
+    assert {"url": drop, "reason": "excluded by the editor"} in [
+        {"url": skip["url"], "reason": skip["reason"]} for skip in data["skipped"]
+    ]
     assert "warning: the excluded URL" not in result.stderr
     unknown = run_cli("build", "--date", SAMPLE_DAY, "--exclude", "https://nowhere.example/", *sources("rss1.rdf"))
     assert "warning: the excluded URL matches no article of the sources: https://nowhere.example/" in unknown.stderr

@@ -99,8 +99,9 @@ def _describe(error: Any) -> str:
 def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC) -> Parsed:
     """The entries of an RSS or Atom feed as Articles, or SourceError when ``data`` is not a feed.
 
-    Dates without an offset are read in ``tz``; an entry without a date takes the feed's own date
-    (lastBuildDate, pubDate, Atom updated). Entries without a title or an http(s) link are left out with
+    Dates without an offset are read in ``tz``; an entry without a date stays undated (``published`` None):
+    the feed's own date says when the feed was built, not when the item was written (undated advertising
+    items would take it and pass for the day's news). Entries without a title or an http(s) link are left out with
     a warning. Malformed XML is read as far as feedparser's lenient parser gets, with a warning.
     """
     try:
@@ -119,7 +120,6 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
     feed = parsed.feed
     name = clean_title(feed.get("title")) or source
     base = absolute_url(feed.get("link"), base_url) or base_url
-    feed_date = _entry_date(feed, tz)
     articles = []
     for number, entry in enumerate(parsed.entries, start=1):
         title = clean_title(entry.get("title"))
@@ -137,7 +137,7 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
                 url=link,
                 title=title,
                 source=name,
-                published=_entry_date(entry, tz) or feed_date,
+                published=_entry_date(entry, tz),
                 section=categories[0] if categories else None,
                 summary=clean_summary(summary_markup),
                 body=paragraphs(markup),

@@ -41,7 +41,7 @@ from digest.mail import get_backend
 from digest.mail.base import Batch, Content, Recipient, sender_address
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import Personalizable
-from digest.select import EditorChoices
+from digest.selection import EditorChoices
 from digest.settings import Settings
 from digest.web.pages import cached_pages_environment, engine_of, list_or_404, pages_environment, settings_of
 from subscribers.addresses import normalize_email

@@ -1,0 +1,251 @@
+"""What an item is: junk that never reaches readers, and the kind of piece, read from signals feeds carry.
+
+The signals are the URL's path segments and host, the item's categories and the shape of its title: a
+"[Sponsor]" tag, a "– video" or "| Columnist" suffix, a title that is one quotation, a number of "things",
+a question. Word lists stay short, general and in the three languages of our editions (fr, en, ar); none
+names an outlet.
+
+Kinds, with the factor they weigh a piece's importance by (hard news is 1):
+
+| kind | factor | e.g. |
+|---|---|---|
+| live | 1.3 | live coverage, breaking news ("en direct", "live", "عاجل") |
+| news | 1.0 | everything else |
+| sport | 0.8 | sport sections |
+| video | 0.7 | a video, gallery or picture story (a format of a story, often of another item) |
+| explainer | 0.7 | "how", "why", "who is", "what we know", questions, polls |
+| feature | 0.55 | culture, lifestyle, magazine, reviews, interviews in quotes |
+| opinion | 0.45 | opinion, columns, editorials, blogs, analysis |
+| service | 0.3 | how-to guides, listicles, quizzes, horoscopes, podcasts, newsletters' "briefing" shells |
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from digest.content import Article
+from digest.selection.language import fold
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """The kind of a piece, its importance factor and what told it (for the pick's reason)."""
+
+    name: str
+    factor: float
+    signal: str = ""
+
+
+NEWS = Kind("news", 1.0)
+KIND_FACTORS = {
+    "live": 1.3,
+    "news": 1.0,
+    "sport": 0.8,
+    "video": 0.7,
+    "explainer": 0.7,
+    "feature": 0.55,
+    "opinion": 0.45,
+    "service": 0.3,
+}
+
+# URL path segments (and category names) that say what kind of piece it is. Compared folded (no accents).
+_SEGMENT_KINDS: dict[str, str] = {}
+for _kind, _names in {
+    "live": "live liveblog live-news direct en-direct breaking urgent",
+    "video": "video videos watch gallery galleries photos photo diaporama in-pictures picture pictures "
+    "multimedia av tv-video",
+    "opinion": "opinion opinions commentisfree comment editorial editorials edito idees tribune tribunes "
+    "chronique chroniques column columns columnists vox blog blogs analysis analyse debats debat "
+    "point-de-vue letters courrier m-actu-chroniques rai maqalat",
+    "feature": "culture film films movies music musique cinema tv tv-and-radio television arts art books "
+    "livres lifestyle life style styles fashion mode beauty beaute food cuisine recipes recettes travel "
+    "voyage voyages women femmes people celebrity celebrities entertainment loisirs magazine m-actu "
+    "weekend insider art-de-vivre well wellness series obituaries obituary nécrologie necrologie reviews "
+    "review critique critiques long-reads longread longform interview interviews portrait portraits",
+    "sport": "sport sports football soccer olympics rugby tennis basketball nba nfl cricket golf cycling "
+    "formule-1 formula1 f1 athletisme jeux-olympiques riyada",
+    "service": "podcast podcasts audio sounds radio quiz quizzes horoscope horoscopes astrologie games jeux "
+    "crossword mots-croises sudoku puzzles how-to guide guides conseils pratique tips briefing newsletter "
+    "newsletters",
+}.items():
+    for _name in _names.split():
+        _SEGMENT_KINDS.setdefault(fold(_name), _kind)
+
+# Categories in Arabic (the script does not go into URLs): opinion, culture, sport, variety.
+_CATEGORY_KINDS = {
+    fold(name): kind
+    for name, kind in {
+        "رأي": "opinion",
+        "مقالات": "opinion",
+        "أعمدة": "opinion",
+        "ثقافة": "feature",
+        "فن": "feature",
+        "منوعات": "feature",
+        "رياضة": "sport",
+        "فيديو": "video",
+        "مباشر": "live",
+        "عاجل": "live",
+    }.items()
+}
+
+_TITLE_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "live",
+        re.compile(
+            r"(?i)^(?:en direct|direct|live|breaking|urgent|alerte|عاجل|مباشر)\b\s*[:|,–—-]"
+            r"|[–—-]\s*(?:live|en direct)\s*!?$|\blive updates?\b|\bsuivez en direct\b"
+        ),
+    ),
+    (
+        "service",
+        re.compile(
+            r"(?i)\bhoroscope|\bquiz\b|\bcrossword|\bsudoku|\bwordle\b|\bpodcast\b|\bbriefing\b|\bnewsletter\b"
+            r"|\bhow to\b|\bcomment (?:bien |faire |choisir |pr[ée]parer |r[ée]ussir |obtenir |[ée]viter )"
+            r"|\beverything you need to know\b|\btout savoir\b|\bce qu.il faut savoir\b|\bnos conseils\b"
+            r"|\btips?\b.*\bfor\b|\bguide\b|كل ما تحتاج|دليلك|نصائح|أبراج|برجك"
+            r"|^(?:top |the )?\d+ (?:best|worst|things|ways|reasons|tips|signs|foods|places|choses|raisons|"
+            r"conseils|astuces|fa[çc]ons|id[ée]es|erreurs|plats|أشياء|طرق|أسباب|نصائح|أغذية)\b"
+            r"|\b\d+ (?:أشياء|طرق|أسباب|نصائح|أغذية)|\b(?:greatest|best|worst)\b.*\b(?:ever|of all time)\b"
+            r"|\btop (?:five|ten|three|\d+)\b"
+        ),
+    ),
+    (
+        "video",
+        re.compile(r"(?i)[–—-]\s*(?:video|vid[ée]o|in pictures|en images|photos)\s*$|^(?:video|vid[ée]o)\s*[:|]"),
+    ),
+    (
+        "opinion",
+        re.compile(
+            r"(?i)\s\|\s\S.{0,60}$|^«[^»]{20,}»\s*,?\s*par\s|,\s*par\s+\S+\s+\S+\s*$|\b(?:opinion|op-ed|edito|éditorial)\s*:"
+        ),
+    ),
+    (
+        "feature",
+        re.compile(
+            r"""^\s*[«"“'‘][^«»"“”]{15,}[»"”'’]\s*$"""  # the whole title is one quotation: an interview
+            r"""|^[^«"“:]{3,40}\s*:\s*[«"“][^»"”]{10,}[»"”]\s*$"""  # Name: «quote»
+            r"|(?i:\breview\b|\brevue\b.*\bcritique\b)"
+        ),
+    ),
+    (
+        "explainer",
+        re.compile(
+            r"(?i)^(?:how|why|what|who|when|where|explainer|analysis|comment|pourquoi|qui est|que sait-on|"
+            r"ce que l.on sait|what we know|kind of|كيف|لماذا|ما هو|ما هي|من هو|من هي)\b"
+            r"|\?\s*$|؟\s*$|\b(?:sondage|poll|survey|استطلاع)\b"
+        ),
+    ),
+]
+
+# Junk: items that promote something and carry no news. Checked on title, categories and URL.
+_SPONSORED_TITLE = re.compile(
+    r"(?i)^\s*[\[(]?\s*(?:sponsor(?:ed|is[ée])?|sponsoris[ée]|partner(?:ed)? content|paid post|promoted|"
+    r"advertorial|advertisement|publicit[ée]|publi-?r[ée]dactionnel|contenu (?:sponsoris[ée]|partenaire)|"
+    r"إعلان|محتوى (?:مدعوم|ممول))\b\s*[\])]?\s*[:|–—-]?"
+    r"|[\[(](?:sponsor(?:ed)?|ad|pub|publicit[ée]|partenaire|partner|إعلان)[\])]\s*$"
+)
+_SHOPPING_TITLE = re.compile(
+    r"(?i)^\s*(?:promos?|bons? plans?|deals?|soldes|black friday|cyber monday|code promo|offre sp[ée]ciale|"
+    r"تخفيضات|عروض)\s*[:|–—-]"
+    r"|\b(?:best|top) deals?\b|\bdeals? of the day\b|\bprix en baisse\b|\bcodes? promo\b|\bbons plans\b"
+    r"|\b\d+ ?% (?:off|de r[ée]duction)\b|\bon sale\b|\bbuy now\b"
+)
+_PROMO_TITLE = re.compile(
+    r"(?i)^\s*(?:download (?:now|the app|our app)|get the app|install (?:the|our) app|"
+    r"t[ée]l[ée]chargez (?:notre |l.)appli(?:cation)?|abonnez-vous|subscribe now|sign up (?:now|for)|"
+    r"حمل التطبيق|حمّل التطبيق|اشترك الآن)\b"
+)
+_JUNK_SEGMENTS = frozenset(
+    fold(name)
+    for name in [
+        "sponsored",
+        "sponsor",
+        "partner",
+        "partners",
+        "partenaire",
+        "partenaires",
+        "brandvoice",
+        "advertorial",
+        "paid-post",
+        "paidpost",
+        "publi-redactionnel",
+        "deals",
+        "shopping",
+        "bons-plans",
+        "codes-promo",
+        "coupons",
+        "promos",
+        "promo",
+    ]
+)
+_APP_STORES = ("apps.apple.com", "itunes.apple.com", "play.google.com")
+_AD_HOSTS = ("doubleclick.net", "feedads.", "adclick", "ads.")
+
+
+def _segments(url: str) -> list[str]:
+    parts = urlsplit(url)
+    segments = [fold(unquote(s)) for s in parts.path.split("/") if s]
+    host = parts.netloc.lower()
+    # blog.example.com / example.com/blog: the host says it too.
+    if host.startswith("blog.") or ".blog." in host or host.startswith("blogs."):
+        segments.insert(0, "blog")
+    return segments
+
+
+def junk_reason(article: Article) -> str | None:
+    """Why ``article`` is advertising, a sponsored or partner post, shopping deals or a promotion, else None."""
+    title = article.title
+    if _SPONSORED_TITLE.search(title):
+        return "sponsored content (title)"
+    if _SHOPPING_TITLE.search(title):
+        return "shopping or deals (title)"
+    if _PROMO_TITLE.search(title):
+        return "a promotion (app, subscription), not news (title)"
+    for category in article.categories:
+        folded = fold(category)
+        if folded in _JUNK_SEGMENTS or _SPONSORED_TITLE.fullmatch(category.strip()):
+            return f"sponsored or shopping category {category!r}"
+    host = urlsplit(article.url).netloc.lower()
+    if host.endswith(_APP_STORES):
+        return "a promotion (app store link), not news"
+    if any(marker in host for marker in _AD_HOSTS):
+        return "an advertisement (ad server link)"
+    for segment in _segments(article.url)[:-1] or _segments(article.url)[:1]:
+        if segment in _JUNK_SEGMENTS:
+            return f"sponsored or shopping page (/{segment}/)"
+    return None
+
+
+def kind_of(article: Article) -> Kind:
+    """The kind of piece ``article`` is (see the module docstring), with the signal that told it."""
+    found: list[Kind] = []
+    segments = _segments(article.url)
+    # The last segment is the slug: its words are the title's, not a section's.
+    for segment in segments[:-1]:
+        # "jeux-olympiques-2024": a section named by its first two words.
+        kind = _SEGMENT_KINDS.get(segment) or _SEGMENT_KINDS.get("-".join(segment.split("-")[:2]))
+        if kind:
+            found.append(Kind(kind, KIND_FACTORS[kind], f"URL /{segment}/"))
+            break
+    for category in article.categories[:3]:
+        folded = fold(category)
+        kind = _SEGMENT_KINDS.get(folded) or _CATEGORY_KINDS.get(folded)
+        if kind:
+            found.append(Kind(kind, KIND_FACTORS[kind], f"category {category}"))
+            break
+    for kind_name, pattern in _TITLE_KINDS:
+        if pattern.search(article.title):
+            found.append(Kind(kind_name, KIND_FACTORS[kind_name], "title"))
+            break
+    if not found:
+        return NEWS
+    live = next((k for k in found if k.name == "live"), None)
+    lowest = min(found, key=lambda k: k.factor)
+    if live is not None and lowest.name in ("sport", "video"):
+        # Live coverage of a match or a live video: live, but of the lesser kind.
+        return Kind("live " + lowest.name, live.factor * lowest.factor, f"{live.signal}, {lowest.signal}")
+    if live is not None and lowest.factor >= KIND_FACTORS["explainer"]:
+        return live
+    return lowest
