@@ -56,8 +56,9 @@ class SelectionRules:
     """The stated rules of a selection (see the module docstring for how each is used).
 
     ``language`` is the edition's; ``sections`` the publisher's (display order; when set, only these are
-    section headings); ``section_order`` the sections grouped headlines show first (after ``sections``); ``section_weights`` and ``source_weights`` weigh importance (names compared without
-    case; a source is named by its feed title or its URL).
+    section headings); ``section_order`` the sections grouped headlines show first (after ``sections``);
+    ``section_weights`` and ``source_weights`` weigh importance (names compared without case; a source is
+    named by its feed title or its URL).
     """
 
     headlines_max: int = 10
