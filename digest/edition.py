@@ -25,7 +25,7 @@ from digest.selection import select as select_articles
 from digest.settings import Settings
 from digest.sources import LoadResult, load_articles
 from digest.sources.fetch import Fetcher
-from digest.sources.state import DatabaseFetchState
+from digest.sources.state import DatabaseFetchState, first_seen
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
 from subscribers.store import LANGUAGES, get_list
 
@@ -307,12 +307,15 @@ def build_edition(
         choices = load_choices(existing.choices_json) if existing else EditorChoices()
     loaded = load_sources(session=session, settings=settings, day=day, sources=sources, warn=warn, fetcher=fetcher)
 
+    # An undated item belongs to the window it was first read in: remembered so it never comes back.
+    seen = first_seen(session, (a.canonical_url for a in loaded.articles if a.published is None), utcnow())
     selection = select_articles(
         loaded.articles,
         window=calendar_window(day, settings.tz),
         day=day,
         rules=selection_rules(settings),
         choices=choices,
+        first_seen=seen,
     )
     if selection.is_empty:
         latest = max((a.published for a in loaded.articles if a.published), default=None)

@@ -13,7 +13,7 @@ Kinds, with the factor they weigh a piece's importance by (hard news is 1):
 | news | 1.0 | everything else |
 | sport | 0.8 | sport sections |
 | video | 0.7 | a video, gallery or picture story (a format of a story, often of another item) |
-| explainer | 0.7 | "how", "why", "who is", "what we know", questions, polls |
+| explainer | 0.6 | "how", "why", "who is", "what we know", questions, polls |
 | feature | 0.55 | culture, lifestyle, magazine, reviews, interviews in quotes |
 | opinion | 0.45 | opinion, columns, editorials, blogs, analysis |
 | service | 0.3 | how-to guides, listicles, quizzes, horoscopes, podcasts, newsletters' "briefing" shells |
@@ -44,7 +44,7 @@ KIND_FACTORS = {
     "news": 1.0,
     "sport": 0.8,
     "video": 0.7,
-    "explainer": 0.7,
+    "explainer": 0.6,
     "feature": 0.55,
     "opinion": 0.45,
     "service": 0.3,
@@ -72,6 +72,34 @@ for _kind, _names in {
 }.items():
     for _name in _names.split():
         _SEGMENT_KINDS.setdefault(fold(_name), _kind)
+
+# Words of a kicker, the capitalised label a summary or title starts with ("SONDAGE EXCLUSIF - ...",
+# "TRIBUNE - ...", "EN IMAGES - ..."): the newsroom's own word for the kind of piece.
+_KICKER_KINDS = {
+    fold(word): kind
+    for kind, names in {
+        "live": "direct live breaking urgent alerte عاجل مباشر",
+        "explainer": "sondage poll survey decryptage explainer factcheck fact-check استطلاع",
+        "feature": "entretien interview portrait reportage critique review enquete-magazine حوار",
+        "opinion": "tribune opinion editorial edito analyse analysis chronique commentary comment figarovox billet رأي",
+        "service": "conseils conseil guide pratique tuto tutoriel quiz horoscope podcast",
+        "video": "video photos diaporama فيديو",
+    }.items()
+    for word in names.split()
+}
+_KICKER = re.compile(r"^\s*([A-ZÀ-ÖØ-Þ0-9][A-ZÀ-ÖØ-Þ0-9/ '’&.-]{2,40}?)\s+[-–—:|]\s")
+
+
+def _kicker_kind(text: str) -> Kind | None:
+    match = _KICKER.match(text)
+    if not match:
+        return None
+    for word in re.split(r"[^\w-]+", fold(match.group(1))):
+        kind = _KICKER_KINDS.get(word)
+        if kind:
+            return Kind(kind, KIND_FACTORS[kind], f"kicker {match.group(1).strip()}")
+    return None
+
 
 # Categories in Arabic (the script does not go into URLs): opinion, culture, sport, variety.
 _CATEGORY_KINDS = {
@@ -125,7 +153,7 @@ _TITLE_KINDS: list[tuple[str, re.Pattern[str]]] = [
         "feature",
         re.compile(
             r"""^\s*[«"“'‘][^«»"“”]{15,}[»"”'’]\s*$"""  # the whole title is one quotation: an interview
-            r"""|^[^«"“:]{3,40}\s*:\s*[«"“][^»"”]{10,}[»"”]\s*$"""  # Name: «quote»
+            r"""|^[^«"“‘:]{3,40}\s*:\s*[«"“‘'][^»"”’]{10,}[»"”’']\s*$"""  # Name: «quote»
             r"|(?i:\breview\b|\brevue\b.*\bcritique\b)"
         ),
     ),
@@ -229,12 +257,16 @@ def kind_of(article: Article) -> Kind:
         if kind:
             found.append(Kind(kind, KIND_FACTORS[kind], f"URL /{segment}/"))
             break
-    for category in article.categories[:3]:
+    # The first category only: it is the section where there is one; the others are subject tags.
+    for category in article.categories[:1]:
         folded = fold(category)
         kind = _SEGMENT_KINDS.get(folded) or _CATEGORY_KINDS.get(folded)
         if kind:
             found.append(Kind(kind, KIND_FACTORS[kind], f"category {category}"))
             break
+    kicker = _kicker_kind(article.title) or _kicker_kind(article.summary or article.body)
+    if kicker:
+        found.append(kicker)
     for kind_name, pattern in _TITLE_KINDS:
         if pattern.search(article.title):
             found.append(Kind(kind_name, KIND_FACTORS[kind_name], "title"))

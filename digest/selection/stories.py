@@ -122,7 +122,8 @@ def _join_similar(items: Sequence[StoryInput], groups: _Groups) -> None:
         if first.article.source != second.article.source:
             same = value >= SAME_STORY_ACROSS and in_all >= SHARED_WORDS_ACROSS
         elif first.kind in _FORMATS or second.kind in _FORMATS:
-            same = value >= SAME_STORY_FORMAT and in_titles >= SHARED_TITLE_WORDS
+            # A video of a story repeats its topic words, however common they are that day.
+            same = value >= SAME_STORY_FORMAT and len(set(titles[a]) & set(titles[b])) > SHARED_TITLE_WORDS
         else:
             same = value >= SAME_STORY and in_titles >= SHARED_TITLE_WORDS
         if same:
