@@ -20,10 +20,14 @@ _MIN_LETTERS = 12
 
 _ARABIC_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
 _TATWEEL = "\u0640"
+# Combining marks of Latin letters (accents, cedilla) once decomposed; Arabic marks are handled above.
+_LATIN_MARKS = re.compile(r"[\u0300-\u036f]")
 _ALEF_FORMS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
 _ELISION = re.compile(r"\b(?:[ldjmnstc]|qu|jusqu|lorsqu|puisqu)['’](?=\w)", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['’]s\b", re.IGNORECASE)
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LETTER = re.compile(r"[^\W\d_]")
+_ARABIC_LETTER = re.compile(r"[\u0620-\u064a\u0671-\u06d3]")
 # The Arabic definite article and attached particles (و، ب، ل، ف، ك) before it.
 _ARABIC_PREFIX = re.compile(r"^(?:[وفبكل]?ال|لل)(?=\w{3,})")
 
@@ -32,9 +36,10 @@ _ARABIC_PREFIX = re.compile(r"^(?:[وفبكل]?ال|لل)(?=\w{3,})")
 
 def fold(text: str) -> str:
     """``text`` case-folded with accents, Arabic diacritics, tatweel and alef variants removed."""
+    if text.isascii():
+        return text.casefold()
     text = _ARABIC_DIACRITICS.sub("", text.replace(_TATWEEL, ""))
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch) or "\u0600" <= ch <= "\u06ff")
+    text = _LATIN_MARKS.sub("", unicodedata.normalize("NFKD", text))
     return unicodedata.normalize("NFC", text).casefold().translate(_ALEF_FORMS)
 
 
@@ -51,6 +56,7 @@ _STOPWORD_LIST = """
 STOPWORDS = frozenset(fold(word) for word in _STOPWORD_LIST.split())
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     if word.isascii():
         for suffix in ("ing", "ers", "es", "s", "x"):
@@ -66,13 +72,9 @@ def _stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """The content words of ``text``, normalised and lightly stemmed (stopwords and 1-letter words out)."""
-    text = _POSSESSIVE.sub("", _ELISION.sub("", text))
-    out = []
-    for word in _WORD.findall(fold(text)):
-        if len(word) < 2 or word in STOPWORDS:
-            continue
-        out.append(_stem(word))
-    return out
+    if "'" in text or "’" in text:
+        text = _POSSESSIVE.sub("", _ELISION.sub("", text))
+    return [_stem(word) for word in _WORD.findall(fold(text)) if len(word) > 1 and word not in STOPWORDS]
 
 
 @lru_cache(maxsize=1)
@@ -86,10 +88,10 @@ def _identifier() -> Any:
 
 def detect(text: str) -> str | None:
     """The ISO 639-1 code of the language ``text`` is written in, or None when too short to tell."""
-    letters = sum(ch.isalpha() for ch in text)
+    letters = len(_LETTER.findall(text))
     if letters < _MIN_LETTERS:
         return None
-    arabic = sum("\u0600" <= ch <= "\u06ff" for ch in text)
+    arabic = len(_ARABIC_LETTER.findall(text))
     if arabic * 2 > letters:
         return "ar"  # the script alone tells, among the languages editions are written in
     language, _confidence = _identifier().classify(text)

@@ -30,6 +30,10 @@ SHARED_WORDS_ACROSS = 3
 # A word is distinctive when its IDF is at least this share of the rarest word's (it is in few items).
 DISTINCTIVE_IDF = 0.6
 _LEDE_CHARS = 400
+# In batches of at least COMMON_MIN_ITEMS, words in more than COMMON_SHARE of the items (and in more than
+# COMMON_MIN_ITEMS items) are left out.
+COMMON_SHARE = 0.01
+COMMON_MIN_ITEMS = 100
 _LEDE_WORDS = 30
 # Kinds that never merge with another kind: their angle is their own.
 _OWN_ANGLE = frozenset({"opinion", "feature", "service", "explainer"})
@@ -103,22 +107,30 @@ def _join_similar(items: Sequence[StoryInput], groups: _Groups) -> None:
     documents = [title + title + lede for title, lede in zip(titles, ledes, strict=True)]
     if not any(documents):
         return
-    vectorizer = TfidfVectorizer(analyzer=lambda tokens: tokens, sublinear_tf=True)
-    matrix = vectorizer.fit_transform(documents)
+    # In a big batch a word in more than COMMON_SHARE of the items tells no story apart: left out, it also
+    # keeps the similarity product sparse.
+    max_df = max(COMMON_SHARE, COMMON_MIN_ITEMS / len(documents)) if len(documents) >= COMMON_MIN_ITEMS else 1.0
+    vectorizer = TfidfVectorizer(analyzer=lambda tokens: tokens, sublinear_tf=True, max_df=max_df)
+    try:
+        matrix = vectorizer.fit_transform(documents)
+    except ValueError:  # no word left: nothing to compare
+        return
     similarity = (matrix @ matrix.T).tocoo()
+    keep = (similarity.row < similarity.col) & (similarity.data >= SAME_STORY_ACROSS)
+    rows, cols, values = similarity.row[keep], similarity.col[keep], similarity.data[keep]
     idf = dict(zip(vectorizer.get_feature_names_out(), vectorizer.idf_, strict=True))
     rare = max(vectorizer.idf_) * DISTINCTIVE_IDF
-    title_sets = [{w for w in title if idf[w] >= rare} for title in titles]
-    word_sets = [{w for w in lede[:_LEDE_WORDS] if idf[w] >= rare} | title_sets[i] for i, lede in enumerate(ledes)]
-    for a, b, value in zip(similarity.row, similarity.col, similarity.data, strict=True):
-        if a >= b or value < SAME_STORY_ACROSS:
-            continue
+
+    def distinctive(tokens: list[str]) -> set[str]:
+        return {w for w in tokens if idf.get(w, 0.0) >= rare}
+
+    for a, b, value in zip(rows.tolist(), cols.tolist(), values.tolist(), strict=True):
         first, second = items[a], items[b]
         if not _compatible(first.kind, second.kind):
             continue
         # Words found in few items are the distinctive ones; a topic word many items use is not.
-        in_titles = len(title_sets[a] & title_sets[b])
-        in_all = len(word_sets[a] & word_sets[b])
+        in_titles = len(distinctive(titles[a]) & distinctive(titles[b]))
+        in_all = len(distinctive(titles[a] + ledes[a][:_LEDE_WORDS]) & distinctive(titles[b] + ledes[b][:_LEDE_WORDS]))
         if first.article.source != second.article.source:
             same = value >= SAME_STORY_ACROSS and in_all >= SHARED_WORDS_ACROSS
         elif first.kind in _FORMATS or second.kind in _FORMATS:
@@ -127,4 +139,4 @@ def _join_similar(items: Sequence[StoryInput], groups: _Groups) -> None:
         else:
             same = value >= SAME_STORY and in_titles >= SHARED_TITLE_WORDS
         if same:
-            groups.join(int(a), int(b))
+            groups.join(a, b)
