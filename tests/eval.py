@@ -115,7 +115,12 @@ def score_edition(
     if annotation.get("featured_ok"):
         score.featured_judged = 1
         featured = selection.featured.article if selection.featured else None
-        if featured is not None and any(matcher.matches(featured, link) for link in annotation["featured_ok"]):
+        # Either member of a duplicate pair stands for the other (the README's rule for cross editions).
+        acceptable = set(annotation["featured_ok"])
+        for group in annotation.get("duplicates", []):
+            if acceptable & set(group):
+                acceptable |= set(group)
+        if featured is not None and any(matcher.matches(featured, link) for link in acceptable):
             score.featured_ok = 1
         else:
             score.problems.append(f"featured: {featured.title if featured else None!r}")

@@ -37,7 +37,7 @@ from digest.content import Article, Pick, Selection, Skip
 from digest.errors import EditionError
 from digest.selection.language import detect
 from digest.selection.ranking import REAL_BODY, score_story, time_ordered, weight_of
-from digest.selection.rules import Kind, junk_reason, kind_of
+from digest.selection.rules import Kind, junk_reason, kind_of, severity
 from digest.selection.stories import StoryInput, cluster
 from digest.selection.summary import summarize
 from digest.selection.window import Window, calendar_window, check_window, in_window
@@ -281,6 +281,7 @@ def select(
             section_weight=weight_of(story.shown.section, rules.section_weights),
             source_weight=max(weight_of(m.source, rules.source_weights) for m in story.members),
             section=section,
+            severity=max(severity(m) for m in story.members),
         )
         story.score, story.reason = scored.score, scored.reason
         stories.append(story)

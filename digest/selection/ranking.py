@@ -6,7 +6,8 @@ score = (prominence + coverage) × kind × section weight × source weight + sma
   whose dates run in order (newest or oldest first) is time-ordered and carries no such signal: all its
   items get the same, neutral prominence;
 - coverage: other sources telling the story weigh most, more copies in one source a little;
-- kind: see rules.py (live and hard news over features, opinion, service pieces);
+- kind: see rules.py (live and hard news over features, opinion, service pieces); news whose title tells
+  of deaths, attacks, disasters or war weighs a little more (rules.severity);
 - section and source weights: the publisher's settings (1 when unset);
 - body and image: small bonuses. Recency only breaks ties (see the caller's sort).
 """
@@ -83,6 +84,7 @@ def score_story(
     section_weight: float,
     source_weight: float,
     section: str | None,
+    severity: float = 1.0,
 ) -> Scored:
     """The score of the story ``members`` tell (``shown`` is the copy shown), with the reason.
 
@@ -95,7 +97,9 @@ def score_story(
     copies = len(members) - len(sources)
     coverage = min(COVERAGE_CAP, others * OTHER_SOURCE_BONUS + copies * SAME_SOURCE_BONUS)
     body = len(shown.body) >= REAL_BODY
-    score = (base + coverage) * kind.factor * section_weight * source_weight
+    # Severity weighs plain news only: an opinion on a war is still an opinion, live coverage already leads.
+    severe = severity if kind.name == "news" else 1.0
+    score = (base + coverage) * kind.factor * severe * section_weight * source_weight
     score += BODY_BONUS * body + IMAGE_BONUS * (shown.image is not None)
     parts = [
         f"position {position + 1} of {position_of} in an editorially ordered source"
@@ -107,6 +111,8 @@ def score_story(
     if copies:
         parts.append(f"{copies} more cop{'y' if copies == 1 else 'ies'} in the same source")
     parts.append(f"kind {kind.name}" + (f" ({kind.signal}, ×{kind.factor:g})" if kind.signal else ""))
+    if severe != 1.0:
+        parts.append(f"hard news in the title ×{severe:g}")
     if section_weight != 1.0:
         parts.append(f"section {section} ×{section_weight:g}")
     if source_weight != 1.0:

@@ -167,6 +167,23 @@ _TITLE_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 
+# Hard news that leads: deaths, attacks, disasters, war, in the title. A news item saying so weighs SEVERE.
+SEVERE = 1.2
+_SEVERE_TITLE = re.compile(
+    r"(?i)\b(?:killed|kills?|dead|deaths?|dies|attacks?|bomb(?:ing)?s?|explosi(?:on|ves?)s?|terror\w*|shooting|"
+    r"crash(?:es)?|earthquakes?|quakes?|tsunami|floods?|wildfires?|war|strikes?|airstrikes?|invasion|incursion|"
+    r"hostages?|massacre|plot|evacuat\w+|"
+    r"tu[ée]e?s?|morts?|mortes?|d[ée]c[èe]s|attentats?|attaques?|fusillade|s.[ée]crase|s[ée]ismes?|"
+    r"inondations?|incendies?|guerre|frappes?|raids?|otages?|complot|[ée]vacu\w+)\b"
+    r"|مقتل|قتلى|قتيل|هجوم|انفجار|زلزال|حرب|غارات|قصف|اجتياح|رهائن|فيضانات|حريق"
+)
+
+
+def severity(article: Article) -> float:
+    """SEVERE when the title tells of deaths, an attack, a disaster or war; else 1."""
+    return SEVERE if _SEVERE_TITLE.search(article.title) else 1.0
+
+
 # Junk: items that promote something and carry no news. Checked on title, categories and URL.
 _SPONSORED_TITLE = re.compile(
     r"(?i)^\s*[\[(]?\s*(?:sponsor(?:ed|is[ée])?|sponsoris[ée]|partner(?:ed)? content|paid post|promoted|"
