@@ -40,10 +40,10 @@ def item(slug: str, title: str, hour: float = 12, **fields: object) -> Article:
 
 FRENCH_TITLES = [
     "Le gouvernement présente son budget pour l'année prochaine",
-    "Un incendie ravage un entrepôt dans la banlieue de Lyon",
+    "Un nouveau tramway inauguré dans la banlieue de Lyon",
     "Les syndicats appellent à la grève dans les transports",
     "La Banque centrale relève ses taux directeurs",
-    "Un séisme de magnitude 6 frappe le sud du pays",
+    "Le tourisme progresse dans le sud du pays",
     "Le Parlement adopte la loi sur l'eau potable",
     "Les agriculteurs manifestent devant la préfecture",
     "La sécheresse menace les récoltes de blé",
@@ -143,6 +143,14 @@ def test_hard_news_leads_over_features_opinion_and_service_pieces() -> None:
     selection = select(items, window=WINDOW, rules=FR)
     assert selection.featured is not None and selection.featured.article.url.endswith("/news")
     assert [p.article.url.rsplit("/", 1)[1] for p in selection.headlines] == ["tribune", "quiz", "liste"]
+
+
+def test_news_of_deaths_attacks_disasters_or_war_weighs_more() -> None:
+    items = [item("budget", FRENCH_TITLES[0], 9), item("seisme", "Un séisme fait dix morts dans le sud", 8)]
+    items += [item("rai", "غارات على جنوب لبنان", 10, url="https://journal.example/rai/x")]
+    selection = select(items, window=WINDOW, rules=FR)
+    assert selection.featured is not None and selection.featured.article.url.endswith("/seisme")
+    assert "hard news in the title ×1.2" in selection.featured.reason
 
 
 def test_section_weights_over_the_publishers_sections() -> None:
