@@ -58,7 +58,7 @@ class SelectionRules:
     ``language`` is the edition's; ``sections`` the publisher's (display order; when set, only these are
     section headings); ``section_order`` the sections grouped headlines show first (after ``sections``);
     ``section_weights`` and ``source_weights`` weigh importance (names compared without case; a source is
-    named by its feed title or its URL).
+    named by its feed title, ``Article.source``).
     """
 
     headlines_max: int = 10
