@@ -202,92 +202,17 @@ def select(
     source has, or pinned and excluded it.
     """
     window = check_window(window)
-    tz = window[0].tzinfo
     rules = rules or SelectionRules()
     choices = choices or EditorChoices()
-    first_seen = first_seen or {}
     articles = list(articles)
     excluded = set(choices.exclude) | {canonical_url(url) for url in choices.exclude}
     pinned = _find_pinned(articles, choices.featured) if choices.featured else None
     if pinned is not None and (pinned.url in excluded or pinned.canonical_url in excluded):
         raise EditionError(f"the article pinned as featured is also excluded: {choices.featured}")
-    undated_sources = {
-        source
-        for source in {a.source for a in articles}
-        if all(a.published is None for a in articles if a.source == source)
-    }
 
-    skipped: list[Skip] = []
-    candidates: list[int] = []
-    for index, article in enumerate(articles):
-        if article.url in excluded or article.canonical_url in excluded:
-            skipped.append(Skip(article.url, "excluded by the editor", article.title))
-            continue
-        junk = None if article is pinned else junk_reason(article)
-        if junk:
-            skipped.append(Skip(article.url, f"junk: {junk}", article.title))
-        elif article is pinned:
-            candidates.append(index)
-        elif article.published is None:
-            seen = first_seen.get(article.canonical_url)
-            if article.source not in undated_sources:
-                skipped.append(Skip(article.url, "no date (its source dates its other items)", article.title))
-            elif seen is not None and not in_window(seen, window):
-                skipped.append(
-                    Skip(article.url, f"no date, first seen {seen.astimezone(tz):%Y-%m-%d %H:%M}", article.title)
-                )
-            else:
-                candidates.append(index)
-        elif not in_window(article.published, window):
-            when = article.published.astimezone(tz)
-            skipped.append(
-                Skip(article.url, f"outside the window (published {when:%Y-%m-%d %H:%M} local)", article.title)
-            )
-        else:
-            candidates.append(index)
-
-    kinds = {i: kind_of(articles[i]) for i in candidates}
-    languages = {i: _language(articles[i]) for i in candidates}
-    local = {i: _localised(articles[i], languages[i], tz) for i in candidates}
-    positions, counts = _positions(articles, set(candidates))
-    groups = cluster([StoryInput(local[i], kinds[i].name) for i in candidates])
-    tag_sources = _tag_sources([local[i] for i in candidates])
-
-    stories: list[_Story] = []
-    for group in groups:
-        indexes = [candidates[g] for g in group]
-        best = max(indexes, key=lambda i: (articles[i] is pinned, _richness(local[i], rules.language, kinds[i]), -i))
-        kind = max((kinds[i] for i in indexes), key=lambda k: k.factor)
-        story = _Story(
-            members=[local[i] for i in indexes],
-            shown=local[best],
-            kind=kind,
-            lang=local[best].lang,
-            dated=local[best].published is not None,
-            order=indexes[0],
-        )
-        ordered = [positions[i] for i in indexes if positions.get(i) is not None]
-        position = min(p for p in ordered if p is not None) if ordered else None
-        source_of_position = next(
-            (local[i].source for i in indexes if positions.get(i) == position), story.shown.source
-        )
-        section = _section_name(story.shown, rules, tag_sources)
-        scored = score_story(
-            story.shown,
-            story.members,
-            position=position,
-            position_of=counts.get(source_of_position, len(indexes)),
-            kind=kind,
-            section_weight=weight_of(story.shown.section, rules.section_weights),
-            source_weight=max(weight_of(m.source, rules.source_weights) for m in story.members),
-            section=section,
-            severity=max(severity(m) for m in story.members),
-        )
-        story.score, story.reason = scored.score, scored.reason
-        stories.append(story)
-        for member in story.members:
-            if member is not story.shown:
-                skipped.append(Skip(member.url, f"same story as {story.shown.url} (shown once)", member.title))
+    candidates, skipped = _admit(articles, window, excluded, pinned, first_seen or {})
+    stories, copies = _stories(articles, candidates, window, rules, pinned)
+    skipped.extend(copies)
 
     def in_language(story: _Story) -> bool:
         return rules.language is None or story.lang in (None, rules.language)
@@ -297,66 +222,146 @@ def select(
         return (in_language(story), story.dated, story.score, published, -story.order)
 
     ranked = sorted(stories, key=importance, reverse=True)
-    notes = _notes(articles, choices, pinned, window)
-
-    featured_story: _Story | None = None
-    featured: Pick | None = None
+    featured_story: _Story | None
     if pinned is not None:
-        featured_story = next(s for s in stories if any(m.url == pinned.url for m in s.members))
-        shown = next(m for m in featured_story.members if m.url == pinned.url)
-        featured_story.shown = shown
-        featured = Pick(shown, "pinned by the editor", None, tuple(m for m in featured_story.members if m is not shown))
+        featured_story = next(s for s in stories if s.shown.url == pinned.url)
+        featured: Pick | None = Pick(featured_story.shown, "pinned by the editor", None, _also(featured_story))
     else:
         leads = [s for s in ranked if in_language(s) and s.dated] or [s for s in ranked if in_language(s)]
-        top = leads[:FEATURED_IMAGE_LOOKAHEAD]
-        with_image = [s for s in top if _real_image(s.shown)]
-        featured_story = with_image[0] if with_image else (top[0] if top else None)
-        if featured_story is not None:
-            why = featured_story.reason
-            if featured_story is not leads[0]:
-                why += f"; led over a better-scored story without a real image ({leads[0].shown.title})"
-            featured = Pick(featured_story.shown, f"featured: {why}", featured_story.score, _also(featured_story))
+        featured_story, featured = _featured(leads)
+    kept, over = _cap([s for s in ranked if s is not featured_story], rules)
+    skipped.extend(over)
 
-    kept: list[_Story] = []
-    per_section: dict[str, int] = {}
-    for story in ranked:
-        if story is featured_story:
-            continue
-        section = (story.shown.section or "").strip().casefold()
-        if section and rules.section_max is not None and per_section.get(section, 0) >= rules.section_max:
-            skipped.append(
-                Skip(
-                    story.shown.url,
-                    f"over the cap of {_count(rules.section_max)} in section {story.shown.section}",
-                    story.shown.title,
-                )
-            )
-        elif len(kept) >= rules.headlines_max:
-            skipped.append(
-                Skip(
-                    story.shown.url,
-                    f"over the cap of {_count(rules.headlines_max)} ({story.reason})",
-                    story.shown.title,
-                )
-            )
-        else:
-            kept.append(story)
-            per_section[section] = per_section.get(section, 0) + 1
-
-    headlines = _display(kept, rules, tag_sources)
     summary = ""
     if featured is not None:
         summary = summarize(featured.article.body or featured.article.summary, rules.summary_chars)
     return Selection(
         day=day or window[0].date(),
         featured=featured,
-        headlines=headlines,
+        headlines=_display(kept, rules, _tag_sources([s.shown for s in stories])),
         skipped=tuple(skipped),
         intro=choices.intro,
         featured_summary=summary,
-        notes=notes,
+        notes=_notes(articles, choices, pinned, window),
         window=window,
     )
+
+
+def _admit(
+    articles: list[Article],
+    window: Window,
+    excluded: set[str],
+    pinned: Article | None,
+    first_seen: Mapping[str, datetime],
+) -> tuple[list[int], list[Skip]]:
+    """The indexes of the articles that may be picked, and every other one skipped with its reason."""
+    tz = window[0].tzinfo
+    dated_sources = {a.source for a in articles if a.published is not None}
+    candidates: list[int] = []
+    skipped: list[Skip] = []
+
+    def skip(article: Article, reason: str) -> None:
+        skipped.append(Skip(article.url, reason, article.title))
+
+    for index, article in enumerate(articles):
+        junk = None if article is pinned else junk_reason(article)
+        if article.url in excluded or article.canonical_url in excluded:
+            skip(article, "excluded by the editor")
+        elif junk:
+            skip(article, f"junk: {junk}")
+        elif article is pinned:
+            candidates.append(index)
+        elif article.published is None:
+            # An undated item is of no day, unless its source dates nothing: then it belongs to the window
+            # in which it was first seen (not in ``first_seen``: new, seen now).
+            seen = first_seen.get(article.canonical_url)
+            if article.source in dated_sources:
+                skip(article, "no date (its source dates its other items)")
+            elif seen is not None and not in_window(seen, window):
+                skip(article, f"no date, first seen {seen.astimezone(tz):%Y-%m-%d %H:%M}")
+            else:
+                candidates.append(index)
+        elif not in_window(article.published, window):
+            skip(article, f"outside the window (published {article.published.astimezone(tz):%Y-%m-%d %H:%M} local)")
+        else:
+            candidates.append(index)
+    return candidates, skipped
+
+
+def _stories(
+    articles: list[Article], candidates: list[int], window: Window, rules: SelectionRules, pinned: Article | None
+) -> tuple[list[_Story], list[Skip]]:
+    """The candidates grouped into scored stories (the pinned article shown for its story), and the copies
+    not shown, skipped with the story they belong to."""
+    tz = window[0].tzinfo
+    kinds = {i: kind_of(articles[i]) for i in candidates}
+    local = {i: _localised(articles[i], _language(articles[i]), tz) for i in candidates}
+    positions, counts = _positions(articles, set(candidates))
+    tag_sources = _tag_sources(list(local.values()))
+    stories: list[_Story] = []
+    copies: list[Skip] = []
+    for group in cluster([StoryInput(local[i], kinds[i].name) for i in candidates]):
+        indexes = [candidates[g] for g in group]
+        best = max(indexes, key=lambda i: (articles[i] is pinned, _richness(local[i], rules.language, kinds[i]), -i))
+        shown = local[best]
+        members = [local[i] for i in indexes]
+        kind = max((kinds[i] for i in indexes), key=lambda k: k.factor)
+        # The story's best place on an ordered front page, and the size of that front page for the reason.
+        placed = sorted((p, local[i].source) for i in indexes if (p := positions.get(i)) is not None)
+        position, front = placed[0] if placed else (None, shown.source)
+        scored = score_story(
+            shown,
+            members,
+            position=position,
+            position_of=counts.get(front, len(indexes)),
+            kind=kind,
+            section_weight=weight_of(shown.section, rules.section_weights),
+            source_weight=max(weight_of(m.source, rules.source_weights) for m in members),
+            section=_section_name(shown, rules, tag_sources),
+            severity=max(severity(m) for m in members),
+        )
+        stories.append(
+            _Story(
+                members, shown, kind, shown.lang, shown.published is not None, indexes[0], scored.score, scored.reason
+            )
+        )
+        copies.extend(
+            Skip(m.url, f"same story as {shown.url} (shown once)", m.title) for m in members if m is not shown
+        )
+    return stories, copies
+
+
+def _featured(leads: list[_Story]) -> tuple[_Story | None, Pick | None]:
+    """The best of ``leads`` (ranked stories in the edition's language), with a real image when one of the
+    top FEATURED_IMAGE_LOOKAHEAD has one."""
+    top = leads[:FEATURED_IMAGE_LOOKAHEAD]
+    if not top:
+        return None, None
+    story = next((s for s in top if _real_image(s.shown)), top[0])
+    why = story.reason
+    if story is not leads[0]:
+        why += f"; led over a better-scored story without a real image ({leads[0].shown.title})"
+    return story, Pick(story.shown, f"featured: {why}", story.score, _also(story))
+
+
+def _cap(ranked: list[_Story], rules: SelectionRules) -> tuple[list[_Story], list[Skip]]:
+    """The most important stories within the caps (overall, per section), and the others skipped."""
+    kept: list[_Story] = []
+    skipped: list[Skip] = []
+    per_section: dict[str, int] = {}
+    for story in ranked:
+        article = story.shown
+        section = (article.section or "").strip().casefold()
+        if section and rules.section_max is not None and per_section.get(section, 0) >= rules.section_max:
+            reason = f"over the cap of {_count(rules.section_max)} in section {article.section}"
+            skipped.append(Skip(article.url, reason, article.title))
+        elif len(kept) >= rules.headlines_max:
+            reason = f"over the cap of {_count(rules.headlines_max)} ({story.reason})"
+            skipped.append(Skip(article.url, reason, article.title))
+        else:
+            kept.append(story)
+            per_section[section] = per_section.get(section, 0) + 1
+    return kept, skipped
 
 
 def _also(story: _Story) -> tuple[Article, ...]:
