@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from digest.models import Edition
 from digest.settings import SAMPLE_FEED
+from digest.sources.state import first_seen
 from tests.conftest import SAMPLE_DAY
 
 DATA = Path(__file__).parent / "data" / "sources"
@@ -113,3 +114,17 @@ def test_section_rules_come_from_the_settings(run_cli, engine: Engine) -> None:
     assert "over the cap of 1 headline in section Auto" in reasons
     bad = run_cli("build", "--date", SAMPLE_DAY, *sources("atom_xhtml.xml"), env={"DIGEST_SECTION_MAX": "-1"})
     assert bad.exit_code == 1 and "DIGEST_SECTION_MAX" in bad.stderr
+
+
+def test_an_undated_item_is_first_seen_once(engine: Engine) -> None:
+    first = datetime(2025, 11, 27, 8, tzinfo=UTC)
+    with Session(engine) as session:
+        assert first_seen(session, ["https://a.example/1", "https://a.example/1"], first) == {
+            "https://a.example/1": first
+        }
+    later = first + timedelta(days=1)
+    with Session(engine) as session:
+        seen = first_seen(
+            session, ["https://a.example/1", "https://a.example/2", "https://a.example/" + "x" * 2000], later
+        )
+    assert seen == {"https://a.example/1": first, "https://a.example/2": later}  # too long a URL is not kept
