@@ -80,6 +80,14 @@ def test_a_time_ordered_feed_carries_no_position_signal_and_recency_breaks_the_t
     assert {p.score for p in selection.headlines} == {selection.featured.score}
 
 
+def test_a_homepage_without_dates_or_with_one_time_keeps_its_order_as_signal() -> None:
+    same_time = [item(f"h{n}", FRENCH_TITLES[n], 10) for n in range(4)]
+    assert not time_ordered([a.published for a in same_time])
+    selection = select(same_time[::-1], window=WINDOW, rules=FR)
+    assert selection.featured is not None and selection.featured.article.url.endswith("/h3")  # first listed
+    assert "position 1 of 4 in an editorially ordered source" in selection.featured.reason
+
+
 def test_coverage_by_another_source_outranks_position() -> None:
     items = front_page()
     other = item(

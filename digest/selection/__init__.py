@@ -47,6 +47,8 @@ __all__ = ["EditorChoices", "SelectionRules", "Window", "calendar_window", "sele
 
 # How many of the best stories the featured pick looks through for one with a real image.
 FEATURED_IMAGE_LOOKAHEAD = 3
+# A source needs this many items for its order to tell anything.
+MIN_ORDERED_ITEMS = 3
 # An image narrower than this (when the source says its width) is a thumbnail or an icon, not a real image.
 REAL_IMAGE_WIDTH = 300
 
@@ -147,7 +149,8 @@ def _positions(articles: list[Article], candidates: set[int]) -> tuple[dict[int,
     positions: dict[int, int | None] = {}
     counts: dict[str, int] = {}
     for source, indexes in by_source.items():
-        ordered = not time_ordered([articles[i].published for i in indexes])
+        # A source of one or two items has no order to speak of.
+        ordered = len(indexes) >= MIN_ORDERED_ITEMS and not time_ordered([articles[i].published for i in indexes])
         kept = [i for i in indexes if i in candidates]
         counts[source] = len(kept)
         for position, index in enumerate(kept):

@@ -15,8 +15,10 @@ from typing import Any
 
 # The languages detection chooses among: the editions' (fr, en, ar) and those their feeds most often mix in.
 DETECTED_LANGUAGES = ("fr", "en", "ar", "es", "de", "it", "pt", "nl")
-# Below this many letters a guess is noise: the item keeps its feed's declared language (or none).
+# Below this many letters, or this confidence, a guess is noise: the item keeps its feed's declared
+# language (or none, which never demotes it).
 _MIN_LETTERS = 12
+MIN_CONFIDENCE = 0.8
 
 _ARABIC_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
 _TATWEEL = "\u0640"
@@ -81,18 +83,19 @@ def words(text: str) -> list[str]:
 def _identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE)
+    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(DETECTED_LANGUAGES))
     return identifier
 
 
 def detect(text: str) -> str | None:
-    """The ISO 639-1 code of the language ``text`` is written in, or None when too short to tell."""
+    """The ISO 639-1 code of the language ``text`` is written in, or None when it cannot be told (too short,
+    or no language probable enough)."""
     letters = len(_LETTER.findall(text))
     if letters < _MIN_LETTERS:
         return None
     arabic = len(_ARABIC_LETTER.findall(text))
     if arabic * 2 > letters:
         return "ar"  # the script alone tells, among the languages editions are written in
-    language, _confidence = _identifier().classify(text)
-    return str(language)
+    language, confidence = _identifier().classify(text)
+    return str(language) if confidence >= MIN_CONFIDENCE else None

@@ -2,9 +2,9 @@
 
 score = (prominence + coverage) × kind × section weight × source weight + small bonuses (body, image)
 
-- prominence: where the source put the item, when the source is editorially ordered (a front page). A feed
-  whose dates run in order (newest or oldest first) is time-ordered and carries no such signal: all its
-  items get the same, neutral prominence;
+- prominence: where the source put the item, when the source is editorially ordered (a front page, a
+  homepage's headlines). A feed whose dates run in order (newest or oldest first) is time-ordered and
+  carries no such signal: all its items get the same, neutral prominence;
 - coverage: other sources telling the story weigh most, more copies in one source a little;
 - kind: see rules.py (live and hard news over features, opinion, service pieces); news whose title tells
   of deaths, attacks, disasters or war weighs a little more (rules.severity);
@@ -38,17 +38,17 @@ TIME_ORDERED_SHARE = 0.85
 
 
 def time_ordered(dates: Sequence[datetime | None]) -> bool:
-    """True when the items' dates run newest-first or oldest-first (ties allowed): the feed's order is time.
+    """True when the items' dates run newest-first or oldest-first: the feed's order is time, not the editor's.
 
-    With fewer than three dated items nothing can be told; such a feed counts as time-ordered (no signal).
+    Items with equal dates tell nothing. A source with fewer than two changes of date (undated page
+    headlines, one time stamped on every item) is not time-ordered: its order is the only signal it has.
     """
     known = [d for d in dates if d is not None]
-    pairs = list(pairwise(known))
+    pairs = [(a, b) for a, b in pairwise(known) if a != b]
     if len(pairs) < 2:
-        return True
-    newest_first = sum(a >= b for a, b in pairs) / len(pairs)
-    oldest_first = sum(a <= b for a, b in pairs) / len(pairs)
-    return max(newest_first, oldest_first) >= TIME_ORDERED_SHARE
+        return False
+    newest_first = sum(a > b for a, b in pairs) / len(pairs)
+    return max(newest_first, 1 - newest_first) >= TIME_ORDERED_SHARE
 
 
 def prominence(position: int | None) -> float:
