@@ -273,12 +273,17 @@ def test_junk_never_reaches_readers_and_says_why() -> None:
         item("s7", "Les meilleurs bons plans du jour", url="https://journal.example/bons-plans/x"),
         item("s8", "How To Pay Off Your House ASAP", url="https://feedads.g.doubleclick.net/~a/x"),
         item("s9", "محتوى مدعوم: عروض رمضان"),
+        item("s10", "Squarespace Domains", summary="Try Squarespace for free. Get 10% off with offer code DARING."),
+        item("s11", "Timing for Mac", url="https://timingapp.example/df"),
     ]
+    junk.append(item("s12", "[Sponsor] Timing: track your time", url="https://timingapp.example/df"))
     selection = select([*junk, *front_page(2)], window=WINDOW, rules=FR)
     assert not any(url in shown(selection) for url in (a.url for a in junk))
     for article in junk:
         assert reason_of(selection, article.url).startswith("junk: "), article.title
     assert junk_reason(item("ok", "Partenariat stratégique entre deux universités")) is None
+    show = item("show", "The Talk Show: episode 195", summary="Sponsored by X: 10% off with promo code TALK.")
+    assert junk_reason(show) is None  # a sponsor's read in a show's notes does not make the show an ad
 
 
 def test_undated_items_are_not_of_the_day_unless_their_source_dates_nothing() -> None:

@@ -260,6 +260,9 @@ def _admit(
     """The indexes of the articles that may be picked, and every other one skipped with its reason."""
     tz = window[0].tzinfo
     dated_sources = {a.source for a in articles if a.published is not None}
+    junk = {i: junk_reason(a) for i, a in enumerate(articles) if a is not pinned}
+    # A post linking where an ad links (a sponsor's follow-up, without the tag) is the same ad.
+    advertised = {articles[i].canonical_url: articles[i].title for i, reason in junk.items() if reason}
     candidates: list[int] = []
     skipped: list[Skip] = []
 
@@ -267,11 +270,13 @@ def _admit(
         skipped.append(Skip(article.url, reason, article.title))
 
     for index, article in enumerate(articles):
-        junk = None if article is pinned else junk_reason(article)
+        reason = junk.get(index)
+        if reason is None and article is not pinned and article.canonical_url in advertised:
+            reason = f"links where an advertisement links ({advertised[article.canonical_url]})"
         if article.url in excluded or article.canonical_url in excluded:
             skip(article, "excluded by the editor")
-        elif junk:
-            skip(article, f"junk: {junk}")
+        elif reason:
+            skip(article, f"junk: {reason}")
         elif article is pinned:
             candidates.append(index)
         elif article.published is None:

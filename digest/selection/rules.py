@@ -194,7 +194,9 @@ _SPONSORED_TITLE = re.compile(
 _SHOPPING_TITLE = re.compile(
     r"(?i)^\s*(?:promos?|bons? plans?|deals?|soldes|black friday|cyber monday|code promo|offre sp[ée]ciale|"
     r"تخفيضات|عروض)\s*[:|–—-]"
-    r"|\b(?:best|top) deals?\b|\bdeals? of the day\b|\bprix en baisse\b|\bcodes? promo\b|\bbons plans\b"
+    r"|\b(?:best|top|today.s|daily|black friday|cyber monday|prime day)\b[^.!?]{0,40}\bdeals\b"
+    r"|\bdeals? of the (?:day|week)\b|\bprix en baisse\b|\bcodes? promo\b|\bbons plans\b"
+    r"|\b(?:meilleures? |top )?(?:promos?|soldes) (?:du jour|de la semaine|amazon|fnac)\b"
     r"|\b\d+ ?% (?:off|de r[ée]duction)\b|\bon sale\b|\bbuy now\b"
 )
 _PROMO_TITLE = re.compile(
@@ -202,6 +204,15 @@ _PROMO_TITLE = re.compile(
     r"t[ée]l[ée]chargez (?:notre |l.)appli(?:cation)?|abonnez-vous|subscribe now|sign up (?:now|for)|"
     r"حمل التطبيق|حمّل التطبيق|اشترك الآن)\b"
 )
+# Sales talk in the text of an ad that does not say it is one. A show's notes may carry a sponsor's read or
+# two; three different phrases make the item itself an ad.
+_SALES_TALK = re.compile(
+    r"(?i)\b(?:offer|promo|discount|coupon) code\b|\bcodes? promo\b"
+    r"|\b\d+ ?(?:%|percent|pour ?cent) (?:off|de r[ée]duction)\b"
+    r"|\bfree (?:\d+-day )?trial\b|\bessai gratuit\b|\btry [\w ]{1,30} (?:for )?free\b|\bbuy (?:it )?now\b"
+    r"|\bachetez[- ]le\b|\bsign up today\b|\binscrivez-vous d[èe]s maintenant\b|كود الخصم|تخفيض بنسبة|جرب مجانا"
+)
+SALES_TALK_PHRASES = 3
 _JUNK_SEGMENTS = frozenset(
     fold(name)
     for name in [
@@ -252,6 +263,9 @@ def junk_reason(article: Article) -> str | None:
         folded = fold(category)
         if folded in _JUNK_SEGMENTS or _SPONSORED_TITLE.fullmatch(category.strip()):
             return f"sponsored or shopping category {category!r}"
+    talk = {fold(m.group(0)) for m in _SALES_TALK.finditer(f"{article.summary} {article.body}")}
+    if len(talk) >= SALES_TALK_PHRASES:
+        return f"an advertisement (sales talk: {', '.join(sorted(talk))})"
     host = urlsplit(article.url).netloc.lower()
     if host.endswith(_APP_STORES):
         return "a promotion (app store link), not news"
