@@ -119,7 +119,7 @@ def _notes(articles: list[Article], choices: EditorChoices, pinned: Article | No
 
 
 def _language(article: Article) -> str | None:
-    return detect(f"{article.title}. {article.summary[:300]}") or article.lang
+    return detect(f"{article.title[:300]}. {article.summary[:300]}") or article.lang
 
 
 def _richness(article: Article, language: str | None, kind: Kind) -> tuple[bool, bool, bool, bool, int]:

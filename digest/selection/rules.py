@@ -39,6 +39,9 @@ class Kind:
 
 
 NEWS = Kind("news", 1.0)
+# Feed text is hostile: patterns read at most this much of a title, and of a text.
+_TITLE_CHARS = 300
+_TEXT_CHARS = 5000
 KIND_FACTORS = {
     "live": 1.3,
     "news": 1.0,
@@ -181,7 +184,7 @@ _SEVERE_TITLE = re.compile(
 
 def severity(article: Article) -> float:
     """SEVERE when the title tells of deaths, an attack, a disaster or war; else 1."""
-    return SEVERE if _SEVERE_TITLE.search(article.title) else 1.0
+    return SEVERE if _SEVERE_TITLE.search(article.title[:_TITLE_CHARS]) else 1.0
 
 
 # Junk: items that promote something and carry no news. Checked on title, categories and URL.
@@ -252,7 +255,7 @@ def _segments(url: str) -> list[str]:
 
 def junk_reason(article: Article) -> str | None:
     """Why ``article`` is advertising, a sponsored or partner post, shopping deals or a promotion, else None."""
-    title = article.title
+    title = article.title[:_TITLE_CHARS]
     if _SPONSORED_TITLE.search(title):
         return "sponsored content (title)"
     if _SHOPPING_TITLE.search(title):
@@ -263,7 +266,7 @@ def junk_reason(article: Article) -> str | None:
         folded = fold(category)
         if folded in _JUNK_SEGMENTS or _SPONSORED_TITLE.fullmatch(category.strip()):
             return f"sponsored or shopping category {category!r}"
-    talk = {fold(m.group(0)) for m in _SALES_TALK.finditer(f"{article.summary} {article.body}")}
+    talk = {fold(m.group(0)) for m in _SALES_TALK.finditer(f"{article.summary} {article.body}"[:_TEXT_CHARS])}
     if len(talk) >= SALES_TALK_PHRASES:
         return f"an advertisement (sales talk: {', '.join(sorted(talk))})"
     host = urlsplit(article.url).netloc.lower()
@@ -295,11 +298,14 @@ def kind_of(article: Article) -> Kind:
         if kind:
             found.append(Kind(kind, KIND_FACTORS[kind], f"category {category}"))
             break
-    kicker = _kicker_kind(article.title) or _kicker_kind(article.summary or article.body)
+    kicker = _kicker_kind(article.title[:_TITLE_CHARS]) or _kicker_kind(
+        (article.summary or article.body)[:_TITLE_CHARS]
+    )
     if kicker:
         found.append(kicker)
+    title = article.title[:_TITLE_CHARS]
     for kind_name, pattern in _TITLE_KINDS:
-        if pattern.search(article.title):
+        if pattern.search(title):
             found.append(Kind(kind_name, KIND_FACTORS[kind_name], "title"))
             break
     if not found:

@@ -30,6 +30,7 @@ SHARED_WORDS_ACROSS = 3
 # A word is distinctive when its IDF is at least this share of the rarest word's (it is in few items).
 DISTINCTIVE_IDF = 0.6
 _LEDE_CHARS = 400
+_TITLE_CHARS = 300
 # In batches of at least COMMON_MIN_ITEMS, words in more than COMMON_SHARE of the items (and in more than
 # COMMON_MIN_ITEMS items) are left out.
 COMMON_SHARE = 0.01
@@ -102,7 +103,7 @@ def cluster(items: Sequence[StoryInput]) -> list[list[int]]:
 def _join_similar(items: Sequence[StoryInput], groups: _Groups) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    titles = [words(item.article.title) for item in items]
+    titles = [words(item.article.title[:_TITLE_CHARS]) for item in items]
     ledes = [words((item.article.summary or item.article.body)[:_LEDE_CHARS]) for item in items]
     documents = [title + title + lede for title, lede in zip(titles, ledes, strict=True)]
     if not any(documents):
