@@ -131,6 +131,8 @@ def test_coverage_by_another_source_outranks_position() -> None:
         ("https://j.example/video/x", "Les images de la tempête", (), "", "video"),
         ("https://j.example/sport/x", "Le club gagne la finale", (), "", "sport"),
         ("https://j.example/monde/x", "Un avion s'écrase près de Moscou", (), "", "news"),
+        ("https://j.example/monde/x", "WHO declares a global health emergency", (), "", "news"),
+        ("https://j.example/monde/x", "Who is the new leader of the party?", (), "", "explainer"),
         ("https://j.example/monde/x", "Les élus votent le budget", ("Politique",), "", "news"),
     ],
 )
@@ -275,6 +277,7 @@ def test_junk_never_reaches_readers_and_says_why() -> None:
         item("s9", "محتوى مدعوم: عروض رمضان"),
         item("s10", "Squarespace Domains", summary="Try Squarespace for free. Get 10% off with offer code DARING."),
         item("s11", "Timing for Mac", url="https://timingapp.example/df"),
+        item("s13", "Thursday Briefing: Protesters Gather", url="https://journal.example/2024/08/08/briefing/x.html"),
     ]
     junk.append(item("s12", "[Sponsor] Timing: track your time", url="https://timingapp.example/df"))
     selection = select([*junk, *front_page(2)], window=WINDOW, rules=FR)

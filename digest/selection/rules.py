@@ -16,7 +16,7 @@ Kinds, with the factor they weigh a piece's importance by (hard news is 1):
 | explainer | 0.6 | "how", "why", "who is", "what we know", questions, polls |
 | feature | 0.55 | culture, lifestyle, magazine, reviews, interviews in quotes |
 | opinion | 0.45 | opinion, columns, editorials, blogs, analysis |
-| service | 0.3 | how-to guides, listicles, quizzes, horoscopes, podcasts, newsletters' "briefing" shells |
+| service | 0.3 | how-to guides, listicles, quizzes, horoscopes, podcasts |
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ for _kind, _names in {
     "sport": "sport sports football soccer olympics rugby tennis basketball nba nfl cricket golf cycling "
     "formule-1 formula1 f1 athletisme jeux-olympiques riyada",
     "service": "podcast podcasts audio sounds radio quiz quizzes horoscope horoscopes astrologie games jeux "
-    "crossword mots-croises sudoku puzzles how-to guide guides conseils pratique tips briefing newsletter "
+    "crossword mots-croises sudoku puzzles how-to guide guides conseils pratique tips "
     "newsletters",
 }.items():
     for _name in _names.split():
@@ -132,10 +132,11 @@ _TITLE_KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "service",
         re.compile(
-            r"(?i)\bhoroscope|\bquiz\b|\bcrossword|\bsudoku|\bwordle\b|\bpodcast\b|\bbriefing\b|\bnewsletter\b"
+            r"(?i)\bhoroscope|\bquiz\b|\bcrossword|\bsudoku|\bwordle\b|\bpodcast\b"
             r"|\bhow to\b|\bcomment (?:bien |faire |choisir |pr[ée]parer |r[ée]ussir |obtenir |[ée]viter )"
             r"|\beverything you need to know\b|\btout savoir\b|\bce qu.il faut savoir\b|\bnos conseils\b"
-            r"|\btips?\b.*\bfor\b|\bguide\b|كل ما تحتاج|دليلك|نصائح|أبراج|برجك"
+            r"|^(?:\d+ )?tips?\b|^(?:the |a |your |le |notre )?guide (?:to|for|des|du|de la|pour)\b"
+            r"|كل ما تحتاج|دليلك|نصائح|أبراج|برجك"
             r"|^(?:top |the )?\d+ (?:best|worst|things|ways|reasons|tips|signs|foods|places|choses|raisons|"
             r"conseils|astuces|fa[çc]ons|id[ée]es|erreurs|plats|أشياء|طرق|أسباب|نصائح|أغذية)\b"
             r"|\b\d+ (?:أشياء|طرق|أسباب|نصائح|أغذية)|\b(?:greatest|best|worst)\b.*\b(?:ever|of all time)\b"
@@ -163,8 +164,9 @@ _TITLE_KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "explainer",
         re.compile(
-            r"(?i)^(?:how|why|what|who|when|where|explainer|analysis|comment|pourquoi|qui est|que sait-on|"
-            r"ce que l.on sait|what we know|kind of|كيف|لماذا|ما هو|ما هي|من هو|من هي)\b"
+            # "WHO" in capitals is the World Health Organization, not a question.
+            r"(?i)^(?-i:(?!WHO\b))(?:how|why|what|who|when|where|explainer|analysis|comment|pourquoi|qui est|"
+            r"que sait-on|ce que l.on sait|what we know|kind of|كيف|لماذا|ما هو|ما هي|من هو|من هي)\b"
             r"|\?\s*$|؟\s*$|\b(?:sondage|poll|survey|استطلاع)\b"
         ),
     ),
@@ -202,6 +204,13 @@ _SHOPPING_TITLE = re.compile(
     r"|\b(?:meilleures? |top )?(?:promos?|soldes) (?:du jour|de la semaine|amazon|fnac)\b"
     r"|\b\d+ ?% (?:off|de r[ée]duction)\b|\bon sale\b|\bbuy now\b"
 )
+# A newsletter's shell posted as an item ("Thursday Briefing", "Morning Newsletter"): it points to the news.
+_SHELL_TITLE = re.compile(
+    r"(?i)^(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|morning|evening|midday|weekend|daily|weekly|your|the)?"
+    r"\s*(?:news )?(?:briefing|newsletter|digest|roundup|lettre d.information|la matinale|"
+    r"l.essentiel du (?:jour|soir))\b"
+)
+_SHELL_SEGMENTS = frozenset({"briefing", "briefings", "newsletter", "newsletters"})
 _PROMO_TITLE = re.compile(
     r"(?i)^\s*(?:download (?:now|the app|our app)|get the app|install (?:the|our) app|"
     r"t[ée]l[ée]chargez (?:notre |l.)appli(?:cation)?|abonnez-vous|subscribe now|sign up (?:now|for)|"
@@ -262,6 +271,8 @@ def junk_reason(article: Article) -> str | None:
         return "shopping or deals (title)"
     if _PROMO_TITLE.search(title):
         return "a promotion (app, subscription), not news (title)"
+    if _SHELL_TITLE.search(title) or _SHELL_SEGMENTS & set(_segments(article.url)[:-1]):
+        return "a newsletter's shell, not a story"
     for category in article.categories:
         folded = fold(category)
         if folded in _JUNK_SEGMENTS or _SPONSORED_TITLE.fullmatch(category.strip()):
