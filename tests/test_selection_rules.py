@@ -129,6 +129,8 @@ def test_coverage_by_another_source_outranks_position() -> None:
         ("https://j.example/culture/x", "Un nouveau film sur les écrans", (), "", "feature"),
         ("https://j.example/x", "Kara Doe: ‘One person can make a difference’", (), "", "feature"),
         ("https://j.example/video/x", "Les images de la tempête", (), "", "video"),
+        ("https://j.example/chroniques-de-la-presidence/x", "Les adultes encadrent", (), "", "opinion"),
+        ("https://j.example/jeux-olympiques-2024/x", "Une médaille de plus", (), "", "sport"),
         ("https://j.example/sport/x", "Le club gagne la finale", (), "", "sport"),
         ("https://j.example/monde/x", "Un avion s'écrase près de Moscou", (), "", "news"),
         ("https://j.example/monde/x", "WHO declares a global health emergency", (), "", "news"),

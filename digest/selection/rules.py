@@ -262,6 +262,14 @@ def _segments(url: str) -> list[str]:
     return segments
 
 
+def _segment_kind(segment: str) -> str | None:
+    """The kind a path segment names: itself, or a section named by its first two words
+    ("jeux-olympiques-2024") or its first word of five letters or more ("chroniques-de-la-presidence")."""
+    words = segment.split("-")
+    first = words[0] if len(words) > 1 and len(words[0]) >= 5 else ""
+    return _SEGMENT_KINDS.get(segment) or _SEGMENT_KINDS.get("-".join(words[:2])) or _SEGMENT_KINDS.get(first)
+
+
 def junk_reason(article: Article) -> str | None:
     """Why ``article`` is advertising, a sponsored or partner post, shopping deals or a promotion, else None."""
     title = article.title[:_TITLE_CHARS]
@@ -297,8 +305,7 @@ def kind_of(article: Article) -> Kind:
     segments = _segments(article.url)
     # The last segment is the slug: its words are the title's, not a section's.
     for segment in segments[:-1]:
-        # "jeux-olympiques-2024": a section named by its first two words.
-        kind = _SEGMENT_KINDS.get(segment) or _SEGMENT_KINDS.get("-".join(segment.split("-")[:2]))
+        kind = _segment_kind(segment)
         if kind:
             found.append(Kind(kind, KIND_FACTORS[kind], f"URL /{segment}/"))
             break
