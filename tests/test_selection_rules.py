@@ -11,7 +11,7 @@ from digest.content import Article, Selection
 from digest.selection import EditorChoices, SelectionRules, calendar_window, select
 from digest.selection.language import fold, words
 from digest.selection.ranking import time_ordered
-from digest.selection.rules import junk_reason, kind_of
+from digest.selection.rules import junk_reason, kind_of, severity
 from digest.selection.stories import StoryInput, cluster
 from digest.sources.clean import canonical_url
 from digest.sources.feed import parse_feed
@@ -163,6 +163,21 @@ def test_news_of_deaths_attacks_disasters_or_war_weighs_more() -> None:
     selection = select(items, window=WINDOW, rules=FR)
     assert selection.featured is not None and selection.featured.article.url.endswith("/seisme")
     assert "hard news in the title ×1.2" in selection.featured.reason
+
+
+@pytest.mark.parametrize(
+    ("title", "severe"),
+    [
+        ("Police now need a warrant for IP addresses, top court rules", True),
+        ("Un homme condamné à vingt ans de prison", True),
+        ("Teen planned attack at a concert", True),
+        ("مقتل ثلاثة أشخاص في حادث سير", True),
+        ("Stack Overflow to charge developers for access", False),
+        ("Le festival ouvre ses portes", False),
+    ],
+)
+def test_severity_reads_the_title_in_three_languages(title: str, severe: bool) -> None:
+    assert (severity(item("s", title)) > 1) is severe
 
 
 def test_section_weights_over_the_publishers_sections() -> None:

@@ -172,20 +172,23 @@ _TITLE_KINDS: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 
-# Hard news that leads: deaths, attacks, disasters, war, in the title. A news item saying so weighs SEVERE.
+# Hard news that leads: deaths, attacks, disasters, war, courts' rulings and sentences, in the title. A news
+# item saying so weighs SEVERE.
 SEVERE = 1.2
 _SEVERE_TITLE = re.compile(
     r"(?i)\b(?:killed|kills?|dead|deaths?|dies|attacks?|bomb(?:ing)?s?|explosi(?:on|ves?)s?|terror\w*|shooting|"
     r"crash(?:es)?|earthquakes?|quakes?|tsunami|floods?|wildfires?|war|strikes?|airstrikes?|invasion|incursion|"
-    r"hostages?|massacre|plot|evacuat\w+|"
+    r"hostages?|massacre|plot|evacuat\w+|(?:supreme|top|high) court|court rul\w+|verdict|sentenced|convicted|"
+    r"jailed|indicted|"
     r"tu[ée]e?s?|morts?|mortes?|d[ée]c[èe]s|attentats?|attaques?|fusillade|s.[ée]crase|s[ée]ismes?|"
-    r"inondations?|incendies?|guerre|frappes?|raids?|otages?|complot|[ée]vacu\w+)\b"
-    r"|مقتل|قتلى|قتيل|هجوم|انفجار|زلزال|حرب|غارات|قصف|اجتياح|رهائن|فيضانات|حريق"
+    r"inondations?|incendies?|guerre|frappes?|raids?|otages?|complot|[ée]vacu\w+|condamn[ée]e?s?|"
+    r"mise? en examen|inculp[ée]e?s?|cour de cassation|conseil constitutionnel)\b"
+    r"|مقتل|قتلى|قتيل|هجوم|انفجار|زلزال|حرب|غارات|قصف|اجتياح|رهائن|فيضانات|حريق|محكمة|بالسجن|أدين"
 )
 
 
 def severity(article: Article) -> float:
-    """SEVERE when the title tells of deaths, an attack, a disaster or war; else 1."""
+    """SEVERE when the title tells of deaths, an attack, a disaster, war or a court's ruling; else 1."""
     return SEVERE if _SEVERE_TITLE.search(article.title[:_TITLE_CHARS]) else 1.0
 
 
