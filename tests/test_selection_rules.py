@@ -294,6 +294,7 @@ def test_junk_never_reaches_readers_and_says_why() -> None:
         item("s9", "محتوى مدعوم: عروض رمضان"),
         item("s10", "Squarespace Domains", summary="Try Squarespace for free. Get 10% off with offer code DARING."),
         item("s11", "Timing for Mac", url="https://timingapp.example/df"),
+        item("s14", "The 12 best air fryers to buy right now"),
         item("s13", "Thursday Briefing: Protesters Gather", url="https://journal.example/2024/08/08/briefing/x.html"),
     ]
     junk.append(item("s12", "[Sponsor] Timing: track your time", url="https://timingapp.example/df"))

@@ -205,6 +205,7 @@ _SHOPPING_TITLE = re.compile(
     r"|\b(?:best|top|today.s|daily|black friday|cyber monday|prime day)\b[^.!?]{0,40}\bdeals\b"
     r"|\bdeals? of the (?:day|week)\b|\bprix en baisse\b|\bcodes? promo\b|\bbons plans\b"
     r"|\b(?:meilleures? |top )?(?:promos?|soldes) (?:du jour|de la semaine|amazon|fnac)\b"
+    r"|\bbuying guide\b|\bguide d.achat\b|\bbest [^.!?]{3,50} to buy\b|\bmeilleur[es]* [^.!?]{3,50} [àa] acheter\b"
     r"|\b\d+ ?% (?:off|de r[ée]duction)\b|\bon sale\b|\bbuy now\b"
 )
 # A newsletter's shell posted as an item ("Thursday Briefing", "Morning Newsletter"): it points to the news.
