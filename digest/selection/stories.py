@@ -3,10 +3,11 @@
 Two items are one story when they are copies (same canonical URL, same guid in one source, same title), or
 when their words say so: TF-IDF vectors (scikit-learn) of the normalised title (counted twice) and the lede
 are compared by cosine similarity, through one sparse product, so 10,000 items take well under a second.
-A pair is merged only when it shares at least two distinctive title words and is similar enough overall,
-so two stories that share a name or a topic word ("Apple", "Open d'Australie") stay apart. Pieces with an
-angle of their own (opinion, analysis) are not copies of the news they discuss; a video, gallery or live
-page is a format of the story it shows, so it joins one at a lower bar.
+A pair is merged only when it is similar enough overall and shares distinctive words (words few items
+use): two in the titles within one source, three in title and lede across sources, which word a story
+differently. So two stories that share a name or a topic word ("Apple", "Open d'Australie") stay apart.
+Pieces with an angle of their own (opinion, analysis) are not copies of the news they discuss; a video,
+gallery or live page is a format of the story it shows, so it joins one at a lower bar.
 """
 
 from __future__ import annotations
