@@ -295,6 +295,8 @@ def test_junk_never_reaches_readers_and_says_why() -> None:
         item("s10", "Squarespace Domains", summary="Try Squarespace for free. Get 10% off with offer code DARING."),
         item("s11", "Timing for Mac", url="https://timingapp.example/df"),
         item("s14", "The 12 best air fryers to buy right now"),
+        item("s15", "Join our WhatsApp channel for breaking news"),
+        item("s16", "Concours : gagnez deux places pour le festival"),
         item("s13", "Thursday Briefing: Protesters Gather", url="https://journal.example/2024/08/08/briefing/x.html"),
     ]
     junk.append(item("s12", "[Sponsor] Timing: track your time", url="https://timingapp.example/df"))
@@ -303,6 +305,7 @@ def test_junk_never_reaches_readers_and_says_why() -> None:
     for article in junk:
         assert reason_of(selection, article.url).startswith("junk: "), article.title
     assert junk_reason(item("ok", "Partenariat stratégique entre deux universités")) is None
+    assert junk_reason(item("ok2", "Concours de l'agrégation : les résultats publiés")) is None
     show = item("show", "The Talk Show: episode 195", summary="Sponsored by X: 10% off with promo code TALK.")
     assert junk_reason(show) is None  # a sponsor's read in a show's notes does not make the show an ad
 

@@ -217,8 +217,12 @@ _SHELL_TITLE = re.compile(
 _SHELL_SEGMENTS = frozenset({"briefing", "briefings", "newsletter", "newsletters"})
 _PROMO_TITLE = re.compile(
     r"(?i)^\s*(?:download (?:now|the app|our app)|get the app|install (?:the|our) app|"
-    r"t[ée]l[ée]chargez (?:notre |l.)appli(?:cation)?|abonnez-vous|subscribe now|sign up (?:now|for)|"
-    r"حمل التطبيق|حمّل التطبيق|اشترك الآن)\b"
+    r"t[ée]l[ée]chargez (?:notre |l.)appli(?:cation)?|abonnez-vous|subscribe\b|sign up (?:now|for)|"
+    r"follow us|suivez-nous|rejoignez-nous|jeu[- ]concours\b|gagnez\b|win (?:a|an|tickets|free)\b|"
+    r"حمل التطبيق|حمّل التطبيق|اشترك الآن|تابعونا|انضم إلى قناتنا|انضموا إلى)\b"
+    r"|\bconcours\b[^.!?]{0,40}\bgagne"
+    r"|\bjoin (?:us|our [^.!?]{0,30}(?:channel|community|newsletter))\b|\bgiveaway\b"
+    r"|\brejoignez notre (?:cha[iî]ne|communaut[ée]|newsletter)\b"
 )
 # Sales talk in the text of an ad that does not say it is one. A show's notes may carry a sponsor's read or
 # two; three different phrases make the item itself an ad.
