@@ -8,7 +8,7 @@ DEMO_DATE := 2025-11-27
 # RFC 8058 one-click unsubscribe needs an HTTPS URL in List-Unsubscribe; the demo uses a placeholder host.
 DEMO_ENV := DIGEST_BASE_URL=$${DIGEST_BASE_URL:-https://news.example.com} DIGEST_AUTO_APPROVE=1
 
-.PHONY: demo test lint typecheck pytest bench golden messages clean
+.PHONY: demo test lint typecheck pytest bench golden eval messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ test: lint typecheck pytest
 
 golden: $(VENV)/.installed-test
 	$(BIN)/python -m tests.golden
+
+# Score the selection against an editor's annotations of real feeds (tests/data/real; EVAL_DIR=... for another
+# set in the same format; EVAL_FLAGS=-v lists each miss).
+EVAL_DIR ?= tests/data/real
+eval: $(VENV)/.installed-test
+	$(BIN)/python -m tests.eval $(EVAL_FLAGS) $(EVAL_DIR)
 
 # Refresh the translation catalogs from the templates; translate the new entries in digest/locale/*/.../digest.po
 # (they are compiled when loaded: no build step).

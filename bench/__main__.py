@@ -11,11 +11,13 @@ from datetime import UTC, datetime
 from bench.import_csv import bench_import
 from bench.pipeline import bench_build, bench_personalize
 from bench.report import Figure
+from bench.selection import bench_selection
 from bench.send import bench_send, postgres_answers
 from bench.smtp import bench_smtp
 
 BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "build": lambda _args: [bench_build()],
+    "selection": lambda _args: bench_selection(),
     "personalize": lambda _args: bench_personalize(),
     "import": lambda _args: bench_import(),
     "smtp": lambda _args: bench_smtp(),

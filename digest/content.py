@@ -52,10 +52,13 @@ class Parsed:
 
 @dataclass(frozen=True, slots=True)
 class Pick:
-    """An article the selection kept, with the reason it was kept."""
+    """An article the selection kept, with the reason it was kept, its importance score (None: pinned by
+    the editor or read back from an older edition) and the other copies of its story (``also``)."""
 
     article: Article
     reason: str
+    score: float | None = None
+    also: tuple[Article, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class Selection:
     intro: str = ""
     featured_summary: str = ""
     notes: tuple[str, ...] = ()
+    window: tuple[datetime, datetime] | None = None
 
     @property
     def is_empty(self) -> bool:

@@ -20,12 +20,12 @@ from digest.lint import LintIssue, dump_issues, lint_variant, load_issues
 from digest.lint import errors as lint_errors
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.render import Publication, RenderOptions, make_environment, normalize_sections, render_variant
-from digest.select import EditorChoices, SelectionRules
-from digest.select import select as select_articles
+from digest.selection import EditorChoices, SelectionRules, calendar_window, summarize
+from digest.selection import select as select_articles
 from digest.settings import Settings
 from digest.sources import LoadResult, load_articles
 from digest.sources.fetch import Fetcher
-from digest.sources.state import DatabaseFetchState
+from digest.sources.state import DatabaseFetchState, first_seen
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
 from subscribers.sections import Sections
 from subscribers.store import LANGUAGES, get_list
@@ -39,34 +39,48 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def selection_summary(selection: Selection, *, list_slug: str, subject: str) -> dict[str, Any]:
+def _pick_summary(pick: Pick, summary: str) -> dict[str, Any]:
+    article = pick.article
+    return {
+        "title": article.title,
+        "url": article.url,
+        "summary": summary,
+        "published": _iso(article.published),
+        "lang": article.lang,
+        "section": article.section,
+        "source": article.source,
+        "reason": pick.reason,
+        "score": pick.score,
+        "also": [{"title": a.title, "url": a.url, "source": a.source} for a in pick.also],
+    }
+
+
+def selection_summary(
+    selection: Selection, *, list_slug: str, subject: str, kind: str = "daily", summary_chars: int = 300
+) -> dict[str, Any]:
     """The selection in the shape `digest build --json` prints (DESIGN.md)."""
     featured = None
     if selection.featured:
         article = selection.featured.article
         featured = {
-            "title": article.title,
-            "url": article.url,
-            "summary": selection.featured_summary,
+            **_pick_summary(selection.featured, selection.featured_summary),
             "image": article.image,
-            "published": _iso(article.published),
+            "image_width": article.image_width,
+            "image_height": article.image_height,
         }
+    window = [_iso(moment) for moment in selection.window] if selection.window else None
     return {
         "date": selection.day.isoformat(),
         "list": list_slug,
+        "kind": kind,
+        "window": window,
         "subject": subject,
         "featured": featured,
         "headlines": [
-            {
-                "title": pick.article.title,
-                "url": pick.article.url,
-                "published": _iso(pick.article.published),
-                "section": pick.article.section,
-                "source": pick.article.source,
-            }
+            _pick_summary(pick, summarize(pick.article.summary or pick.article.body, summary_chars))
             for pick in selection.headlines
         ],
-        "skipped": [{"url": skip.url, "reason": skip.reason} for skip in selection.skipped],
+        "skipped": [{"title": skip.title, "url": skip.url, "reason": skip.reason} for skip in selection.skipped],
     }
 
 
@@ -81,17 +95,29 @@ def _article_from_dict(data: dict[str, Any]) -> Article:
     return Article(**{**data, "published": datetime.fromisoformat(published) if published else None})
 
 
+def _pick_to_dict(pick: Pick) -> dict[str, Any]:
+    return {
+        "article": _article_to_dict(pick.article),
+        "reason": pick.reason,
+        "score": pick.score,
+        "also": [_article_to_dict(a) for a in pick.also],
+    }
+
+
+def _pick_from_dict(data: dict[str, Any]) -> Pick:
+    # Editions stored before scores and copies were kept have neither: None and no copies.
+    also = tuple(_article_from_dict(a) for a in data.get("also") or ())
+    return Pick(_article_from_dict(data["article"]), data["reason"], data.get("score"), also)
+
+
 def dump_selection(selection: Selection) -> str:
     """The whole selection as JSON, so an edition can be re-rendered without reading the sources again."""
     return json.dumps(
         {
             "day": selection.day.isoformat(),
-            "featured": (
-                {"article": _article_to_dict(selection.featured.article), "reason": selection.featured.reason}
-                if selection.featured
-                else None
-            ),
-            "headlines": [{"article": _article_to_dict(p.article), "reason": p.reason} for p in selection.headlines],
+            "window": [_iso(moment) for moment in selection.window] if selection.window else None,
+            "featured": _pick_to_dict(selection.featured) if selection.featured else None,
+            "headlines": [_pick_to_dict(p) for p in selection.headlines],
             "skipped": [dataclasses.asdict(s) for s in selection.skipped],
             "intro": selection.intro,
             "featured_summary": selection.featured_summary,
@@ -104,13 +130,15 @@ def load_selection(raw: str) -> Selection:
     """The selection stored by :func:`dump_selection`."""
     data = json.loads(raw)
     featured = data["featured"]
+    window = data.get("window")
     return Selection(
         day=date.fromisoformat(data["day"]),
-        featured=Pick(_article_from_dict(featured["article"]), featured["reason"]) if featured else None,
-        headlines=tuple(Pick(_article_from_dict(p["article"]), p["reason"]) for p in data["headlines"]),
+        featured=_pick_from_dict(featured) if featured else None,
+        headlines=tuple(_pick_from_dict(p) for p in data["headlines"]),
         skipped=tuple(Skip(**s) for s in data["skipped"]),
         intro=data.get("intro", ""),
         featured_summary=data.get("featured_summary", ""),
+        window=(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])) if window else None,
     )
 
 
@@ -211,9 +239,14 @@ def selection_rules(settings: Settings) -> SelectionRules:
     return SelectionRules(
         headlines_max=settings.headlines_max,
         summary_chars=settings.summary_chars,
+        headline_order=settings.headline_order,
         group_by_section=settings.group_by_section,
+        sections=tuple(settings.sections),
         section_order=tuple(settings.section_order),
         section_max=settings.section_max or None,
+        section_weights=dict(settings.section_weights),
+        source_weights=dict(settings.source_weights),
+        language=settings.language,
     )
 
 
@@ -278,8 +311,15 @@ def build_edition(
         choices = load_choices(existing.choices_json) if existing else EditorChoices()
     loaded = load_sources(session=session, settings=settings, day=day, sources=sources, warn=warn, fetcher=fetcher)
 
+    # An undated item belongs to the window it was first read in: remembered so it never comes back.
+    seen = first_seen(session, (a.canonical_url for a in loaded.articles if a.published is None), utcnow())
     selection = select_articles(
-        loaded.articles, day=day, tz=settings.tz, rules=selection_rules(settings), choices=choices
+        loaded.articles,
+        window=calendar_window(day, settings.tz),
+        day=day,
+        rules=selection_rules(settings),
+        choices=choices,
+        first_seen=seen,
     )
     if selection.is_empty:
         latest = max((a.published for a in loaded.articles if a.published), default=None)

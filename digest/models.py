@@ -119,6 +119,16 @@ class SourceState(SQLModel, table=True):
     fetched_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
+class SeenItem(SQLModel, table=True):
+    """When an undated item was first read: it belongs to the edition window of that time, and no later one."""
+
+    __tablename__ = "seen_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(index=True, unique=True, max_length=2000)
+    first_seen: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
 class DeliveryEvent(SQLModel, table=True):
     """One event the provider reported about a delivery (delivered, open, click, bounce, ...).
 

@@ -12,6 +12,7 @@ import io
 import logging
 import re
 import textwrap
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,10 +284,13 @@ def headline_of(article: Article, url: str, language: str, style: HeadlineStyle)
 def group_by_section(
     articles: list[Article], link: Mapping[str, str], language: str = "fr", style: HeadlineStyle = "titles"
 ) -> list[SectionGroup]:
-    """Headlines grouped by section in order of first appearance; those without a section come last."""
+    """Headlines grouped by section in order of first appearance; those without a section come last, with
+    those of a section holding a single headline (a heading needs two: the rest go under "more")."""
+    sizes = Counter(one_line(a.section) for a in articles if a.section and a.section.strip())
     groups: dict[str | None, list[Headline]] = {}
     for article in articles:
         name = one_line(article.section) if article.section and article.section.strip() else None
+        name = name if name is not None and sizes[name] >= 2 else None
         groups.setdefault(name, []).append(headline_of(article, link[article.url], language, style))
     ordered = [name for name in groups if name is not None] + ([None] if None in groups else [])
     return [SectionGroup(name, tuple(groups[name])) for name in ordered]

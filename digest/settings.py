@@ -110,8 +110,38 @@ class Settings(BaseSettings):
     group_by_section: bool = Field(False, validation_alias="DIGEST_GROUP_BY_SECTION")
     section_order: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTION_ORDER")
     section_max: int = Field(0, ge=0, le=100, validation_alias="DIGEST_SECTION_MAX")
+    sections: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTIONS")
+    section_weights: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict, validation_alias="DIGEST_SECTION_WEIGHTS"
+    )
+    source_weights: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=dict, validation_alias="DIGEST_SOURCE_WEIGHTS"
+    )
+    headline_order: Literal["importance", "time"] = Field("importance", validation_alias="DIGEST_HEADLINE_ORDER")
 
-    @field_validator("sources", "section_order", "tracking", mode="before")
+    @field_validator("section_weights", "source_weights", mode="before")
+    @classmethod
+    def _parse_weights(cls, value: Any) -> Any:
+        """``Name:2,Other:0.7`` (a source's name may hold colons, as in a URL: the last one splits)."""
+        if not isinstance(value, str):
+            return value
+        weights: dict[str, float] = {}
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            name, colon, number = part.rpartition(":")
+            try:
+                weight = float(number)
+            except ValueError:
+                weight = -1.0
+            if not colon or not name.strip() or not 0 <= weight <= 100:
+                raise ValueError(
+                    f"{part!r} is not NAME:WEIGHT with a weight from 0 to 100 (e.g. Politique:2,Sport:0.7)"
+                )
+            weights[name.strip()] = weight
+        return weights
+
+    @field_validator("sources", "section_order", "sections", "tracking", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):

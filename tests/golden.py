@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from digest.content import Selection
 from digest.edition import selection_summary
 from digest.render import Publication, RenderedVariant, make_environment, render_variant
-from digest.select import select
+from digest.selection import SelectionRules, calendar_window, select
 from digest.settings import DEFAULT_PUBLICATION_NAMES, SAMPLE_FEED
 from digest.sources import load_articles, parse_source
 from digest.sources.fetch import Fetcher
@@ -72,7 +72,7 @@ def sample_selection() -> Selection:
         articles = load_articles([str(SAMPLE_FEED)], fetcher, day=SAMPLE_DATE, tz=SAMPLE_TZ).articles
     finally:
         fetcher.close()
-    return select(articles, day=SAMPLE_DATE, tz=SAMPLE_TZ)
+    return select(articles, window=calendar_window(SAMPLE_DATE, SAMPLE_TZ), rules=SelectionRules(language="fr"))
 
 
 def render_sample(language: str, selection: Selection | None = None) -> RenderedVariant:
@@ -130,7 +130,8 @@ def selection_json(files: list[str]) -> str:
             tz=SELECTION_TZ,
         )
         articles.extend(parsed.articles)
-    selection = select(articles, day=SELECTION_DAY, tz=SELECTION_TZ)
+    window = calendar_window(SELECTION_DAY, SELECTION_TZ)
+    selection = select(articles, window=window, rules=SelectionRules(language="fr"))
     summary = selection_summary(selection, list_slug="quotidien", subject="")
     summary["reasons"] = {
         "featured": selection.featured.reason if selection.featured else None,

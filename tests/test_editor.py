@@ -69,7 +69,9 @@ def test_page_shows_variants_lint_and_skipped(client: TestClient, editor_setting
     for label in ("fr · all sections", "en · all sections", "ar · all sections", "fr · tech, économie"):
         assert label in page.text
     assert "No problem found." in page.text
-    assert "outside the day" in page.text
+    assert "outside the window" in page.text
+    # Every pick's reason is shown: the featured one's and each headline's.
+    assert "featured: score " in page.text and "headline 1 of " in page.text
     assert 'title="Phone preview"' in page.text and 'title="Dark mode preview"' in page.text
     _, variants = _edition(engine)
     assert {v.key for v in variants} == {"fr", "en", "ar", "fr:tech+économie"}

@@ -57,7 +57,8 @@ def _hostile_selection() -> Selection:
     return Selection(
         day=published.date(),
         featured=Pick(featured, "test"),
-        headlines=(Pick(headline, "test"),),
+        # Two headlines in the hostile section: a heading needs two.
+        headlines=(Pick(headline, "test"), Pick(replace(headline, url="https://example.ma/c"), "test")),
         featured_summary="Summary with <i>markup</i>\r\nBcc: other@example.com",
     )
 

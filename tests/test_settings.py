@@ -37,6 +37,9 @@ def _digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
         ),
         ({"DIGEST_BASE_URL": "https://actualités.ma"}, "DIGEST_BASE_URL"),
         ({"DIGEST_BASE_URL": "https://news.example.com/" + "x" * 600}, "DIGEST_BASE_URL"),
+        ({"DIGEST_SECTION_WEIGHTS": "Politique=2"}, "DIGEST_SECTION_WEIGHTS"),
+        ({"DIGEST_SOURCE_WEIGHTS": "Le Monde:lots"}, "DIGEST_SOURCE_WEIGHTS"),
+        ({"DIGEST_HEADLINE_ORDER": "random"}, "DIGEST_HEADLINE_ORDER"),
     ],
 )
 def test_bad_setting_is_one_clear_line(env: dict[str, str], named: str, tmp_path: Path) -> None:
@@ -58,6 +61,18 @@ def test_settings_read_env_and_dotenv(tmp_path: Path, monkeypatch: pytest.Monkey
     assert settings.list_slug == "hebdo"
     assert settings.sources == ["a.xml", "https://x.example/rss"]
     assert settings.language == "ar"
+
+
+def test_weights_and_sections_are_read_from_their_lists() -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        DIGEST_SECTION_WEIGHTS="Politique:2, Sport:0.7",
+        DIGEST_SOURCE_WEIGHTS="https://x.example/rss:1.5",
+        DIGEST_SECTIONS="Politique,Sport",
+    )
+    assert settings.section_weights == {"Politique": 2.0, "Sport": 0.7}
+    assert settings.source_weights == {"https://x.example/rss": 1.5}  # the last colon splits
+    assert settings.sections == ["Politique", "Sport"] and settings.headline_order == "importance"
 
 
 def test_secret_key_rotation_lists_newest_first() -> None:

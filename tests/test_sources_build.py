@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from digest.models import Edition
 from digest.settings import SAMPLE_FEED
+from digest.sources.state import first_seen
 from tests.conftest import SAMPLE_DAY
 
 DATA = Path(__file__).parent / "data" / "sources"
@@ -27,17 +28,21 @@ def test_build_json_has_the_design_shape_with_reasons_for_every_skip(run_cli, en
     result = run_cli("build", "--date", SAMPLE_DAY, "--json", *sources("rss2_media.xml", "atom_xhtml.xml", "rss1.rdf"))
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"date", "list", "subject", "featured", "headlines", "skipped"}
+    assert set(data) == {"date", "list", "kind", "window", "subject", "featured", "headlines", "skipped"}
+    assert [datetime.fromisoformat(moment).utcoffset() for moment in data["window"]] == [timedelta(hours=1)] * 2
     assert data["date"] == SAMPLE_DAY and data["list"] == "quotidien" and data["subject"]
-    assert set(data["featured"]) == {"title", "url", "summary", "image", "published"}
+    picked = {"title", "url", "summary", "published", "lang", "section", "source", "reason", "score", "also"}
+    assert set(data["featured"]) == picked | {"image", "image_width", "image_height"}
     assert data["featured"]["title"].startswith("Port de Tanger Med")
     for headline in data["headlines"]:
-        assert set(headline) == {"title", "url", "published", "section", "source"}
+        assert set(headline) == picked
+        assert headline["reason"] and isinstance(headline["score"], float)
         assert datetime.fromisoformat(headline["published"]).utcoffset() is not None
         assert headline["published"].endswith("+01:00")  # in the publication's time zone
     reasons = {s["url"]: s["reason"] for s in data["skipped"]}
-    assert reasons["https://atlas-info.example/marches/masi-hausse?utm_source=twitter"].startswith("duplicate of ")
-    assert reasons["https://sport-maroc.example/tennis/tirage-favorable"].startswith("outside the day")
+    assert all(skip["title"] for skip in data["skipped"])
+    assert reasons["https://atlas-info.example/marches/masi-hausse?utm_source=twitter"].startswith("same story as ")
+    assert reasons["https://sport-maroc.example/tennis/tirage-favorable"].startswith("outside the window")
     assert "warning: " in result.stderr and "has no http(s) link: left out" in result.stderr
 
 
@@ -51,7 +56,9 @@ def test_editor_choices_pin_and_exclude(run_cli, engine: Engine) -> None:
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["featured"]["url"] == "https://sport-maroc.example/football/lions-atlas-finale"
-    assert {"url": drop, "reason": "excluded by the editor"} in data["skipped"]
+    assert {"url": drop, "reason": "excluded by the editor"} in [
+        {"url": skip["url"], "reason": skip["reason"]} for skip in data["skipped"]
+    ]
     assert "warning: the excluded URL" not in result.stderr
     unknown = run_cli("build", "--date", SAMPLE_DAY, "--exclude", "https://nowhere.example/", *sources("rss1.rdf"))
     assert "warning: the excluded URL matches no article of the sources: https://nowhere.example/" in unknown.stderr
@@ -107,3 +114,17 @@ def test_section_rules_come_from_the_settings(run_cli, engine: Engine) -> None:
     assert "over the cap of 1 headline in section Auto" in reasons
     bad = run_cli("build", "--date", SAMPLE_DAY, *sources("atom_xhtml.xml"), env={"DIGEST_SECTION_MAX": "-1"})
     assert bad.exit_code == 1 and "DIGEST_SECTION_MAX" in bad.stderr
+
+
+def test_an_undated_item_is_first_seen_once(engine: Engine) -> None:
+    first = datetime(2025, 11, 27, 8, tzinfo=UTC)
+    with Session(engine) as session:
+        assert first_seen(session, ["https://a.example/1", "https://a.example/1"], first) == {
+            "https://a.example/1": first
+        }
+    later = first + timedelta(days=1)
+    with Session(engine) as session:
+        seen = first_seen(
+            session, ["https://a.example/1", "https://a.example/2", "https://a.example/" + "x" * 2000], later
+        )
+    assert seen == {"https://a.example/1": first, "https://a.example/2": later}  # too long a URL is not kept

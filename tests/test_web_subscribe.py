@@ -8,7 +8,8 @@ import pytest
 from sqlmodel import select
 
 from digest.db import open_session
-from subscribers.models import ConsentEvent, Subscriber, SubscriptionStatus
+from digest.web.subscribe import known_sections
+from subscribers.models import ConsentEvent, MailingList, Subscriber, SubscriptionStatus
 from subscribers.store import create_list, expire_pending, remove_subscriber, suppress
 from tests.subscribers_helpers import (
     client,
@@ -309,3 +310,13 @@ def test_front_page_leads_to_the_subscribe_form(http) -> None:
     assert answer.status_code == 303
     assert answer.headers["location"] == "/subscribe"
     assert http.get("/").status_code == 200
+
+
+def test_the_publishers_sections_are_what_readers_may_choose(engine) -> None:
+    with open_session(engine) as session:
+        mailing_list = session.exec(select(MailingList)).first()
+        assert mailing_list is not None and mailing_list.id is not None
+        configured = known_sections(session, mailing_list.id, ["Sport"], ("Politique", "Économie"))
+        derived = known_sections(session, mailing_list.id, ["Sport"])
+    assert configured == ["Politique", "Économie", "Sport"]  # the reader's own choice stays, to be unticked
+    assert derived == ["Sport"]  # no edition yet: only what the reader chose

@@ -41,7 +41,7 @@ def build(
     from digest.db import open_session
     from digest.edition import build_edition, selection_summary
     from digest.lint import load_issues
-    from digest.select import EditorChoices
+    from digest.selection import EditorChoices
 
     state = state_of(ctx)
     settings = state.settings
@@ -63,7 +63,9 @@ def build(
         for note in selection.notes:
             typer.echo(f"warning: {note}", err=True)
         if as_json:
-            summary = selection_summary(selection, list_slug=list_slug, subject=edition.subject)
+            summary = selection_summary(
+                selection, list_slug=list_slug, subject=edition.subject, summary_chars=settings.summary_chars
+            )
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         else:
             typer.echo(

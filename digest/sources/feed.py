@@ -138,8 +138,9 @@ def _describe(error: Any) -> str:
 def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC) -> Parsed:
     """The entries of an RSS or Atom feed as Articles, or SourceError when ``data`` is not a feed.
 
-    Dates without an offset are read in ``tz``; an entry without a date takes the feed's own date
-    (lastBuildDate, pubDate, Atom updated). Summary and body come from the item's own text (description,
+    Dates without an offset are read in ``tz``; an entry without a date stays undated (``published``
+    None): the feed's own date says when the feed was built, not when the item was written (undated advertising
+    items would take it and pass for the day's news). Summary and body come from the item's own text (description,
     summary, content:encoded, Atom content), never from a photo's caption or credit (Media RSS), which goes
     with the image instead. ``lang`` is the language the feed declares. Entries without a title or an
     http(s) link are left out with a warning. Malformed XML is read as far as feedparser's lenient parser
@@ -167,7 +168,6 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
     feed = parsed.feed
     name = clean_title(feed.get("title")) or source
     base = absolute_url(feed.get("link"), base_url) or base_url
-    feed_date = _entry_date(feed, tz)
     feed_lang = language_code(feed.get("language") or (feed.get("title_detail") or {}).get("language"))
     media_texts = _item_media_texts(data)
     if media_texts is None or len(media_texts) != len(parsed.entries):
@@ -195,7 +195,7 @@ def parse_feed(data: bytes, *, source: str, base_url: str = "", tz: tzinfo = UTC
                 url=link,
                 title=title,
                 source=name,
-                published=_entry_date(entry, tz) or feed_date,
+                published=_entry_date(entry, tz),
                 section=categories[0] if categories else None,
                 summary=clean_summary(summary_markup or markup, title=title, lang=lang),
                 body=paragraphs(markup, lang),

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from digest.models import SourceState
+from digest.models import SeenItem, SourceState
 from digest.sources.fetch import Remembered
 from subscribers.models import utcnow
 
@@ -57,3 +59,21 @@ class DatabaseFetchState:
         row.fetched_at = utcnow()
         self.session.add(row)
         self.session.commit()
+
+
+def first_seen(session: Session, urls: Iterable[str], now: datetime) -> dict[str, datetime]:
+    """When each of ``urls`` (undated items' canonical URLs) was first read; those never seen are recorded
+    as seen ``now``. URLs too long for the column are left out (their items count as new each time)."""
+    wanted = sorted({url for url in urls if len(url) <= _MAX_URL})
+    known: dict[str, datetime] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = session.exec(select(SeenItem).where(col(SeenItem.url).in_(chunk))).all()
+        # SQLite gives the stored UTC time back without its offset.
+        known.update({row.url: row.first_seen.replace(tzinfo=row.first_seen.tzinfo or UTC) for row in rows})
+    for url in wanted:
+        if url not in known:
+            session.add(SeenItem(url=url, first_seen=now))
+            known[url] = now
+    session.commit()
+    return known

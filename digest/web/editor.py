@@ -41,7 +41,7 @@ from digest.lint import load_issues
 from digest.mail import open_backend
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import Personalizable
-from digest.select import EditorChoices
+from digest.selection import EditorChoices
 from digest.settings import Settings
 from digest.web.pages import (
     EMAIL_PAGE_HEADERS,

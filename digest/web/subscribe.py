@@ -225,8 +225,14 @@ def _csrf_serializer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(list(reversed(settings.signing_keys())), salt="digest.csrf")
 
 
-def known_sections(session: Session, list_id: int, chosen: list[str]) -> list[str]:
-    """Sections readers can choose: those of the list's last editions, plus the reader's own choices."""
+def known_sections(
+    session: Session, list_id: int, chosen: list[str], configured: tuple[str, ...] | list[str] = ()
+) -> list[str]:
+    """Sections readers can choose: the publisher's (``DIGEST_SECTIONS``, in order) when set, else those of
+    the list's last editions; plus the reader's own choices."""
+    if configured:
+        wanted = {name.casefold() for name in configured}
+        return [*configured, *(name for name in chosen if name.casefold() not in wanted)]
     found = set(chosen)
     editions = session.exec(
         select(Edition.selection_json).where(Edition.list_id == list_id).order_by(col(Edition.date).desc()).limit(14)
@@ -301,7 +307,7 @@ def _preferences(
         language_names=LANGUAGE_NAMES,
         lists=lists,
         list_name=mailing_list.name,
-        sections=known_sections(session, mailing_list.id, chosen),
+        sections=known_sections(session, mailing_list.id, chosen, settings.sections),
         chosen=chosen,
         csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
         action=f"/p/{token}",

@@ -1,4 +1,4 @@
-"""Selection: a pure function of articles, day, time zone, rules and editor choices."""
+"""Selection: a pure function of articles, edition window, rules and editor choices."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from digest.content import Article, Selection
 from digest.errors import EditionError
-from digest.select import EditorChoices, SelectionRules, day_bounds, select, summarize
+from digest.selection import EditorChoices, SelectionRules, calendar_window, select, summarize
 from digest.sources.clean import canonical_url
 
 DAY = date(2025, 11, 27)
@@ -25,12 +25,24 @@ def art(slug: str, hour: float = 12, *, title: str | None = None, **fields: obje
     published = fields.pop("published", datetime(2025, 11, 27, tzinfo=CASABLANCA) + timedelta(hours=hour))
     return Article(
         url=url,
-        title=title or f"Titre de l'article {slug}",
+        title=title or f"Titre {slug}un {slug}deux {slug}trois",
         source=str(fields.pop("source", "Le Quotidien")),
         published=published,  # type: ignore[arg-type]
         canonical_url=canonical_url(url),
         **fields,  # type: ignore[arg-type]
     )
+
+
+def sel(
+    items: list[Article],
+    *,
+    day: date = DAY,
+    tz: ZoneInfo = CASABLANCA,
+    rules: SelectionRules | None = None,
+    choices: EditorChoices | None = None,
+) -> Selection:
+    """The selection of the calendar day ``day`` in ``tz``."""
+    return select(items, window=calendar_window(day, tz), rules=rules, choices=choices)
 
 
 def urls(selection: Selection) -> list[str]:
@@ -46,13 +58,13 @@ def test_an_item_at_2330_utc_belongs_to_the_next_local_day_in_utc_plus_1() -> No
     before = art("before", published=datetime(2025, 11, 26, 22, 59, tzinfo=UTC))
     last = art("last", published=datetime(2025, 11, 27, 22, 59, 59, tzinfo=UTC))
     after = art("after", published=datetime(2025, 11, 27, 23, 0, tzinfo=UTC))
-    selection = select([late, before, last, after], day=DAY, tz=CASABLANCA)
+    selection = sel([late, before, last, after], day=DAY, tz=CASABLANCA)
     kept = {p.article.url for p in selection.headlines} | {selection.featured.article.url if selection.featured else ""}
     assert kept == {late.url, last.url}
-    assert reasons(selection)[before.url] == "outside the day (published 2025-11-26 23:59 local)"
-    assert reasons(selection)[after.url] == "outside the day (published 2025-11-28 00:00 local)"
+    assert reasons(selection)[before.url] == "outside the window (published 2025-11-26 23:59 local)"
+    assert reasons(selection)[after.url] == "outside the window (published 2025-11-28 00:00 local)"
     # The same items in UTC: the day moves by one hour.
-    in_utc = select([late, before, last, after], day=DAY, tz=UTC)
+    in_utc = sel([late, before, last, after], day=DAY, tz=UTC)
     assert {p.article.url for p in in_utc.headlines} | {in_utc.featured.article.url if in_utc.featured else ""} == {
         last.url,
         after.url,
@@ -61,12 +73,12 @@ def test_an_item_at_2330_utc_belongs_to_the_next_local_day_in_utc_plus_1() -> No
 
 def test_a_daylight_saving_day_is_23_hours() -> None:
     paris = ZoneInfo("Europe/Paris")
-    start, end = day_bounds(date(2025, 3, 30), paris)
-    assert end - start == timedelta(hours=23)
+    start, end = calendar_window(date(2025, 3, 30), paris)
+    assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(hours=23)
 
 
 def test_published_times_are_shown_in_the_publication_time_zone() -> None:
-    selection = select([art("a", published=datetime(2025, 11, 27, 9, 0, tzinfo=UTC))], day=DAY, tz=CASABLANCA)
+    selection = sel([art("a", published=datetime(2025, 11, 27, 9, 0, tzinfo=UTC))], day=DAY, tz=CASABLANCA)
     assert selection.featured is not None
     assert selection.featured.article.published is not None
     assert selection.featured.article.published.isoformat() == "2025-11-27T10:00:00+01:00"
@@ -82,13 +94,13 @@ def test_duplicates_by_link_guid_and_title_keep_the_richer_one() -> None:
     title_b = art("t2", title="L'EQUIPE NATIONALE gagne la finale !", source="Autre site")
     short_a = art("s1", title="Éditorial")
     short_b = art("s2", title="Editorial", source="Autre site")
-    selection = select(
+    selection = sel(
         [plain, rich, guid_a, guid_b, other_source, title_a, title_b, short_a, short_b], day=DAY, tz=CASABLANCA
     )
     skipped = reasons(selection)
-    assert skipped[plain.url] == f"duplicate of {rich.url} (same link)"
-    assert skipped[guid_b.url] == f"duplicate of {guid_a.url} (same guid)"
-    assert skipped[title_b.url] == f"duplicate of {title_a.url} (same title)"
+    assert skipped[plain.url] == f"same story as {rich.url} (shown once)"
+    assert skipped[guid_b.url] == f"same story as {guid_a.url} (shown once)"
+    assert skipped[title_b.url] == f"same story as {title_a.url} (shown once)"
     assert set(skipped) == {plain.url, guid_b.url, title_b.url}  # a guid is per source; short titles are generic
 
 
@@ -96,7 +108,7 @@ def test_duplicates_linked_through_a_third_article_collapse_into_one() -> None:
     a = art("a", title="Premier titre assez long", guid="1")
     b = art("b", title="Deuxième titre assez long", guid="2")
     bridge = art("a", title="Deuxième titre assez long", url="https://news.example/a?utm_medium=x")
-    selection = select([a, b, bridge], day=DAY, tz=CASABLANCA)
+    selection = sel([a, b, bridge], day=DAY, tz=CASABLANCA)
     assert len(selection.headlines) + (selection.featured is not None) == 1
     assert len(selection.skipped) == 2
 
@@ -106,38 +118,18 @@ def test_copies_met_after_two_groups_merged_name_the_kept_copy() -> None:
     b = art("b", title="Deuxième titre assez long")
     bridge = art("a", title="Deuxième titre assez long", url="https://news.example/a?utm_medium=x")
     late = art("b", title="Un tout autre titre ici", url="https://news.example/b#late", body=BODY)
-    selection = select([a, b, bridge, late], day=DAY, tz=CASABLANCA)
+    selection = sel([a, b, bridge, late], day=DAY, tz=CASABLANCA)
     assert selection.featured is not None and selection.featured.article.url == late.url  # the richest copy
     assert selection.headlines == ()
-    assert {s.reason.split(" (")[0] for s in selection.skipped} == {f"duplicate of {late.url}"}
+    assert {s.reason.split(" (")[0] for s in selection.skipped} == {f"same story as {late.url}"}
     assert len(selection.skipped) == 3
-
-
-def test_the_featured_article_is_ranked_by_body_image_length_then_recency() -> None:
-    short = art("short", 20, body="Trop court.", image="https://img.example/a.jpg")
-    long_no_image = art("long", 19, body=BODY * 3)
-    long_image_old = art("old", 8, body=BODY * 2, image="https://img.example/b.jpg")
-    long_image_new = art("new", 10, body=BODY * 2, image="https://img.example/c.jpg")
-    selection = select([short, long_no_image, long_image_old, long_image_new], day=DAY, tz=CASABLANCA)
-    assert selection.featured is not None
-    assert selection.featured.article.url == long_image_new.url
-    assert selection.featured.reason.startswith("best candidate: full body of 1840 characters, with an image")
-    assert "ranked first of 4 by: a body of at least 500 characters, an image" in selection.featured.reason
-    assert long_image_new.url not in urls(selection)
-
-
-def test_without_any_full_body_the_featured_article_says_so() -> None:
-    selection = select([art("a", summary="Court."), art("b", 3, summary="Un peu plus long.")], day=DAY, tz=CASABLANCA)
-    assert selection.featured is not None
-    assert selection.featured.article.url.endswith("/b")
-    assert selection.featured.reason.startswith("best candidate: no full body (text of 17 characters)")
 
 
 def test_the_editor_pins_by_any_form_of_the_link_even_outside_the_day() -> None:
     yesterday = art("big-story", published=datetime(2025, 11, 26, 10, tzinfo=CASABLANCA))
     rich = art("rich", body=BODY, image="https://img.example/r.jpg")
     choices = EditorChoices(featured="https://NEWS.example/big-story?utm_campaign=x#top")
-    selection = select([yesterday, rich], day=DAY, tz=CASABLANCA, choices=choices)
+    selection = sel([yesterday, rich], day=DAY, tz=CASABLANCA, choices=choices)
     assert selection.featured is not None
     assert selection.featured.article.url == yesterday.url
     assert selection.featured.reason == "pinned by the editor"
@@ -147,21 +139,24 @@ def test_the_editor_pins_by_any_form_of_the_link_even_outside_the_day() -> None:
 
 def test_a_pin_no_source_has_or_also_excluded_is_an_error() -> None:
     with pytest.raises(EditionError, match=r"in none of the sources: https://news\.example/typo"):
-        select([art("a")], day=DAY, tz=CASABLANCA, choices=EditorChoices(featured="https://news.example/typo"))
+        sel([art("a")], day=DAY, tz=CASABLANCA, choices=EditorChoices(featured="https://news.example/typo"))
     a = art("a")
     both = EditorChoices(featured=a.url, exclude=frozenset({a.url}))
     with pytest.raises(EditionError, match="also excluded"):
-        select([a], day=DAY, tz=CASABLANCA, choices=both)
+        sel([a], day=DAY, tz=CASABLANCA, choices=both)
 
 
 def test_excluded_and_undated_items_are_skipped_with_their_reason() -> None:
     excluded = art("ex")
     undated = art("undated", published=None)
     choices = EditorChoices(exclude=frozenset({"https://news.example/ex?utm_source=newsletter"}))
-    selection = select([excluded, undated, art("kept")], day=DAY, tz=CASABLANCA, choices=choices)
-    assert reasons(selection) == {excluded.url: "excluded by the editor", undated.url: "no date"}
+    selection = sel([excluded, undated, art("kept")], day=DAY, tz=CASABLANCA, choices=choices)
+    assert reasons(selection) == {
+        excluded.url: "excluded by the editor",
+        undated.url: "no date (its source dates its other items)",
+    }
     assert selection.notes == ()
-    typo = select([excluded], day=DAY, tz=CASABLANCA, choices=EditorChoices(exclude=frozenset({"https://x.example/"})))
+    typo = sel([excluded], day=DAY, tz=CASABLANCA, choices=EditorChoices(exclude=frozenset({"https://x.example/"})))
     assert typo.notes == ("the excluded URL matches no article of the sources: https://x.example/",)
 
 
@@ -171,15 +166,15 @@ def test_headlines_most_recent_first_capped_and_per_section() -> None:
     ]
     items += [art(f"none{n}", 20 + n) for n in range(3)]  # no section: only the overall cap applies
     featured = art("featured", 1, body=BODY, image="https://img.example/f.jpg", section="Économie")
-    rules = SelectionRules(headlines_max=6, section_max=2)
-    selection = select([*items, featured], day=DAY, tz=CASABLANCA, rules=rules)
+    rules = SelectionRules(headlines_max=6, section_max=2, headline_order="time")
+    selection = sel([*items, featured], day=DAY, tz=CASABLANCA, rules=rules)
     assert [p.article.url.rsplit("/", 1)[1] for p in selection.headlines] == [
         "none2", "none1", "none0", "sport2", "sport1", "eco4",
     ]  # fmt: skip
     skipped = reasons(selection)
     assert skipped["https://news.example/sport0"] == "over the cap of 2 headlines in section Sport"
-    assert skipped["https://news.example/eco3"] == "over the cap of 6 headlines"
-    assert selection.headlines[0].reason == "headline 1 of 6, most recent first"
+    assert skipped["https://news.example/eco3"].startswith("over the cap of 6 headlines (score ")
+    assert selection.headlines[0].reason.startswith("headline 1 of 6, most recent first; score ")
 
 
 def test_headlines_grouped_by_section_in_the_stated_order() -> None:
@@ -190,19 +185,10 @@ def test_headlines_grouped_by_section_in_the_stated_order() -> None:
         art("e2", 6, section="Économie"),
         art("none", 5),
     ]
-    rules = SelectionRules(group_by_section=True, section_order=("Économie",))
-    selection = select([*items, art("f", 1, body=BODY)], day=DAY, tz=CASABLANCA, rules=rules)
+    rules = SelectionRules(group_by_section=True, sections=("Économie", "Sport", "Culture"))
+    selection = sel([*items, art("f", 1, body=BODY)], day=DAY, tz=CASABLANCA, rules=rules)
     assert [p.article.url.rsplit("/", 1)[1] for p in selection.headlines] == ["e1", "e2", "s1", "c1", "none"]
-    assert selection.headlines[0].reason == "headline 1 of 5, grouped by section, most recent first"
-
-
-def test_headlines_in_source_order() -> None:
-    items = [art("a", 1), art("b", 5), art("c", 3)]
-    selection = select(items, day=DAY, tz=CASABLANCA, rules=SelectionRules(order="source"))
-    assert selection.featured is not None
-    assert [p.article.url[-1] for p in selection.headlines] == [
-        a.url[-1] for a in items if a.url != selection.featured.article.url
-    ]
+    assert selection.headlines[0].reason.startswith("headline 1 of 5, grouped by section, by importance; score ")
 
 
 @pytest.mark.parametrize(
@@ -231,7 +217,7 @@ def test_summary_is_the_lede_cut_at_a_sentence_end(text: str, limit: int, expect
 
 def test_featured_summary_is_the_lede_of_the_body() -> None:
     body = "Le premier paragraphe dit l’essentiel. " * 5 + "\n\nLe second paragraphe développe. " * 10
-    selection = select([art("a", body=body, summary="Accroche du flux.")], day=DAY, tz=CASABLANCA)
+    selection = sel([art("a", body=body, summary="Accroche du flux.")], day=DAY, tz=CASABLANCA)
     assert selection.featured_summary.startswith("Le premier paragraphe dit l’essentiel.")
     assert len(selection.featured_summary) <= 300 and selection.featured_summary.endswith(".")
 
@@ -279,7 +265,7 @@ rules_strategy = st.builds(
     headlines_max=st.integers(min_value=1, max_value=12),
     section_max=st.one_of(st.none(), st.integers(min_value=1, max_value=4)),
     group_by_section=st.booleans(),
-    order=st.sampled_from(["recent", "source"]),
+    headline_order=st.sampled_from(["importance", "time"]),
 )
 
 
@@ -291,7 +277,7 @@ rules_strategy = st.builds(
     rules=rules_strategy,
 )
 def test_selection_properties(items: list[Article], tz: ZoneInfo, day: date, rules: SelectionRules) -> None:
-    selection = select(items, day=day, tz=tz, rules=rules)
+    selection = sel(items, day=day, tz=tz, rules=rules)
     picks = ([selection.featured] if selection.featured else []) + list(selection.headlines)
     # Never two items with the same canonical URL.
     assert len({canonical_url(p.article.url) for p in picks}) == len(picks)
@@ -301,9 +287,14 @@ def test_selection_properties(items: list[Article], tz: ZoneInfo, day: date, rul
         per_section = Counter(p.article.section.casefold() for p in selection.headlines if p.article.section)
         assert max(per_section.values(), default=0) <= rules.section_max
     # Only items of the day in the given time zone.
-    start, end = day_bounds(day, tz)
+    start, end = calendar_window(day, tz)
+    dated_sources = {a.source for a in items if a.published is not None}
     for pick in picks:
-        assert pick.article.published is not None and start <= pick.article.published < end
+        published = pick.article.published
+        # Undated items only from a source that dates nothing.
+        assert (published is not None and start <= published < end) or (
+            published is None and pick.article.source not in dated_sources
+        )
         assert pick.reason
     # Every item is either picked or skipped with a reason.
     assert len(picks) + len(selection.skipped) == len(items)
@@ -312,4 +303,4 @@ def test_selection_properties(items: list[Article], tz: ZoneInfo, day: date, rul
     if selection.featured:
         assert selection.featured.article.canonical_url not in {p.article.canonical_url for p in selection.headlines}
     # Deterministic for the same input.
-    assert select(list(items), day=day, tz=tz, rules=rules) == selection
+    assert sel(list(items), day=day, tz=tz, rules=rules) == selection
