@@ -19,6 +19,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine or make_engine(settings.database_url)
     for module in (subscribe, unsubscribe, editor, archive, webhooks):
         app.include_router(module.router)
+    webhooks.warn_if_closed(settings)
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
