@@ -15,7 +15,14 @@ import typer
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from digest.db import check_initialised, init_database, make_engine, open_session
+from digest.db import (
+    check_initialised,
+    ensure_stored_secret,
+    init_database,
+    make_engine,
+    open_session,
+    with_stored_secret,
+)
 from digest.edition import (
     approve_edition,
     blocked_message,
@@ -24,7 +31,7 @@ from digest.edition import (
     lint_blockers,
     selection_summary,
 )
-from digest.errors import DigestError, EditionError, NothingToSend
+from digest.errors import ConfigError, DigestError, EditionError, NothingToSend
 from digest.links import Links
 from digest.lint import load_issues
 from digest.mail import RecipientResult, get_backend
@@ -91,6 +98,9 @@ class State:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = load_settings()
+            if not self._settings.secret_key:
+                # The engine needs the settings' database URL, hence the two steps.
+                self._settings = with_stored_secret(self._settings, self.engine)
         return self._settings
 
     @property
@@ -173,6 +183,8 @@ def init(ctx: typer.Context) -> None:
     state = _state(ctx)
     mailing_list = init_database(state.engine, default_list=state.settings.list_slug)
     typer.echo(f"database ready: {state.engine.url.render_as_string()} (default list: {mailing_list.slug})")
+    if not state.settings.secret_key and ensure_stored_secret(state.engine):
+        typer.echo("generated a random link-signing key, stored in the database (DIGEST_SECRET_KEY overrides it)")
 
 
 @app.command()
@@ -510,12 +522,14 @@ def serve(
     """
     import uvicorn
 
-    from digest.web.app import create_app
+    from digest.web.app import create_app, uvicorn_log_config
 
     state = _state(ctx)
-    state.settings.signing_keys()  # no key with a real backend: refuse now, not on the first request
+    weak = state.settings.weak_keys()  # also refuses a missing key now, not on the first request
+    if weak:
+        raise ConfigError(f"DIGEST_SECRET_KEY is guessable ({'; '.join(weak)}): set a long random one")
     app_ = create_app(state.settings, engine=state.ready_engine())
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    uvicorn.run(app_, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
 
 
 @subscribers_app.command("add")

@@ -226,6 +226,8 @@ class _Reader(NamedTuple):
     sections: str | None
     #: False when the reader left (unsubscribed, bounced, complained, erased) after being queued.
     still_subscribed: bool
+    #: Signs the reader's links (digest.links).
+    token_secret: str = ""
 
 
 def _readers(ledger: Ledger, list_id: int, claimed: dict[int, int]) -> list[_Reader]:
@@ -567,7 +569,7 @@ class _Deliverer:
                     email=r.email,
                     name=r.name,
                     delivery_id=r.delivery_id,
-                    fields=reader_fields(r.subscriber_id, list_id),
+                    fields=reader_fields(r.subscriber_id, list_id, r.token_secret),
                 )
                 for r in group
             ]
@@ -872,8 +874,8 @@ def send_test(mailing: Mailing, addresses: list[str], *, clock: Clock = utcnow) 
         context = mailing.load(session)
     variant = context.variant(mailing.default_language)
     content = Content(subject=f"[TEST] {variant.subject}", html=variant.html, text=variant.text)
-    # Subscriber id 0 never exists: the test message's unsubscribe link unsubscribes nobody.
-    fields = mailing.links.reader_fields(0, context.edition.list_id)
+    # Subscriber id 0 never exists and no reader has an empty secret: the test's links act on nobody.
+    fields = mailing.links.reader_fields(0, context.edition.list_id, "")
     recipients = [Recipient(email=address, fields=fields) for address in dict.fromkeys(addresses)]
     return mailing.backend.send_batch(context.batch(content, recipients, clock()))
 

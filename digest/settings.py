@@ -17,8 +17,12 @@ from digest.errors import ConfigError
 
 SAMPLE_FEED = Path(__file__).parent / "samples" / "feed.xml"
 SAMPLE_SUBSCRIBERS = Path(__file__).parent / "samples" / "subscribers.csv"
-# Signs links only when no real mail can leave (outbox, console); smtp and sendgrid refuse it.
-DEMO_SECRET_KEY = "digest-demo-key-not-secret"
+# Keys anyone could guess: published ones (the old demo key, placeholders) and ones short enough to guess.
+# `digest serve` refuses to start with one of them.
+KNOWN_WEAK_KEYS = frozenset(
+    {"digest-demo-key-not-secret", "change-me", "changeme", "secret", "secret-key", "password", "test-secret"}
+)
+MIN_KEY_LENGTH = 16
 
 # The fields DIGEST_SUBJECT_TEMPLATE and DIGEST_PREHEADER_TEMPLATE may use, as {name}.
 TEXT_TEMPLATE_FIELDS = ("publication", "featured_title", "featured_summary", "date", "list")
@@ -170,17 +174,25 @@ class Settings(BaseSettings):
     def signing_keys(self) -> list[str]:
         """Keys for signed links, newest first (``DIGEST_SECRET_KEY`` may list old keys after commas).
 
-        Without a key only the outbox and console backends work, with an insecure demo key, since no mail
-        can reach a real reader through them.
+        Without DIGEST_SECRET_KEY the key is the random one `digest init` stored in the database (entry points
+        fill it in with :func:`digest.db.with_stored_secret`); there is no built-in key.
         """
         if self.secret_key:
             return [key.strip() for key in self.secret_key.split(",") if key.strip()]
-        if self.mail_backend in ("outbox", "console"):
-            return [DEMO_SECRET_KEY]
         raise ConfigError(
-            f"DIGEST_SECRET_KEY is required with DIGEST_MAIL_BACKEND={self.mail_backend}: "
-            "set it to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            "DIGEST_SECRET_KEY is not set and the database holds no generated key: run `digest init`, or set it "
+            "to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
+
+    def weak_keys(self) -> list[str]:
+        """Why each listed signing key is guessable (empty: none is)."""
+        problems = []
+        for number, key in enumerate(self.signing_keys(), start=1):
+            if key in KNOWN_WEAK_KEYS:
+                problems.append(f"key {number} is a published example")
+            elif len(key) < MIN_KEY_LENGTH:
+                problems.append(f"key {number} has {len(key)} characters (at least {MIN_KEY_LENGTH})")
+        return problems
 
 
 _FIELD_TO_ENV = {

@@ -23,7 +23,7 @@ def confirmation_content(
         "lang": language,
         "dir": "rtl" if language in RTL_LANGUAGES else "ltr",
         "list_name": mailing_list.name,
-        "confirm_url": links.confirm_url(subscriber.id, mailing_list.id),
+        "confirm_url": links.confirm_url(subscriber.id, mailing_list.id, subscriber.token_secret),
         "publication": settings.publication_name,
         "postal_address": settings.postal_address,
     }
@@ -51,7 +51,7 @@ def send_confirmation(
             Recipient(
                 email=subscriber.email,
                 name=subscriber.name,
-                fields=links.reader_fields(subscriber.id, mailing_list.id),
+                fields=links.reader_fields(subscriber.id, mailing_list.id, subscriber.token_secret),
             )
         ],
         sender=settings.from_address,

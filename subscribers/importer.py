@@ -23,6 +23,7 @@ from subscribers.addresses import email_hash, email_key, normalize_email
 from subscribers.export import HEADER as EXPORT_HEADER
 from subscribers.export import unsafe_cell
 from subscribers.models import (
+    new_token_secret,
     ConsentEvent,
     MailingList,
     Subscriber,
@@ -236,8 +237,8 @@ def _import_chunk(
         _insert_many(
             session,
             Subscriber,
-            ("email", "email_key", "name", "language", "status", "created_at"),
-            [(row.email, row.key, row.name, row.language, active, stamp) for row in new_rows],
+            ("email", "email_key", "name", "language", "status", "created_at", "token_secret"),
+            [(row.email, row.key, row.name, row.language, active, stamp, new_token_secret()) for row in new_rows],
         )
         # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
         inserted = session.execute(

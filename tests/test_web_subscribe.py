@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from digest.db import open_session
+from digest.db import make_engine, open_session
 from subscribers.models import ConsentEvent, Subscriber, SubscriptionStatus
 from subscribers.store import create_list, expire_pending, remove_subscriber, suppress
 from tests.subscribers_helpers import (
@@ -19,6 +19,7 @@ from tests.subscribers_helpers import (
     local,
     make_reader,
     read_messages,
+    secret_of,
     subscription,
 )
 
@@ -150,7 +151,7 @@ def test_an_old_confirm_link_does_not_bring_back_someone_who_left(http, settings
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
     with open_session(engine) as session:
         remove_subscriber(session=session, email="amina@example.com")
-    confirm = local(links(settings).confirm_url(subscriber_id, list_id), settings)
+    confirm = local(links(settings).confirm_url(subscriber_id, list_id, secret_of(engine, subscriber_id)), settings)
     assert http.get(confirm).status_code == 404
     assert http.post(confirm).status_code == 404
     assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.UNSUBSCRIBED
@@ -158,15 +159,18 @@ def test_an_old_confirm_link_does_not_bring_back_someone_who_left(http, settings
 
 def test_oversized_confirmation_gets_413_and_confirms_nothing(http, settings, engine) -> None:
     subscriber_id, list_id = make_reader(engine, "amina@example.com", confirmed=False)
-    confirm = local(links(settings).confirm_url(subscriber_id, list_id), settings)
+    confirm = local(links(settings).confirm_url(subscriber_id, list_id, secret_of(engine, subscriber_id)), settings)
     assert http.post(confirm, data={"x": "y" * 50_000}).status_code == 413
     assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.PENDING
 
 
 def test_tampered_confirm_token_is_404(http, settings, engine) -> None:
     subscriber_id, list_id = make_reader(engine, "amina@example.com", confirmed=False)
-    token = links(settings).token("confirm", subscriber_id, list_id)
-    for bad in (token[:-2] + "xx", links(settings).token("unsubscribe", subscriber_id, list_id)):
+    token = links(settings).token("confirm", subscriber_id, list_id, secret_of(engine, subscriber_id))
+    for bad in (
+        token[:-2] + "xx",
+        links(settings).token("unsubscribe", subscriber_id, list_id, secret_of(engine, subscriber_id)),
+    ):
         assert http.get(f"/c/{bad}").status_code == 404
         assert http.post(f"/c/{bad}").status_code == 404
     assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.PENDING
@@ -176,7 +180,12 @@ def test_tampered_confirm_token_is_404(http, settings, engine) -> None:
 
 
 def _open_preferences(http, settings, subscriber_id: int, list_id: int):
-    url = local(links(settings).preferences_url(subscriber_id, list_id), settings)
+    engine = make_engine(settings.database_url)
+    try:
+        secret = secret_of(engine, subscriber_id)
+    finally:
+        engine.dispose()
+    url = local(links(settings).preferences_url(subscriber_id, list_id, secret), settings)
     page = http.get(url)
     assert page.status_code == 200
     return url, page
@@ -295,8 +304,12 @@ def test_oversized_preferences_form_gets_413(http, settings, engine) -> None:
 
 def test_tampered_preferences_token_is_404(http, settings, engine) -> None:
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
-    token = links(settings).token("preferences", subscriber_id, list_id)
-    for bad in (token[:-2] + "xx", links(settings).token("unsubscribe", subscriber_id, list_id), "x"):
+    token = links(settings).token("preferences", subscriber_id, list_id, secret_of(engine, subscriber_id))
+    for bad in (
+        token[:-2] + "xx",
+        links(settings).token("unsubscribe", subscriber_id, list_id, secret_of(engine, subscriber_id)),
+        "x",
+    ):
         assert http.get(f"/p/{bad}").status_code == 404
         assert http.post(f"/p/{bad}", data={"frequency": "weekly"}).status_code == 404
 

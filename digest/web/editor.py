@@ -256,7 +256,7 @@ def serve_preview(settings: Settings, *, engine: Engine, port: int) -> None:
     """Serve the web app on 127.0.0.1:``port`` with the editor open without a password (`digest preview`)."""
     import uvicorn
 
-    from digest.web.app import create_app
+    from digest.web.app import create_app, uvicorn_log_config
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
@@ -265,7 +265,7 @@ def serve_preview(settings: Settings, *, engine: Engine, port: int) -> None:
             raise DigestError(f"port {port} is busy ({err.strerror}): try --port {port + 1}") from err
     app = create_app(settings, engine=engine)
     app.state.editor_open = True
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", log_config=uvicorn_log_config())
 
 
 # --- Web routes -----------------------------------------------------------------------------------

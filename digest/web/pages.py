@@ -96,11 +96,14 @@ def links_of(request: Request) -> Links:
 
 def verified_reader(request: Request, session: Session, purpose: str, token: str) -> Reader | None:
     """The reader a ``purpose`` token names, or None when forged, tampered, expired or erased (answer 404)."""
+    links = links_of(request)
     try:
-        named = links_of(request).verify(purpose, token)
+        claimed = links.claim(purpose, token)
+        reader = find_reader(session=session, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
+        links.verify(purpose, token, reader.subscriber.token_secret if reader else None)
     except BadToken:
         return None
-    return find_reader(session=session, subscriber_id=named.subscriber_id, list_id=named.list_id)
+    return reader
 
 
 def web_actor(request: Request) -> Actor:

@@ -211,7 +211,9 @@ def confirm(request: Request, token: str, session: DbSession, submitted: Form) -
 
 def _confirmed(request: Request, reader: Reader, language: str) -> HTMLResponse:
     assert reader.subscriber.id is not None and reader.mailing_list.id is not None
-    preferences = links_of(request).preferences_url(reader.subscriber.id, reader.mailing_list.id)
+    preferences = links_of(request).preferences_url(
+        reader.subscriber.id, reader.mailing_list.id, reader.subscriber.token_secret
+    )
     return message_page(
         request,
         language=language,
@@ -304,7 +306,7 @@ def _preferences(
         chosen=chosen,
         csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
         action=f"/p/{token}",
-        unsubscribe_url=links_of(request).unsubscribe_url(subscriber.id, mailing_list.id),
+        unsubscribe_url=links_of(request).unsubscribe_url(subscriber.id, mailing_list.id, subscriber.token_secret),
         **shown,
     )
     response.set_cookie(
