@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 from pathlib import Path
@@ -13,7 +14,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, SubscriberError
+from digest.inputs import MAX_SECTION_LENGTH, check_slug, check_text
 
 SAMPLE_FEED = Path(__file__).parent / "samples" / "feed.xml"
 SAMPLE_SUBSCRIBERS = Path(__file__).parent / "samples" / "subscribers.csv"
@@ -23,6 +25,8 @@ KNOWN_WEAK_KEYS = frozenset(
     {"digest-demo-key-not-secret", "change-me", "changeme", "secret", "secret-key", "password", "test-secret"}
 )
 MIN_KEY_LENGTH = 16
+# The editor's password guards approval and test sends; HTTP Basic is rate limited, but short ones still fall.
+MIN_EDITOR_PASSWORD = 12
 
 # The fields DIGEST_SUBJECT_TEMPLATE and DIGEST_PREHEADER_TEMPLATE may use, as {name}.
 TEXT_TEMPLATE_FIELDS = ("publication", "featured_title", "featured_summary", "date", "list")
@@ -95,13 +99,58 @@ class Settings(BaseSettings):
     group_by_section: bool = Field(False, validation_alias="DIGEST_GROUP_BY_SECTION")
     section_order: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTION_ORDER")
     section_max: int = Field(0, ge=0, le=100, validation_alias="DIGEST_SECTION_MAX")
+    sections: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTIONS")
+    redis_url: str | None = Field(None, validation_alias="DIGEST_REDIS_URL")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="DIGEST_TRUSTED_PROXIES"
+    )
 
-    @field_validator("sources", "section_order", "tracking", mode="before")
+    @field_validator("sources", "section_order", "tracking", "sections", "trusted_proxies", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as err:
+                raise ValueError(f"{network!r} is not an IP address or network like 10.0.0.0/8") from err
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be a redis:// URL (got {value!r})")
+        return value or None
+
+    @field_validator("editor_password")
+    @classmethod
+    def _check_editor_password(cls, value: str | None) -> str | None:
+        if value and len(value) < MIN_EDITOR_PASSWORD:
+            raise ValueError(f"has {len(value)} characters: at least {MIN_EDITOR_PASSWORD}")
+        return value or None
+
+    @field_validator("list_slug")
+    @classmethod
+    def _check_list_slug(cls, value: str) -> str:
+        try:
+            return check_slug(value)
+        except SubscriberError as err:
+            raise ValueError(str(err)) from err
+
+    @field_validator("sections", "section_order")
+    @classmethod
+    def _check_sections(cls, value: list[str]) -> list[str]:
+        try:
+            return [check_text(section, "section", max_length=MAX_SECTION_LENGTH) for section in value]
+        except SubscriberError as err:
+            raise ValueError(str(err)) from err
 
     @field_validator("tracking")
     @classmethod

@@ -19,11 +19,11 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col
 
 from digest.errors import DigestError, SubscriberError
+from digest.inputs import check_text
 from subscribers.addresses import email_hash, email_key, normalize_email
 from subscribers.export import HEADER as EXPORT_HEADER
 from subscribers.export import unsafe_cell
 from subscribers.models import (
-    new_token_secret,
     ConsentEvent,
     MailingList,
     Subscriber,
@@ -31,6 +31,7 @@ from subscribers.models import (
     Subscription,
     SubscriptionStatus,
     Suppression,
+    new_token_secret,
     utcnow,
 )
 from subscribers.store import check_language, join_sections
@@ -98,8 +99,8 @@ def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
                 raise SubscriberError(f"{len(reader.fieldnames or []) + len(row[None])} fields, header has fewer")
             address = normalize_email(raw_email)
             name = unsafe_cell((row.get("name") or "").strip()) or None
-            if name is not None and len(name) > 200:
-                raise SubscriberError("name longer than 200 characters")
+            if name is not None:
+                check_text(name, "name", max_length=200)
             language = check_language((row.get("language") or "").strip().lower() or None)
             sections = join_sections(unsafe_cell(row.get("sections") or "").split(";"))
         except SubscriberError as err:

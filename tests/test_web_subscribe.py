@@ -203,10 +203,12 @@ def test_preferences_show_only_the_readers_own_data(http, settings, engine) -> N
     assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
 
 
-def test_saving_preferences_changes_the_subscription(http, settings, engine) -> None:
+def test_saving_preferences_changes_the_subscription(make_settings, engine) -> None:
+    settings = make_settings(sections="Économie,Tech,Sport")
     with open_session(engine) as session:
         hebdo = create_list(session=session, slug="hebdo", name="L'hebdo")
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
+    http = client(settings, engine)
     url, page = _open_preferences(http, settings, subscriber_id, list_id)
     resume = (date.today() + timedelta(days=10)).isoformat()
     saved = http.post(

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from digest.errors import DigestError, SubscriberError
+from digest.inputs import MAX_SECTION_LENGTH, check_text
 from digest.mail import get_backend
 from digest.models import Edition
 from digest.settings import Settings
@@ -38,7 +39,7 @@ from digest.web.pages import (
 )
 from subscribers.addresses import normalize_email
 from subscribers.confirmation import send_confirmation
-from subscribers.models import MailingList, Subscriber, SubscriptionStatus
+from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from subscribers.store import (
     Preferences,
     Reader,
@@ -94,10 +95,12 @@ def _subscribe_form(
 
 
 def _find_list(session: Session, slug: str) -> MailingList | None:
+    """The public list ``slug`` (readers sign up to public lists only), or None."""
     try:
-        return get_list(session=session, slug=slug)
+        found = get_list(session=session, slug=slug)
     except SubscriberError:
         return None
+    return found if found.public else None
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
@@ -138,6 +141,10 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
         address = normalize_email(email)
     except SubscriberError:
         return _subscribe_form(request, mailing_list, language, email=email, name=name, error="invalid_email")
+    try:
+        check_text(name, "name", max_length=200)
+    except SubscriberError:
+        return _subscribe_form(request, mailing_list, language, email=email, error="invalid_name")
     expire_pending(session=session)
     known = find_subscriber(session=session, email=address)
     try:
@@ -226,8 +233,11 @@ def _csrf_serializer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(list(reversed(settings.signing_keys())), salt="digest.csrf")
 
 
-def known_sections(session: Session, list_id: int, chosen: list[str]) -> list[str]:
-    """Sections readers can choose: those of the list's last editions, plus the reader's own choices."""
+def known_sections(settings: Settings, session: Session, list_id: int, chosen: list[str]) -> list[str]:
+    """Sections readers can choose, plus the reader's own choices: DIGEST_SECTIONS when set, else those of the
+    list's last editions (a feed's section that is not one line of plain text is never offered)."""
+    if settings.sections:
+        return [*settings.sections, *(section for section in chosen if section not in settings.sections)]
     found = set(chosen)
     editions = session.exec(
         select(Edition.selection_json).where(Edition.list_id == list_id).order_by(col(Edition.date).desc()).limit(14)
@@ -239,7 +249,26 @@ def known_sections(session: Session, list_id: int, chosen: list[str]) -> list[st
             continue
         picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
         found.update(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
-    return sorted(found, key=str.casefold)
+    return sorted((section for section in found if _offerable(section)), key=str.casefold)
+
+
+def _offerable(section: object) -> bool:
+    if not isinstance(section, str) or "," in section:
+        return False
+    try:
+        check_text(section, "section", max_length=MAX_SECTION_LENGTH)
+    except SubscriberError:
+        return False
+    return True
+
+
+def _offered_lists(session: Session, subscriber_id: int) -> list[tuple[MailingList, Subscription | None]]:
+    """The lists a reader's preference centre shows: every public list, and any list the reader is on."""
+    return [
+        (each, sub)
+        for each, sub in reader_lists(session=session, subscriber_id=subscriber_id)
+        if each.public or sub is not None
+    ]
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
@@ -289,7 +318,7 @@ def _preferences(
             else bool(sub and sub.status == SubscriptionStatus.ACTIVE),
             "status": sub.status if sub else "",
         }
-        for each, sub in reader_lists(session=session, subscriber_id=subscriber.id)
+        for each, sub in _offered_lists(session, subscriber.id)
     ]
     response = page(
         request,
@@ -302,7 +331,7 @@ def _preferences(
         language_names=LANGUAGE_NAMES,
         lists=lists,
         list_name=mailing_list.name,
-        sections=known_sections(session, mailing_list.id, chosen),
+        sections=known_sections(settings, session, mailing_list.id, chosen),
         chosen=chosen,
         csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
         action=f"/p/{token}",
@@ -383,12 +412,14 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
         paused = _parse_pause(str(form.get("paused_until") or ""), datetime.now(settings_of(request).tz).date())
     except SubscriberError:
         return _preferences(request, session, reader, token, error="bad_date", refused=form)
-    assert reader.subscriber.id is not None
-    lists = {
-        each.id: each.id in wanted_lists
-        for each, _ in reader_lists(session=session, subscriber_id=reader.subscriber.id)
-        if each.id
-    }
+    assert reader.subscriber.id is not None and reader.mailing_list.id is not None
+    lists = {each.id: each.id in wanted_lists for each, _ in _offered_lists(session, reader.subscriber.id) if each.id}
+    sections = [str(value).strip() for value in form.getlist("section") if str(value).strip()]
+    offered = known_sections(
+        settings_of(request), session, reader.mailing_list.id, split_sections(reader.subscription.sections)
+    )
+    if any(section not in offered for section in sections):
+        return _preferences(request, session, reader, token, error="unknown section", refused=form)
     try:
         update_preferences(
             session=session,
@@ -396,7 +427,7 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
             language=str(form.get("language") or "") or None,
             name=str(form.get("name") or "").strip() or None,
             preferences=Preferences(
-                sections=[str(value) for value in form.getlist("section")],
+                sections=sections,
                 frequency=str(form.get("frequency") or reader.subscription.frequency),
                 format=str(form.get("format") or reader.subscription.format),
                 paused_until=paused,
