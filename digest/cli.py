@@ -516,7 +516,7 @@ def serve(
 ) -> None:
     """Serve the web pages: subscribe, preferences, unsubscribe, editor, archive.
 
-    Behind a reverse proxy, run uvicorn with --proxy-headers instead so rate limits see readers' addresses.
+    Behind a reverse proxy, list it in DIGEST_TRUSTED_PROXIES so rate limits see readers' addresses.
 
     Example: digest serve --port 8000
     """
@@ -529,7 +529,11 @@ def serve(
     if weak:
         raise ConfigError(f"DIGEST_SECRET_KEY is guessable ({'; '.join(weak)}): set a long random one")
     app_ = create_app(state.settings, engine=state.ready_engine())
-    uvicorn.run(app_, host=host, port=port, log_level="info", log_config=uvicorn_log_config())
+    # X-Forwarded-For is read by the app from DIGEST_TRUSTED_PROXIES only; uvicorn's own reading would believe
+    # any local process (its default trusts 127.0.0.1).
+    uvicorn.run(
+        app_, host=host, port=port, log_level="info", log_config=uvicorn_log_config(), proxy_headers=False
+    )
 
 
 @subscribers_app.command("add")

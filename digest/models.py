@@ -149,3 +149,15 @@ class StoredSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class RateLimitWindow(SQLModel, table=True):
+    """Events counted in one window of one rate limit (digest.web.limits), when PostgreSQL shares the counts."""
+
+    __tablename__ = "rate_limit"
+
+    #: A hash of the limit's name, window and key (an address): the address itself is not stored.
+    key: str = Field(primary_key=True, max_length=64)
+    slot: int = Field(primary_key=True, sa_type=BigInteger)
+    hits: int = 0
+    expires_at: float = Field(index=True)

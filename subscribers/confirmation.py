@@ -50,7 +50,8 @@ def send_confirmation(
         recipients=[
             Recipient(
                 email=subscriber.email,
-                name=subscriber.name,
+                # The name came with the sign-up and nobody has confirmed it yet: it stays out of the To: header.
+                name=None,
                 fields=links.reader_fields(subscriber.id, mailing_list.id, subscriber.token_secret),
             )
         ],

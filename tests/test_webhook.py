@@ -27,6 +27,8 @@ from tests.test_send import _send
 
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+# The app answers its DIGEST_BASE_URL's host only.
+HOST = {"Host": "news.example.com"}
 
 
 class Signer:
@@ -65,7 +67,7 @@ def sent(engine: Engine, settings: Settings) -> dict[str, Any]:
 def client(engine: Engine, make_settings: Callable[..., Settings], signer: Signer) -> Iterator[httpx.Client]:
     """An HTTP client to the web app served on loopback, with the webhook key set."""
     app = create_app(make_settings(sendgrid_webhook_public_key=signer.public), engine=engine)
-    with serve(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+    with serve(app) as url, httpx.Client(base_url=url, timeout=10, headers=HOST) as http:
         yield http
 
 
@@ -197,7 +199,9 @@ def test_without_a_key_the_webhook_is_closed(engine, make_settings, sent, caplog
         app = create_app(make_settings(), engine=engine)
     assert [r.message for r in caplog.records if "SENDGRID_WEBHOOK_PUBLIC_KEY" in r.message], "said at start-up"
     with serve(app) as url:
-        answer = httpx.post(f"{url}/webhooks/sendgrid", json=[event(sent, "reader0@example.com", "spamreport", 1)])
+        answer = httpx.post(
+            f"{url}/webhooks/sendgrid", json=[event(sent, "reader0@example.com", "spamreport", 1)], headers=HOST
+        )
     assert answer.status_code == 403
     with Session(engine) as session:
         assert session.exec(select(DeliveryEvent)).all() == []
@@ -207,7 +211,7 @@ def test_without_a_key_the_webhook_is_closed(engine, make_settings, sent, caplog
 def test_a_malformed_public_key_is_a_server_error_not_a_crash(engine, make_settings, sent, signer) -> None:
     body = json.dumps([event(sent, "reader0@example.com", "delivered", 1)]).encode()
     with serve(create_app(make_settings(sendgrid_webhook_public_key="not-a-key"), engine=engine)) as url:
-        answer = httpx.post(f"{url}/webhooks/sendgrid", content=body, headers=signer.headers(body))
+        answer = httpx.post(f"{url}/webhooks/sendgrid", content=body, headers={**signer.headers(body), **HOST})
     assert answer.status_code == 500
     assert answer.json() == {"error": "webhook verification is misconfigured"}
 

@@ -25,12 +25,21 @@ from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import FIELDS, Personalizable
 from digest.settings import Settings
 from digest.web.editor import EMAIL_PAGE_HEADERS
-from digest.web.pages import cached_pages_environment, engine_of, list_or_404, settings_of
+from digest.web.pages import SECURITY_HEADERS, cached_pages_environment, engine_of, list_or_404, settings_of
 from subscribers.models import MailingList
 
 router = APIRouter(prefix="/editions")
 
 PUBLIC = (EditionStatus.SENDING, EditionStatus.SENT)
+# The archive's list of editions: the readers' pages' headers, cacheable (it is public).
+ARCHIVE_PAGE_HEADERS = {name: value for name, value in SECURITY_HEADERS.items() if name != "Cache-Control"}
+# An edition's web version: an email as a page (no script, no form), framed by nobody.
+PUBLIC_EDITION_HEADERS = {
+    **EMAIL_PAGE_HEADERS,
+    "Content-Security-Policy": EMAIL_PAGE_HEADERS["Content-Security-Policy"].replace(
+        "frame-ancestors 'self'", "frame-ancestors 'none'"
+    ),
+}
 FEED_ENTRIES = 30
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -137,7 +146,7 @@ def archive_page(request: Request, slug: str) -> HTMLResponse:
         language=settings.language,
         direction="rtl" if settings.language == "ar" else "ltr",
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers=ARCHIVE_PAGE_HEADERS)
 
 
 @router.get("/{slug}/feed.atom")
@@ -161,7 +170,9 @@ def archive_feed(request: Request, slug: str) -> Response:
         entries=entries,
         language=settings.language,
     )
-    return Response(feed, media_type="application/atom+xml; charset=utf-8")
+    return Response(
+        feed, media_type="application/atom+xml; charset=utf-8", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 @router.get("/{slug}/{day}", response_class=HTMLResponse)
@@ -186,4 +197,4 @@ def edition_page(request: Request, slug: str, day: str, lang: str = "") -> HTMLR
         )
     if variant is None:
         raise HTTPException(404, "no such edition")
-    return HTMLResponse(public_html(variant, f"{settings.base_url}/editions/{slug}"), headers=EMAIL_PAGE_HEADERS)
+    return HTMLResponse(public_html(variant, f"{settings.base_url}/editions/{slug}"), headers=PUBLIC_EDITION_HEADERS)

@@ -1,5 +1,5 @@
 """What the web routes share: the app's settings and engine, lists, page templates, and for the readers'
-pages security headers, bounded form bodies, signed-link lookup and rate limits.
+pages security headers, bounded form bodies, signed-link lookup, client addresses and rate limits.
 
 The readers' pages need no JavaScript and no cookies, except the preference centre's CSRF cookie. Every
 answer to a link with a token carries ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` so the
@@ -8,9 +8,7 @@ token never leaks to another site or a shared cache.
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -27,6 +25,7 @@ from digest.errors import SubscriberError
 from digest.links import BadToken, Links
 from digest.render import RTL_LANGUAGES, make_environment, templates_root
 from digest.settings import Settings
+from digest.web.limits import RateLimits, peer_address
 from subscribers.models import MailingList
 from subscribers.store import LANGUAGES, Actor, Reader, find_reader, get_list
 
@@ -215,33 +214,16 @@ Form = Annotated[Submitted, Depends(read_form)]
 
 
 def client_ip(request: Request) -> str:
-    """The client's address (behind a proxy, run uvicorn with --proxy-headers so this is the reader's)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address: the connection's, or behind a proxy listed in DIGEST_TRUSTED_PROXIES the address
+    that proxy says it forwarded for (X-Forwarded-For from anyone else is ignored)."""
+    return peer_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        settings_of(request).trusted_proxies,
+    )
 
 
-class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds per key, kept in this process's memory.
-
-    Enough for one `digest serve` process; several processes each count on their own.
-    """
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._events: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> float | None:
-        """None when ``key`` may go on (and counts it), else the seconds to wait."""
-        now = self.clock()
-        events = self._events.setdefault(key, deque())
-        while events and events[0] <= now - self.window:
-            events.popleft()
-        if len(events) >= self.limit:
-            return events[0] + self.window - now
-        events.append(now)
-        if len(self._events) > 10_000:
-            # Forget keys whose window passed so a flood of addresses cannot grow memory for ever.
-            for stale in [k for k, v in self._events.items() if not v or v[-1] <= now - self.window]:
-                del self._events[stale]
-        return None
+def rate_limits(request: Request) -> RateLimits:
+    """The app's rate limits (shared between processes when Redis or PostgreSQL hold them)."""
+    limits: RateLimits = request.app.state.rate_limits
+    return limits

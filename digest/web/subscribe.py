@@ -19,12 +19,12 @@ from digest.inputs import MAX_SECTION_LENGTH, check_text
 from digest.mail import get_backend
 from digest.models import Edition
 from digest.settings import Settings
+from digest.web.limits import Limit, client_key, mailbox_and_domain
 from digest.web.pages import (
     LANGUAGE_NAMES,
     SECURITY_HEADERS,
     DbSession,
     Form,
-    RateLimiter,
     Submitted,
     client_ip,
     form_problem,
@@ -33,6 +33,7 @@ from digest.web.pages import (
     not_found,
     page,
     pick_language,
+    rate_limits,
     settings_of,
     verified_reader,
     web_actor,
@@ -56,25 +57,15 @@ from subscribers.store import (
 router = APIRouter()
 log = logging.getLogger(__name__)
 
-# Sign-ups per client address: enough for a family behind one router, too few for a bot.
-SUBSCRIBE_LIMIT = 5
-SUBSCRIBE_WINDOW = 600.0
-# Confirmation emails per address, whoever asks: the form must not become a way to flood someone's inbox.
-CONFIRMATIONS_PER_ADDRESS = 3
-CONFIRMATION_WINDOW = 3600.0
+# Sign-ups per client (IPv4 address or IPv6 /64): enough for a family behind one router, too few for a bot.
+SUBSCRIBE_LIMIT = Limit("subscribe", 5, 600.0)
+# Confirmation emails per mailbox (sub-addresses are one mailbox) and per domain, whoever asks: the form must not
+# become a way to flood someone's inbox, or a small company's.
+CONFIRMATIONS_PER_MAILBOX = Limit("confirm-mailbox", 3, 3600.0)
+CONFIRMATIONS_PER_DOMAIN = Limit("confirm-domain", 100, 3600.0)
 CSRF_MAX_AGE = 2 * 3600
 CSRF_COOKIE = "digest_csrf"
 PAUSE_MAX = timedelta(days=366)
-
-
-def _limiter(request: Request, name: str, limit: int, window: float) -> RateLimiter:
-    """The app's limiter called ``name``, made on first use (one per app, so tests start afresh)."""
-    limiters: dict[str, RateLimiter] | None = getattr(request.app.state, "rate_limiters", None)
-    if limiters is None:
-        limiters = request.app.state.rate_limiters = {}
-    if name not in limiters:
-        limiters[name] = RateLimiter(limit, window)
-    return limiters[name]
 
 
 def _subscribe_form(
@@ -119,7 +110,7 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
     language = pick_language(request, str(form.get("language") or ""))
     if problem := form_problem(request, submitted, language):
         return problem
-    wait = _limiter(request, "subscribe", SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW).allow(client_ip(request))
+    wait = rate_limits(request).hit(SUBSCRIBE_LIMIT, client_key(client_ip(request)))
     if wait is not None:
         return message_page(
             request,
@@ -163,14 +154,20 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
     except SubscriberError:
         session.rollback()
         return done  # suppressed, bounced or erased: the answer must not tell
-    per_address = _limiter(request, "confirmations", CONFIRMATIONS_PER_ADDRESS, CONFIRMATION_WINDOW)
-    if (
-        result.needs_confirmation
-        and result.outcome != "unchanged"
-        and per_address.allow(result.subscriber.email_key) is None
-    ):
+    if result.needs_confirmation and result.outcome != "unchanged" and _may_confirm(request, result.subscriber.email):
         background.add_task(_send_confirmation, settings, result.subscriber, mailing_list)
     return done
+
+
+def _may_confirm(request: Request, address: str) -> bool:
+    """Whether one more confirmation email may go to ``address``'s mailbox and domain (and count it)."""
+    mailbox, domain = mailbox_and_domain(address)
+    limits = rate_limits(request)
+    if limits.blocked(CONFIRMATIONS_PER_DOMAIN, domain) is not None:
+        return False
+    return (
+        limits.hit(CONFIRMATIONS_PER_MAILBOX, mailbox) is None and limits.hit(CONFIRMATIONS_PER_DOMAIN, domain) is None
+    )
 
 
 def _send_confirmation(settings: Settings, subscriber: Subscriber, mailing_list: MailingList) -> None:

@@ -4,7 +4,8 @@ Revision ID: c3e8a1f4d7b2
 Revises: 5b7c9e1d3f20
 Create Date: 2026-11-30 13:30:00.000000
 
-A table keeps the random link-signing key `digest init` generates when DIGEST_SECRET_KEY is unset. Every
+A table counts rate-limit windows shared by several `digest serve` processes on PostgreSQL, another keeps the
+random link-signing key `digest init` generates when DIGEST_SECRET_KEY is unset. Every
 subscriber gets a random ``token_secret`` that signs their links (links made before this revision stop
 verifying: they carried no secret and could act on a later reader who took over an erased one's id). Lists get
 a ``public`` flag (all existing ones public). On SQLite the tables whose ids reach links, provider events or
@@ -37,6 +38,15 @@ def upgrade() -> None:
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('name'),
     )
+    op.create_table(
+        'rate_limit',
+        sa.Column('key', sa.String(length=64), nullable=False),
+        sa.Column('slot', sa.BigInteger(), nullable=False),
+        sa.Column('hits', sa.Integer(), nullable=False),
+        sa.Column('expires_at', sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint('key', 'slot'),
+    )
+    op.create_index('ix_rate_limit_expires_at', 'rate_limit', ['expires_at'])
     op.add_column('mailing_list', sa.Column('public', sa.Boolean(), nullable=False, server_default=sa.true()))
     op.add_column('subscriber', sa.Column('token_secret', sa.String(length=64), nullable=True))
     subscriber = sa.table('subscriber', sa.column('id', sa.Integer()), sa.column('token_secret', sa.String()))
@@ -62,6 +72,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_rate_limit_expires_at', table_name='rate_limit')
+    op.drop_table('rate_limit')
     op.drop_table('stored_secret')
     with op.batch_alter_table('subscriber') as batch:
         batch.drop_column('token_secret')
