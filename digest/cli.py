@@ -531,9 +531,7 @@ def serve(
     app_ = create_app(state.settings, engine=state.ready_engine())
     # X-Forwarded-For is read by the app from DIGEST_TRUSTED_PROXIES only; uvicorn's own reading would believe
     # any local process (its default trusts 127.0.0.1).
-    uvicorn.run(
-        app_, host=host, port=port, log_level="info", log_config=uvicorn_log_config(), proxy_headers=False
-    )
+    uvicorn.run(app_, host=host, port=port, log_level="info", log_config=uvicorn_log_config(), proxy_headers=False)
 
 
 @subscribers_app.command("add")
