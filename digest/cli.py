@@ -97,16 +97,19 @@ class State:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings()
-            if not self._settings.secret_key:
-                # The engine needs the settings' database URL, hence the two steps.
-                self._settings = with_stored_secret(self._settings, self.engine)
+            settings = load_settings()
+            if not settings.secret_key:
+                # Without DIGEST_SECRET_KEY the key is in the database the settings name.
+                self._engine = self._engine or make_engine(settings.database_url)
+                settings = with_stored_secret(settings, self._engine)
+            self._settings = settings
         return self._settings
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.settings.database_url)
+            url = self.settings.database_url  # may make the engine itself (to read the stored key)
+            self._engine = self._engine or make_engine(url)
         return self._engine
 
     def close(self) -> None:
