@@ -13,18 +13,23 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
+from sqlmodel import select
 
+from digest.db import open_session
 from digest.settings import Settings
 from digest.web.app import create_app
 from digest.web.limits import Limit, MemoryCounters, RateLimits, RedisCounters, client_key
+from subscribers.models import Subscriber, SubscriptionStatus
+from subscribers.store import remove_subscriber, suppress
 from tests.conftest import SAMPLE_DAY
 from tests.editions import build_sample
-from tests.subscribers_helpers import read_messages
+from tests.subscribers_helpers import make_reader, read_messages, subscription
 
 PASSWORD = "a-long-editor-password"
 PAGE = f"/editor/quotidien/{SAMPLE_DAY}"
@@ -252,3 +257,52 @@ def test_digest_serve_ignores_forwarded_for_from_untrusted_peers_and_logs_no_tok
         output = server.communicate(timeout=10)[0].decode()
     assert answers == [200] * 5 + [429] * 2, "X-Forwarded-For from an untrusted peer must not reset the limit"
     assert "GET /u/" in output and token not in output and "c2lnbmF0" not in output
+
+
+# --- Sign-up timing -----------------------------------------------------------------------------------
+
+
+def test_a_sign_up_answers_after_the_same_work_whatever_the_address(
+    make_settings: Callable[..., Settings], engine: Engine
+) -> None:
+    """The database work done before the answer leaves is the same for a new, a known, an unsubscribed and a
+    suppressed address (the sign-up itself happens after the answer), so timing cannot tell them apart."""
+    settings = make_settings()
+    make_reader(engine, "known@example.com")
+    make_reader(engine, "left@example.com")
+    with open_session(engine) as session:
+        remove_subscriber(session=session, email="left@example.com")
+        suppress(session=session, email="bounced@example.com", reason="bounced")
+        session.commit()
+    statements: list[str] = []
+    before_answer: dict[str, int] = {}
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    app = create_app(settings, engine=engine)
+
+    async def probe(scope: Any, receive: Any, send: Any) -> None:
+        async def watch(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                before_answer[current] = len(statements)
+            await send(message)
+
+        await app(scope, receive, watch)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        answers = {}
+        for current in ("new@example.com", "known@example.com", "left@example.com", "bounced@example.com"):
+            statements.clear()
+            http = TestClient(probe, base_url=settings.base_url, client=(f"192.0.2.{len(answers) + 1}", 1))
+            answers[current] = http.post("/subscribe", data={"email": current, "language": "en"})
+            assert len(statements) > before_answer[current], "the sign-up still happens, after the answer"
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len({answer.text for answer in answers.values()}) == 1
+    assert len(set(before_answer.values())) == 1, before_answer
+    with open_session(engine) as session:
+        new = session.exec(select(Subscriber).where(Subscriber.email == "new@example.com")).one()
+    assert new.id is not None
+    assert subscription(engine, new.id, 1).status == SubscriptionStatus.PENDING

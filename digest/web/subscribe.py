@@ -5,21 +5,24 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
+from digest.db import open_session
 from digest.errors import DigestError, SubscriberError
 from digest.inputs import MAX_SECTION_LENGTH, check_text
 from digest.mail import get_backend
 from digest.models import Edition
 from digest.settings import Settings
-from digest.web.limits import Limit, client_key, mailbox_and_domain
+from digest.web.limits import Limit, RateLimits, client_key, mailbox_and_domain
 from digest.web.pages import (
     LANGUAGE_NAMES,
     SECURITY_HEADERS,
@@ -27,6 +30,7 @@ from digest.web.pages import (
     Form,
     Submitted,
     client_ip,
+    engine_of,
     form_problem,
     links_of,
     message_page,
@@ -42,6 +46,7 @@ from subscribers.addresses import normalize_email
 from subscribers.confirmation import send_confirmation
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from subscribers.store import (
+    Actor,
     Preferences,
     Reader,
     add_subscriber,
@@ -105,7 +110,9 @@ def subscribe_form(request: Request, session: DbSession, list: str | None = None
 
 @router.post("/subscribe", response_class=HTMLResponse)
 def subscribe(request: Request, session: DbSession, submitted: Form, background: BackgroundTasks) -> Response:
-    """Sign up: always the same answer whether or not the address is known; the email goes out afterwards."""
+    """Sign up: the same answer after the same work whatever the address's state (new, known, unsubscribed,
+    suppressed), so neither the page nor its timing tells them apart. Only the form is checked before answering;
+    the sign-up itself (:func:`_sign_up`) runs once the answer has left."""
     form = submitted.form
     language = pick_language(request, str(form.get("language") or ""))
     if problem := form_problem(request, submitted, language):
@@ -136,33 +143,59 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
         check_text(name, "name", max_length=200)
     except SubscriberError:
         return _subscribe_form(request, mailing_list, language, email=email, error="invalid_name")
-    expire_pending(session=session)
-    known = find_subscriber(session=session, email=address)
-    try:
-        # A stranger must not change a known reader's details: only new readers bring their name and language.
-        result = add_subscriber(
-            session=session,
-            mailing_list=mailing_list,
-            email=address,
-            name=None if known else name or None,
-            language=None if known else language,
-            actor=web_actor(request),
-        )
-    except IntegrityError:
-        session.rollback()  # the same address signed up at the same moment elsewhere: that one wins
-        return done
-    except SubscriberError:
-        session.rollback()
-        return done  # suppressed, bounced or erased: the answer must not tell
-    if result.needs_confirmation and result.outcome != "unchanged" and _may_confirm(request, result.subscriber.email):
-        background.add_task(_send_confirmation, settings, result.subscriber, mailing_list)
+    assert mailing_list.id is not None
+    signup = SignUp(mailing_list.id, address, name or None, language, web_actor(request))
+    background.add_task(_sign_up, settings, engine_of(request), rate_limits(request), signup)
     return done
 
 
-def _may_confirm(request: Request, address: str) -> bool:
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    """What a sign-up form asked for, checked, to be done after the answer."""
+
+    list_id: int
+    address: str
+    name: str | None
+    language: str
+    actor: Actor
+
+
+def _sign_up(settings: Settings, engine: Engine, limits: RateLimits, signup: SignUp) -> None:
+    """Subscribe and send the confirmation email (within the mailbox's and domain's caps). Runs after the
+    answer; a suppressed, erased or racing address just ends here."""
+    with open_session(engine) as session:
+        expire_pending(session=session)
+        mailing_list = session.get(MailingList, signup.list_id)
+        if mailing_list is None:
+            return
+        known = find_subscriber(session=session, email=signup.address)
+        try:
+            # A stranger must not change a known reader's details: only new readers bring their name and language.
+            result = add_subscriber(
+                session=session,
+                mailing_list=mailing_list,
+                email=signup.address,
+                name=None if known else signup.name,
+                language=None if known else signup.language,
+                actor=signup.actor,
+            )
+        except IntegrityError:
+            session.rollback()  # the same address signed up at the same moment elsewhere: that one wins
+            return
+        except SubscriberError:
+            session.rollback()  # suppressed, bounced or erased: nothing to do, and the answer told nothing
+            return
+        if (
+            result.needs_confirmation
+            and result.outcome != "unchanged"
+            and _may_confirm(limits, result.subscriber.email)
+        ):
+            _send_confirmation(settings, result.subscriber, mailing_list)
+
+
+def _may_confirm(limits: RateLimits, address: str) -> bool:
     """Whether one more confirmation email may go to ``address``'s mailbox and domain (and count it)."""
     mailbox, domain = mailbox_and_domain(address)
-    limits = rate_limits(request)
     if limits.blocked(CONFIRMATIONS_PER_DOMAIN, domain) is not None:
         return False
     return (
