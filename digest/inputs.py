@@ -16,6 +16,8 @@ from digest.errors import SubscriberError
 CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 MAX_SECTION_LENGTH = 60
 SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+# What a list created before these rules may be called: anything else names no list.
+ANY_SLUG = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Words a list's URLs (/editions/<slug>, /editor/<slug>/...) or the site's routes already use, and names that
 # mean something as a path.
 RESERVED_SLUGS = frozenset(
@@ -35,7 +37,6 @@ RESERVED_SLUGS = frozenset(
         "confirm",
         "unsubscribe",
         "preferences",
-        "test",
         "u",
         "p",
         "c",
@@ -54,8 +55,16 @@ def check_text(value: str, what: str, *, max_length: int) -> str:
     return value
 
 
-def check_slug(slug: str) -> str:
-    """``slug`` when it can name a list in URLs and file paths, else SubscriberError saying why."""
+def check_slug(slug: str, *, existing: bool = False) -> str:
+    """``slug`` when it can name a new list in URLs and file paths, else SubscriberError saying why.
+
+    With ``existing`` (a lookup), only what a list may already be called is required: a slug that cannot be
+    a list's is refused before it reaches a query.
+    """
+    if existing:
+        if not ANY_SLUG.fullmatch(slug):
+            raise SubscriberError(f"no list {slug[:80]!r}")
+        return slug
     if not SLUG.fullmatch(slug):
         raise SubscriberError(
             f"list slug {slug[:80]!r} must be 1 to 64 ASCII letters, digits, '-' or '_', starting with a letter "

@@ -29,6 +29,8 @@ PURPOSES = tuple(LIFETIMES)
 # Clocks of several servers may disagree a little; a token from further in the future is forged.
 CLOCK_SKEW_SECONDS = 300
 MAX_TOKEN_LENGTH = 200
+# Subscriber and list ids are INTEGER columns: a larger number names nobody (and would fail the query).
+MAX_ID = 2**31 - 1
 _SIGNATURE_LENGTH = 43  # 32 bytes of HMAC-SHA256 in unpadded base64
 
 
@@ -50,10 +52,12 @@ def _purpose_key(key: str, purpose: str) -> bytes:
 
 
 def _number(text: str) -> int | None:
-    """``text`` as a non-negative integer written the one way str() writes it, else None."""
+    """``text`` as a non-negative 64-bit integer (what the databases store) written the one way str() writes it,
+    else None."""
     if not text.isascii() or not text.isdigit() or len(text) > 19 or (text[0] == "0" and len(text) > 1):
         return None
-    return int(text)
+    value = int(text)
+    return value if value < 2**63 else None
 
 
 class Links:
@@ -95,7 +99,7 @@ class Links:
         if len(parts) != 4 or len(parts[3]) != _SIGNATURE_LENGTH:
             raise BadToken(purpose)
         subscriber, mailing_list, issued = (_number(part) for part in parts[:3])
-        if subscriber is None or mailing_list is None or issued is None:
+        if subscriber is None or mailing_list is None or issued is None or max(subscriber, mailing_list) > MAX_ID:
             raise BadToken(purpose)
         age = self._clock() - issued
         if age > LIFETIMES[purpose] or age < -CLOCK_SKEW_SECONDS:

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.links import DAY, BadToken, Links
+from digest.links import DAY, MAX_ID, BadToken, Links
 
-ids = st.integers(min_value=1, max_value=2**40)
+ids = st.integers(min_value=1, max_value=MAX_ID)
 NOW = 1_764_230_400.0
 SECRET = "reader-secret"
 
@@ -115,3 +115,10 @@ def test_reader_fields_are_the_links_each_method_makes(subscriber: int, mailing_
     }
     token = fields["preferences_url"].rsplit("/", 1)[1]
     assert links.verify("preferences", token, SECRET).subscriber_id == subscriber
+
+
+def test_ids_no_row_can_have_are_refused_before_any_lookup() -> None:
+    links = at(NOW)
+    with pytest.raises(BadToken):
+        links.claim("unsubscribe", links.token("unsubscribe", MAX_ID + 1, 1, SECRET))
+    assert links.claim("unsubscribe", links.token("unsubscribe", MAX_ID, 1, SECRET)).subscriber_id == MAX_ID

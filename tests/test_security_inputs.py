@@ -170,3 +170,25 @@ def test_an_editor_password_under_12_characters_is_refused(monkeypatch, tmp_path
     monkeypatch.setenv("DIGEST_EDITOR_PASSWORD", "hunter2")
     with pytest.raises(ConfigError, match="DIGEST_EDITOR_PASSWORD: has 7 characters: at least 12"):
         load_settings()
+
+
+def test_hostile_identifiers_are_not_found_never_a_server_error(settings: Settings, engine: Engine) -> None:
+    with client(settings, engine) as http:
+        for number in ("2147483648", "9999999999", "9999999999999999999", "99999999999999999999"):
+            for kind in ("u", "p", "c"):
+                token = f"{number}.{number}.1764230400.{'A' * 43}"
+                assert http.get(f"/{kind}/{token}").status_code == 404
+                assert http.post(f"/{kind}/{token}").status_code == 404
+        for path in (
+            "/subscribe?list=%00",
+            "/editions/%00",
+            "/editions/q%00/feed.atom",
+            "/editions/a.b/2025-11-27",
+        ):
+            assert http.get(path).status_code == 404, path
+        answer = http.post(
+            "/subscribe",
+            data={"email": "amina@example.com", "list": "quotidien"},
+            headers={"User-Agent": "bot\x00\x01"},
+        )
+        assert answer.status_code == 200

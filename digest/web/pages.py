@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from digest.db import open_session
 from digest.errors import SubscriberError
+from digest.inputs import CONTROL_CHARACTERS, check_slug
 from digest.links import BadToken, Links
 from digest.render import RTL_LANGUAGES, make_environment, templates_root
 from digest.settings import Settings
@@ -58,9 +59,9 @@ def engine_of(request: Request) -> Engine:
 
 
 def list_or_404(session: Session, slug: str) -> MailingList:
-    """The list named ``slug``, or a 404 page."""
+    """The list named ``slug``, or a 404 page (also for a slug no list can have, before any query)."""
     try:
-        return get_list(session=session, slug=slug)
+        return get_list(session=session, slug=check_slug(slug, existing=True))
     except SubscriberError as err:
         raise HTTPException(404, f"no list {slug!r}") from err
 
@@ -107,7 +108,8 @@ def verified_reader(request: Request, session: Session, purpose: str, token: str
 
 def web_actor(request: Request) -> Actor:
     """The consent log's record of who acted: the web, with the client's address and user agent."""
-    return Actor(source="web", ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+    agent = request.headers.get("user-agent")
+    return Actor(source="web", ip=client_ip(request), user_agent=CONTROL_CHARACTERS.sub("", agent) if agent else None)
 
 
 def pick_language(request: Request, *candidates: str | None) -> str:

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 
 from digest.db import open_session
 from digest.errors import DigestError, SubscriberError
-from digest.inputs import MAX_SECTION_LENGTH, check_text
+from digest.inputs import MAX_SECTION_LENGTH, check_slug, check_text
 from digest.mail import get_backend
 from digest.models import Edition
 from digest.settings import Settings
@@ -93,7 +93,7 @@ def _subscribe_form(
 def _find_list(session: Session, slug: str) -> MailingList | None:
     """The public list ``slug`` (readers sign up to public lists only), or None."""
     try:
-        found = get_list(session=session, slug=slug)
+        found = get_list(session=session, slug=check_slug(slug, existing=True))
     except SubscriberError:
         return None
     return found if found.public else None
