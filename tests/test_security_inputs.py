@@ -3,10 +3,12 @@ header, a path or a rendered variant; sections limited; list slugs validated; pr
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -15,8 +17,10 @@ from digest.errors import ConfigError, MailError, SubscriberError
 from digest.mail.base import Batch, Content, Recipient
 from digest.mail.outbox import OutboxBackend
 from digest.settings import Settings, load_settings
+from digest.web.app import create_app
 from subscribers.models import Subscriber, Subscription, SubscriptionStatus
 from subscribers.store import add_subscriber, create_list, get_list
+from tests.editions import build_sample
 from tests.subscribers_helpers import (
     client,
     csrf_of,
@@ -192,3 +196,59 @@ def test_hostile_identifiers_are_not_found_never_a_server_error(settings: Settin
             headers={"User-Agent": "bot\x00\x01"},
         )
         assert answer.status_code == 200
+
+
+def test_hostile_form_and_query_values_never_make_a_server_error(make_settings, engine: Engine) -> None:
+    """NUL bytes, huge numbers and impossible keys in the readers' and the editor's forms and queries: 4xx or a
+    refusal on the page, never a 500 (PostgreSQL refuses NUL in text, SQLite integers past 64 bits)."""
+    settings = make_settings(editor_password="a-long-editor-password")
+    build_sample(engine, settings)
+    sid, lid = make_reader(engine, "amina@example.com")
+    auth = {"Authorization": "Basic " + base64.b64encode(b"e:a-long-editor-password").decode()}
+    http = TestClient(create_app(settings, engine=engine), base_url=settings.base_url, raise_server_exceptions=False)
+    bad = []
+    url = local(links(settings).preferences_url(sid, lid, secret_of(engine, sid)), settings)
+    page = http.get(url)
+    csrf = csrf_of(page.text)
+    for data in [
+        {"csrf": csrf, "list": "99999999999999999999999", "frequency": "daily", "format": "html"},
+        {"csrf": csrf, "language": "\x00", "frequency": "daily", "format": "html"},
+        {"csrf": csrf, "frequency": "\x00", "format": "html"},
+        {"csrf": csrf, "paused_until": "9999-12-31"},
+        {"csrf": csrf, "paused_until": "\x00"},
+        {"csrf": "\x00"},
+    ]:
+        r = http.post(url, data=data)
+        if r.status_code >= 500:
+            bad.append(("prefs", data, r.status_code))
+    for path in [
+        "/editor/quotidien/2025-11-27/variant?key=%00",
+        "/editor/quotidien/2025-11-27/variant.txt?key=%00",
+        "/editor/quotidien/2025-11-27?variant=%00",
+        "/editor/%00/2025-11-27",
+        "/editions/quotidien/2025-11-27?lang=%00",
+        "/subscribe?lang=%00",
+        "/p/%00",
+        "/u/%00",
+        "/c/" + "9" * 300,
+    ]:
+        r = http.get(path, headers=auth)
+        if r.status_code >= 500:
+            bad.append((path, r.status_code))
+    page = http.get("/editor/quotidien/2025-11-27", headers=auth)
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    for action, data in [
+        ("pin", {"url": "\x00"}),
+        ("drop", {"url": "x\x00"}),
+        ("intro", {"intro": "\x00\r\n"}),
+        ("test", {"to": "a\x00@b.c", "key": "\x00"}),
+        ("test", {"to": "ed@example.com", "key": "\x00"}),
+    ]:
+        r = http.post(f"/editor/quotidien/2025-11-27/{action}", data={"csrf": csrf, **data}, headers=auth)
+        if r.status_code >= 500:
+            bad.append((action, data, r.status_code))
+    for data in [{"email": "a@b.c", "language": "\x00"}, {"email": "\x00"}, {"email": "a@b.c", "list": "x" * 500}]:
+        r = http.post("/subscribe", data=data)
+        if r.status_code >= 500:
+            bad.append(("subscribe", data, r.status_code))
+    assert bad == []

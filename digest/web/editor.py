@@ -37,6 +37,7 @@ from digest.edition import (
     variant_key,
 )
 from digest.errors import DigestError, EditionError, SubscriberError
+from digest.inputs import CONTROL_CHARACTERS
 from digest.lint import load_issues
 from digest.mail import get_backend
 from digest.mail.base import Batch, Content, Recipient, sender_address
@@ -80,6 +81,8 @@ EDITOR_PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "X-Robots-Tag": "noindex",
 }
+# Line breaks and tabs are fine in the editor's note; the other control characters are not.
+_NOTE_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Failed editor logins: a few typos per client, and a ceiling for everyone together so that a guesser spread
 # over many addresses gains nothing. Past either, every login (the right one too) waits for the window.
 LOGIN_FAILURES_PER_CLIENT = Limit("editor-login-client", 10, 60.0)
@@ -419,6 +422,8 @@ def _variant(session: Session, mailing_list: MailingList, day: date, key: str) -
     edition = find_edition(session, mailing_list, day)
     if edition is None:
         raise HTTPException(404, f"no {day} edition of {mailing_list.slug}")
+    if CONTROL_CHARACTERS.search(key) or len(key) > 64:
+        raise HTTPException(404, "no such variant")  # no key holds one: refused before the query
     found = session.exec(
         select(EditionVariant).where(EditionVariant.edition_id == edition.id, col(EditionVariant.key) == key)
     ).first()
@@ -505,7 +510,9 @@ def editor_restore(request: Request, slug: str, day: str, csrf: Token, url: Url)
 def editor_intro(
     request: Request, slug: str, day: str, csrf: Token, intro: Annotated[str, Form(max_length=1000)] = ""
 ) -> Response:
-    """Write the short note shown above the headlines."""
+    """Write the short note shown above the headlines (several lines, but no other control character)."""
+    if _NOTE_CONTROLS.search(intro):
+        return _editor_page(request, slug, _parse_day(day), error="the intro must not contain control characters")
     return _act(request, slug, day, csrf, _change(request, lambda c: with_intro(c, intro), "intro"))
 
 
