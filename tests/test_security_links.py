@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine
+from alembic import command as alembic_command
+from sqlalchemy import Engine, text
 
-from digest.db import open_session
+from digest.db import alembic_config, make_engine, open_session
 from digest.settings import Settings
 from digest.web.app import ScrubTokens, uvicorn_log_config
-from subscribers.models import SubscriptionStatus
+from subscribers.models import Subscriber, SubscriptionStatus
 from subscribers.store import remove_subscriber
 from tests.subscribers_helpers import client, links, local, make_reader, secret_of, subscription
 
@@ -56,3 +57,42 @@ def test_tokens_are_scrubbed_from_the_access_log() -> None:
     assert ScrubTokens().filter(record)
     assert "c2lnbmF0dXJl" not in record.getMessage()
     assert "/u/… " in record.getMessage() or "/u/…?" in record.getMessage()
+
+
+def test_the_upgrade_keeps_every_row_gives_each_reader_a_secret_and_stops_id_reuse(database_url: str) -> None:
+    engine = make_engine(database_url)
+    config = alembic_config(engine)
+    alembic_command.upgrade(config, "5b7c9e1d3f20")
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO mailing_list (slug, name, created_at) VALUES ('q', 'Q', CURRENT_TIMESTAMP)")
+        )
+        for n in (1, 2, 3):
+            connection.execute(
+                text(
+                    "INSERT INTO subscriber (email, email_key, status, created_at) "
+                    f"VALUES ('r{n}@example.com', 'r{n}@example.com', 'active', CURRENT_TIMESTAMP)"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO subscription (subscriber_id, list_id, status, frequency, format, created_at, "
+                    f"updated_at) VALUES ({n}, 1, 'active', 'daily', 'html', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                )
+            )
+    alembic_command.upgrade(config, "head")
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT count(*) FROM subscription")).scalar_one() == 3, "no cascade"
+        secrets = connection.execute(text("SELECT token_secret FROM subscriber")).scalars().all()
+        assert len(set(secrets)) == 3 and all(len(secret) >= 20 for secret in secrets)
+        assert connection.execute(text("SELECT public FROM mailing_list")).scalar_one()
+        connection.execute(text("DELETE FROM subscription WHERE subscriber_id = 3"))
+        connection.execute(text("DELETE FROM subscriber WHERE id = 3"))
+    with open_session(engine) as session:
+        newcomer = Subscriber(email="new@example.com", email_key="new@example.com")
+        session.add(newcomer)
+        session.commit()
+        assert newcomer.id == 4, "the deleted newest id is not handed out again"
+    alembic_command.downgrade(config, "5b7c9e1d3f20")
+    alembic_command.upgrade(config, "head")
+    engine.dispose()
