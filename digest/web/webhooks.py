@@ -10,6 +10,7 @@ from __future__ import annotations
 import binascii
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -139,16 +140,46 @@ def _bounded_int(digits: str) -> int:
     return int(digits)
 
 
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
+def _nesting(body: bytes) -> int:
+    """How deep ``body``'s arrays and objects nest (outside strings), counted up to MAX_DEPTH + 1."""
+    depth = deepest = 0
+    in_string = False
+    escaped_until = -1
+    for match in _STRUCTURE.finditer(body):
+        position, char = match.start(), match.group()
+        if position < escaped_until:
+            continue
+        if in_string:
+            if char == b"\\":
+                escaped_until = position + 2
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                break
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
 def parse_events(body: bytes) -> list[Any]:
     """The JSON array of events in ``body``, or ValueError saying why it is not one we accept.
 
     Refused: not JSON, not an array, nesting deeper than MAX_DEPTH, integers outside 64 bits (also as the
     digits of a string), NUL characters: none can come from SendGrid and each made the database fail.
     """
+    if _nesting(body) > MAX_DEPTH:
+        # Checked before parsing: the parser would recurse once per level (a RecursionError at 100k levels).
+        raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
     try:
         events = json.loads(body, parse_int=_bounded_int)
-    except RecursionError as err:
-        raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels") from err
     except ValueError as err:
         raise ValueError("the body is not JSON") from err
     if not isinstance(events, list):
