@@ -60,7 +60,7 @@ def bench_personalize(readers: int = 100_000, naive_readers: int = 200) -> list[
     html = Personalizable.compile(variant.html)
     text = Personalizable.compile(variant.text)
     links = Links("https://news.example.com", ["bench"])
-    fields = [links.reader_fields(i, 1) for i in range(readers)]
+    fields = [links.reader_fields(i, 1, f"secret-{i}") for i in range(readers)]
 
     def fill_all() -> None:
         for values in fields:
@@ -78,7 +78,8 @@ def bench_personalize(readers: int = 100_000, naive_readers: int = 200) -> list[
             "".join(text_pieces)
 
     fill_floor = timed(join_all)
-    sign_seconds = timed(lambda: [links.reader_fields(i, 1) for i in range(readers)])
+    reader_secrets = [f"secret-{i}" for i in range(readers)]
+    sign_seconds = timed(lambda: [links.reader_fields(i, 1, reader_secrets[i]) for i in range(readers)])
     # Floor of the signing: the two HMAC-SHA256 computations alone, one-shot, nothing formatted.
     key = b"k" * 32
 

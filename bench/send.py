@@ -80,8 +80,8 @@ def populate(database_url: str, readers: int) -> Settings:
             chunk = range(start, min(start + 50_000, readers))
             connection.execute(
                 text(
-                    "INSERT INTO subscriber (id, email, email_key, name, language, status, created_at) "
-                    "VALUES (:id, :email, :email, :name, :language, 'active', :now)"
+                    "INSERT INTO subscriber (id, email, email_key, name, language, status, created_at, token_secret) "
+                    "VALUES (:id, :email, :email, :name, :language, 'active', :now, :secret)"
                 ),
                 [
                     {
@@ -90,6 +90,7 @@ def populate(database_url: str, readers: int) -> Settings:
                         "name": f"Reader {i}",
                         "language": languages[i % 5],
                         "now": now,
+                        "secret": f"bench-secret-{i}",
                     }
                     for i in chunk
                 ],

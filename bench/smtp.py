@@ -32,7 +32,7 @@ def bench_smtp(messages: int = 10_000) -> list[Figure]:
         Batch(
             content=content,
             recipients=[
-                Recipient(email=f"reader{i}@example.ma", fields=links.reader_fields(i, 1), delivery_id=i)
+                Recipient(email=f"reader{i}@example.ma", fields=links.reader_fields(i, 1, f"secret-{i}"), delivery_id=i)
                 for i in range(first, min(first + BATCH, messages))
             ],
             sender="Le Quotidien <news@example.com>",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -13,6 +14,12 @@ from sqlmodel import Session, create_engine, select
 
 from digest.errors import ConfigError, DigestError
 from subscribers.models import MailingList
+
+if TYPE_CHECKING:
+    from digest.settings import Settings
+
+# The name of the generated link-signing key in the stored_secret table.
+SIGNING_KEY = "signing_key"
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -75,3 +82,29 @@ def check_initialised(engine: Engine) -> None:
         raise ConfigError(f"DATABASE_URL: cannot open the database ({err})") from err
     if "delivery" not in tables:
         raise DigestError(f"the database at {engine.url.render_as_string()} is not set up: run `digest init`")
+
+
+def ensure_stored_secret(engine: Engine) -> bool:
+    """Generate and store the random signing key unless one is stored; True when it was generated now."""
+    from digest.models import StoredSecret
+
+    with open_session(engine) as session:
+        if session.get(StoredSecret, SIGNING_KEY) is not None:
+            return False
+        session.add(StoredSecret(name=SIGNING_KEY, value=secrets.token_urlsafe(32)))
+        session.commit()
+        return True
+
+
+def with_stored_secret(settings: Settings, engine: Engine) -> Settings:
+    """``settings`` with the stored signing key when DIGEST_SECRET_KEY is unset (unchanged when none is stored)."""
+    if settings.secret_key:
+        return settings
+    from digest.models import StoredSecret
+
+    try:
+        with open_session(engine) as session:
+            stored = session.get(StoredSecret, SIGNING_KEY)
+    except SQLAlchemyError:
+        return settings  # not initialised yet: signing_keys() says to run `digest init`
+    return settings.model_copy(update={"secret_key": stored.value}) if stored else settings

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, Integer, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
-from subscribers.models import utcnow
+from subscribers.models import NEVER_REUSED_IDS, utcnow
 
 
 def _ts(nullable: bool) -> Column[datetime]:
@@ -92,6 +92,8 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text("status = 'queued'"),
             postgresql_where=text("status = 'queued'"),
         ),
+        # Delivery ids come back in the provider's events: a reused one would credit another reader.
+        NEVER_REUSED_IDS,
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=ROW_ID)
@@ -147,3 +149,25 @@ class DeliveryEvent(SQLModel, table=True):
     event: str = Field(max_length=32)
     occurred_at: datetime = Field(sa_column=_ts(nullable=False))
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class StoredSecret(SQLModel, table=True):
+    """A secret `digest init` generated, kept in the database so every process of the site shares it."""
+
+    __tablename__ = "stored_secret"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+
+
+class RateLimitWindow(SQLModel, table=True):
+    """Events counted in one window of one rate limit (digest.web.limits), when PostgreSQL shares the counts."""
+
+    __tablename__ = "rate_limit"
+
+    #: A hash of the limit's name, window and key (an address): the address itself is not stored.
+    key: str = Field(primary_key=True, max_length=64)
+    slot: int = Field(primary_key=True, sa_type=BigInteger)
+    hits: int = 0
+    expires_at: float = Field(index=True)

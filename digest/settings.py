@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import string
 from pathlib import Path
@@ -13,12 +14,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, SubscriberError
+from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
 
 SAMPLE_FEED = Path(__file__).parent / "samples" / "feed.xml"
 SAMPLE_SUBSCRIBERS = Path(__file__).parent / "samples" / "subscribers.csv"
-# Signs links only when no real mail can leave (outbox, console); smtp and sendgrid refuse it.
-DEMO_SECRET_KEY = "digest-demo-key-not-secret"
+# Keys anyone could guess: published ones (the old demo key, placeholders) and ones short enough to guess.
+# `digest serve` refuses to start with one of them.
+KNOWN_WEAK_KEYS = frozenset(
+    {"digest-demo-key-not-secret", "change-me", "changeme", "secret", "secret-key", "password", "test-secret"}
+)
+MIN_KEY_LENGTH = 16
+# The editor's password guards approval and test sends; HTTP Basic is rate limited, but short ones still fall.
+MIN_EDITOR_PASSWORD = 12
 
 # The sample publication's name as readers of other languages know it: used while DIGEST_PUBLICATION_NAME
 # keeps its default, so that the demo's Arabic readers get Arabic chrome. A real publication sets
@@ -141,12 +149,57 @@ class Settings(BaseSettings):
             weights[name.strip()] = weight
         return weights
 
-    @field_validator("sources", "section_order", "sections", "tracking", mode="before")
+    redis_url: str | None = Field(None, validation_alias="DIGEST_REDIS_URL")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias="DIGEST_TRUSTED_PROXIES"
+    )
+
+    @field_validator("sources", "section_order", "sections", "tracking", "trusted_proxies", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as err:
+                raise ValueError(f"{network!r} is not an IP address or network like 10.0.0.0/8") from err
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be a redis:// URL (got {value!r})")
+        return value or None
+
+    @field_validator("editor_password")
+    @classmethod
+    def _check_editor_password(cls, value: str | None) -> str | None:
+        if value and len(value) < MIN_EDITOR_PASSWORD:
+            raise ValueError(f"has {len(value)} characters: at least {MIN_EDITOR_PASSWORD}")
+        return value or None
+
+    @field_validator("list_slug")
+    @classmethod
+    def _check_list_slug(cls, value: str) -> str:
+        try:
+            return check_slug(value)
+        except SubscriberError as err:
+            raise ValueError(str(err)) from err
+
+    @field_validator("sections", "section_order")
+    @classmethod
+    def _check_sections(cls, value: list[str]) -> list[str]:
+        try:
+            return [check_text(section, "section", max_length=MAX_SECTION_LENGTH) for section in value]
+        except SubscriberError as err:
+            raise ValueError(str(err)) from err
 
     @field_validator("tracking")
     @classmethod
@@ -265,17 +318,25 @@ class Settings(BaseSettings):
     def signing_keys(self) -> list[str]:
         """Keys for signed links, newest first (``DIGEST_SECRET_KEY`` may list old keys after commas).
 
-        Without a key only the outbox and console backends work, with an insecure demo key, since no mail
-        can reach a real reader through them.
+        Without DIGEST_SECRET_KEY the key is the random one `digest init` stored in the database (entry points
+        fill it in with :func:`digest.db.with_stored_secret`); there is no built-in key.
         """
         if self.secret_key:
             return [key.strip() for key in self.secret_key.split(",") if key.strip()]
-        if self.mail_backend in ("outbox", "console"):
-            return [DEMO_SECRET_KEY]
         raise ConfigError(
-            f"DIGEST_SECRET_KEY is required with DIGEST_MAIL_BACKEND={self.mail_backend}: "
-            "set it to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            "DIGEST_SECRET_KEY is not set and the database holds no generated key: run `digest init`, or set it "
+            "to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
+
+    def weak_keys(self) -> list[str]:
+        """Why each listed signing key is guessable (empty: none is)."""
+        problems = []
+        for number, key in enumerate(self.signing_keys(), start=1):
+            if key in KNOWN_WEAK_KEYS:
+                problems.append(f"key {number} is a published example")
+            elif len(key) < MIN_KEY_LENGTH:
+                problems.append(f"key {number} has {len(key)} characters (at least {MIN_KEY_LENGTH})")
+        return problems
 
 
 _FIELD_TO_ENV = {

@@ -23,6 +23,7 @@ from subscribers.addresses import email_hash, email_key, normalize_email
 from subscribers.admission import Source, admit
 from subscribers.export import HEADER as EXPORT_HEADER
 from subscribers.export import unsafe_cell
+from subscribers.inputs import check_text
 from subscribers.models import (
     ConsentEvent,
     MailingList,
@@ -31,6 +32,7 @@ from subscribers.models import (
     Subscription,
     SubscriptionStatus,
     Suppression,
+    new_token_secret,
     utcnow,
 )
 from subscribers.store import check_language, join_sections
@@ -98,8 +100,8 @@ def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
                 raise SubscriberError(f"{len(reader.fieldnames or []) + len(row[None])} fields, header has fewer")
             address = normalize_email(raw_email)
             name = unsafe_cell((row.get("name") or "").strip()) or None
-            if name is not None and len(name) > 200:
-                raise SubscriberError("name longer than 200 characters")
+            if name is not None:
+                check_text(name, "name", max_length=200)
             language = check_language((row.get("language") or "").strip().lower() or None)
             sections = join_sections(unsafe_cell(row.get("sections") or "").split(";"))
         except SubscriberError as err:
@@ -259,8 +261,8 @@ def _import_chunk(
         _insert_many(
             session,
             Subscriber,
-            ("email", "email_key", "name", "language", "status", "created_at"),
-            [(row.email, row.key, row.name, row.language, active, stamp) for row in new_rows],
+            ("email", "email_key", "name", "language", "status", "created_at", "token_secret"),
+            [(row.email, row.key, row.name, row.language, active, stamp, new_token_secret()) for row in new_rows],
         )
         # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
         inserted = session.execute(

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, UniqueConstraint
+from sqlalchemy import Boolean, Column, DateTime, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
     """Now, aware, in UTC (the one clock the store uses for its timestamps)."""
     return datetime.now(UTC)
+
+
+def new_token_secret() -> str:
+    """A reader's random link secret (128 bits): every signed link of theirs is bound to it."""
+    return secrets.token_urlsafe(16)
+
+
+# Ids that reach links, provider events or file names are never handed out twice: on SQLite an INTEGER
+# PRIMARY KEY without AUTOINCREMENT reuses the largest id once its row is deleted (PostgreSQL's sequences never
+# go back).
+NEVER_REUSED_IDS = {"sqlite_autoincrement": True}
 
 
 def _ts(**kwargs: object) -> Column[datetime]:
@@ -39,15 +51,20 @@ class MailingList(SQLModel, table=True):
     """A list people subscribe to, e.g. ``quotidien``."""
 
     __tablename__ = "mailing_list"
+    __table_args__ = NEVER_REUSED_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(index=True, unique=True, max_length=64)
     name: str = Field(max_length=200)
+    #: Offered in every reader's preference centre; a private (internal) list is joined only by the publisher.
+    public: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 
 class Subscriber(SQLModel, table=True):
     """One email address; ``email_key`` (lower-cased) keeps addresses unique case-insensitively."""
+
+    __table_args__ = NEVER_REUSED_IDS
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320)
@@ -55,6 +72,8 @@ class Subscriber(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, max_length=8)
     status: str = Field(default=SubscriberStatus.ACTIVE, max_length=16)
+    #: Signs this reader's links (digest.links); a new reader, even at an old address, gets a new one.
+    token_secret: str = Field(default_factory=new_token_secret, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from digest.errors import SubscriberError
+from subscribers.inputs import MAX_SECTION_LENGTH, check_text
 
 MAX_SECTIONS = 40
-MAX_SECTION_LENGTH = 60
 _SEPARATOR = ","
 
 
@@ -29,7 +29,7 @@ class Sections:
         """Sections a reader or an import asked for, cleaned; SubscriberError names a bad one."""
         cleaned: list[str] = []
         for section in names or ():
-            name = section.strip()
+            name = check_text(section.strip(), "section", max_length=MAX_SECTION_LENGTH)
             if not name:
                 continue
             if _SEPARATOR in name or len(name) > MAX_SECTION_LENGTH:

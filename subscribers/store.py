@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from digest.errors import SubscriberError
 from subscribers.addresses import email_hash, email_key, normalize_email
 from subscribers.admission import Admission, admit
+from subscribers.inputs import check_slug, check_text
 from subscribers.models import (
     ConsentEvent,
     MailingList,
@@ -90,13 +91,17 @@ def get_list(*, session: Session, slug: str) -> MailingList:
     return found
 
 
-def create_list(*, session: Session, slug: str, name: str | None = None) -> MailingList:
-    """Create the list ``slug``; SubscriberError when it exists or the slug is not a plain word."""
-    if not slug or not all(ch.isalnum() or ch in "-_" for ch in slug) or not slug.isascii() or len(slug) > 64:
-        raise SubscriberError(f"list slug {slug!r} must be at most 64 ASCII letters, digits, '-' or '_'")
+def create_list(*, session: Session, slug: str, name: str | None = None, public: bool = True) -> MailingList:
+    """Create the list ``slug``; SubscriberError when it exists or the slug is not a plain word.
+
+    Readers see a ``public`` list in their preference centre and may sign up to it; a private one is joined
+    only through the publisher (import, `digest subscribers add`)."""
+    check_slug(slug)
+    if name is not None:
+        check_text(name, "list name", max_length=200)
     if session.exec(select(MailingList).where(MailingList.slug == slug)).first():
         raise SubscriberError(f"list {slug!r} already exists")
-    mailing_list = MailingList(slug=slug, name=name or slug.capitalize())
+    mailing_list = MailingList(slug=slug, name=name or slug.capitalize(), public=public)
     session.add(mailing_list)
     session.flush()
     return mailing_list
@@ -206,8 +211,8 @@ def add_subscriber(
     address = normalize_email(email)
     check_language(language)
     wanted_sections = join_sections(sections)
-    if name is not None and len(name) > 200:
-        raise SubscriberError("name must be at most 200 characters")
+    if name is not None:
+        check_text(name, "name", max_length=200)
     suppression = is_suppressed(session=session, email=address)
     subscriber = find_subscriber(session=session, email=address)
     subscription = None
@@ -387,8 +392,8 @@ def update_preferences(
         raise SubscriberError(f"frequency must be one of {', '.join(FREQUENCIES)}")
     if preferences.format not in FORMATS:
         raise SubscriberError(f"format must be one of {', '.join(FORMATS)}")
-    if name is not None and len(name) > 200:
-        raise SubscriberError("name must be at most 200 characters")
+    if name is not None:
+        check_text(name, "name", max_length=200)
     subscriber, subscription = reader.subscriber, reader.subscription
     changes: list[str] = []
     for attr, value in (("language", language), ("name", name or None)):

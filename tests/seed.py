@@ -87,6 +87,7 @@ def add_readers(
                     "language": language,
                     "status": "active",
                     "created_at": now,
+                    "token_secret": f"secret-{e}",
                 }
                 for e in emails
             ],

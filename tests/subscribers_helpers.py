@@ -16,7 +16,7 @@ from digest.db import open_session
 from digest.links import Links
 from digest.settings import Settings
 from digest.web.app import create_app
-from subscribers.models import ConsentEvent, Subscription
+from subscribers.models import ConsentEvent, Subscriber, Subscription
 from subscribers.store import add_subscriber, get_list
 
 
@@ -66,6 +66,13 @@ def consent_kinds(engine: Engine, subscriber_id: int | None = None) -> list[str]
 def client(settings: Settings, engine: Engine) -> TestClient:
     """A test client of the whole app, addressed at DIGEST_BASE_URL."""
     return TestClient(create_app(settings, engine=engine), base_url=settings.base_url)
+
+
+def secret_of(engine: Engine, subscriber_id: int) -> str:
+    """The reader's link secret, as stored."""
+    with open_session(engine) as session:
+        found = session.get(Subscriber, subscriber_id)
+        return found.token_secret if found else "no-such-reader"
 
 
 def links(settings: Settings) -> Links:

@@ -21,7 +21,7 @@ WEB = f"/editions/quotidien/{SAMPLE_DAY}"
 
 @pytest.fixture
 def client(settings: Settings, engine) -> TestClient:
-    return TestClient(create_app(settings, engine=engine))
+    return TestClient(create_app(settings, engine=engine), base_url=settings.base_url)
 
 
 def _mark_sent(engine) -> None:

@@ -34,7 +34,7 @@ def editor_settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 def client(editor_settings: Settings, engine) -> TestClient:
-    return TestClient(create_app(editor_settings, engine=engine), headers=AUTH)
+    return TestClient(create_app(editor_settings, engine=engine), base_url=editor_settings.base_url, headers=AUTH)
 
 
 def _csrf(client: TestClient) -> str:
@@ -53,11 +53,11 @@ def _edition(engine) -> tuple[Edition, list[EditionVariant]]:
 
 
 def test_editor_needs_its_password(editor_settings: Settings, make_settings, engine) -> None:
-    open_app = TestClient(create_app(editor_settings, engine=engine))
+    open_app = TestClient(create_app(editor_settings, engine=engine), base_url=editor_settings.base_url)
     assert open_app.get(PAGE).status_code == 401
     assert open_app.get(PAGE, auth=("editor", "wrong")).status_code == 401
     assert open_app.get(PAGE, headers=AUTH).status_code == 200
-    closed = TestClient(create_app(make_settings(), engine=engine))
+    closed = TestClient(create_app(make_settings(), engine=engine), base_url="https://news.example.com")
     response = closed.get(PAGE)
     assert response.status_code == 403 and "DIGEST_EDITOR_PASSWORD" in response.text
 
@@ -138,7 +138,7 @@ def test_send_a_test_to_given_addresses(client: TestClient, editor_settings: Set
 def test_approve_refuses_lint_errors_unless_overridden(make_settings, engine) -> None:
     settings = make_settings(editor_password=PASSWORD, base_url="http://news.example.com")
     build_sample(engine, settings)
-    client = TestClient(create_app(settings, engine=engine), headers=AUTH)
+    client = TestClient(create_app(settings, engine=engine), base_url=settings.base_url, headers=AUTH)
     page = client.get(PAGE)
     assert "instead of https://" in page.text and "Send despite the lint errors" in page.text
     csrf = _csrf(client)

@@ -378,7 +378,7 @@ def test_readers_who_left_after_being_queued_are_skipped(
 
 def test_a_database_that_stays_locked_stops_the_send_with_one_line_and_loses_nobody(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'locked.db'}"
-    settings = Settings(_env_file=None, database_url=url, outbox_dir=tmp_path / "outbox")  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=url, outbox_dir=tmp_path / "outbox", secret_key="test-secret")  # type: ignore[call-arg]
     init_database(make_engine(url), default_list="quotidien")
     # A short busy timeout: the lock below is held for the whole claim.
     engine = make_engine(url, connect_args={"timeout": 0.2})

@@ -30,7 +30,7 @@ def _digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
         ({"DATABASE_URL": "not a url"}, "DATABASE_URL"),
         ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
         ({"DIGEST_TIMEZONE": "Mars/Olympus"}, "DIGEST_TIMEZONE"),
-        ({"DIGEST_MAIL_BACKEND": "smtp", "DIGEST_SMTP_URL": "smtp://127.0.0.1:1"}, "DIGEST_SECRET_KEY"),
+        ({"DIGEST_MAIL_BACKEND": "smtp", "DIGEST_SMTP_URL": "smtp://127.0.0.1:1"}, "DIGEST_BASE_URL"),
         (
             {"DIGEST_MAIL_BACKEND": "sendgrid", "SENDGRID_API_KEY": "SG.x", "DIGEST_SECRET_KEY": "k"},
             "DIGEST_BASE_URL",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -103,6 +105,33 @@ class Handler(BaseHTTPRequestHandler):
 
     def route_error(self) -> None:
         self._send(503, b"maintenance")
+
+    def route_gzip(self) -> None:
+        self._send(200, gzip.compress(FEED), Content_Encoding="gzip")
+
+    def route_deflate(self) -> None:
+        self._send(200, zlib.compress(FEED), Content_Encoding="deflate")
+
+    def route_stacked(self) -> None:
+        # 6 KB on the wire, gigabytes once both layers are undone.
+        self._send(200, _STACKED_BOMB, Content_Encoding="gzip, gzip")
+
+    def route_bomb(self) -> None:
+        self._send(200, _BOMB, Content_Encoding="gzip")
+
+    def route_slow_headers(self) -> None:
+        # One header byte every 0.2 s, each read well inside the read timeout: only the deadline stops it.
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Padding: " + b"x" * 200:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+_BOMB = gzip.compress(b"\0" * (64 * MB), compresslevel=9)
+_STACKED_BOMB = gzip.compress(_BOMB, compresslevel=9)
 
 
 class FeedServer(ThreadingHTTPServer):
@@ -243,3 +272,27 @@ def test_a_build_twice_reads_the_unchanged_feed_from_the_database(
         runs.append(loaded.articles)
     assert runs[0] == runs[1] and len(runs[0]) > 5
     assert [headers.get("If-None-Match") for _, headers in server.requests] == [None, '"v1"']
+
+
+def test_compressed_bodies_are_decoded(server: FeedServer) -> None:
+    with Fetcher() as fetcher:
+        assert fetcher.fetch(url(server, "/gzip")).content == FEED
+        assert fetcher.fetch(url(server, "/deflate")).content == FEED
+
+
+def test_stacked_content_encodings_are_refused(server: FeedServer) -> None:
+    with Fetcher() as fetcher, pytest.raises(SourceError) as caught:
+        fetcher.fetch(url(server, "/stacked"))
+    assert "stacked content encodings" in caught.value.reason
+
+
+def test_a_gzip_bomb_stops_at_the_cap_while_decompressing(server: FeedServer) -> None:
+    with Fetcher(max_bytes=MB) as fetcher, pytest.raises(SourceError) as caught:
+        fetcher.fetch(url(server, "/bomb"))
+    assert f"over the {MB}-byte cap" in caught.value.reason
+
+
+def test_the_deadline_covers_slowly_sent_headers(server: FeedServer) -> None:
+    with Fetcher(timeout=1, deadline=0.6) as fetcher, pytest.raises(SourceError) as caught:
+        fetcher.fetch(url(server, "/slow-headers"))
+    assert "still reading after 0.6 s" in caught.value.reason, "the headers alone would take 40 s"

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from digest.db import open_session
+from digest.db import make_engine, open_session
 from digest.web.subscribe import known_sections
 from subscribers.models import ConsentEvent, MailingList, Subscriber, SubscriptionStatus
 from subscribers.store import create_list, expire_pending, remove_subscriber, suppress
@@ -20,6 +20,7 @@ from tests.subscribers_helpers import (
     local,
     make_reader,
     read_messages,
+    secret_of,
     subscription,
 )
 
@@ -153,7 +154,7 @@ def test_an_old_confirm_link_does_not_bring_back_someone_who_left(http, settings
     with open_session(engine) as session:
         remove_subscriber(session=session, email="amina@example.com")
         session.commit()
-    confirm = local(links(settings).confirm_url(subscriber_id, list_id), settings)
+    confirm = local(links(settings).confirm_url(subscriber_id, list_id, secret_of(engine, subscriber_id)), settings)
     assert http.get(confirm).status_code == 404
     assert http.post(confirm).status_code == 404
     assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.UNSUBSCRIBED
@@ -161,15 +162,18 @@ def test_an_old_confirm_link_does_not_bring_back_someone_who_left(http, settings
 
 def test_oversized_confirmation_gets_413_and_confirms_nothing(http, settings, engine) -> None:
     subscriber_id, list_id = make_reader(engine, "amina@example.com", confirmed=False)
-    confirm = local(links(settings).confirm_url(subscriber_id, list_id), settings)
+    confirm = local(links(settings).confirm_url(subscriber_id, list_id, secret_of(engine, subscriber_id)), settings)
     assert http.post(confirm, data={"x": "y" * 50_000}).status_code == 413
     assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.PENDING
 
 
 def test_tampered_confirm_token_is_404(http, settings, engine) -> None:
     subscriber_id, list_id = make_reader(engine, "amina@example.com", confirmed=False)
-    token = links(settings).token("confirm", subscriber_id, list_id)
-    for bad in (token[:-2] + "xx", links(settings).token("unsubscribe", subscriber_id, list_id)):
+    token = links(settings).token("confirm", subscriber_id, list_id, secret_of(engine, subscriber_id))
+    for bad in (
+        token[:-2] + "xx",
+        links(settings).token("unsubscribe", subscriber_id, list_id, secret_of(engine, subscriber_id)),
+    ):
         assert http.get(f"/c/{bad}").status_code == 404
         assert http.post(f"/c/{bad}").status_code == 404
     assert subscription(engine, subscriber_id, list_id).status == SubscriptionStatus.PENDING
@@ -179,7 +183,12 @@ def test_tampered_confirm_token_is_404(http, settings, engine) -> None:
 
 
 def _open_preferences(http, settings, subscriber_id: int, list_id: int):
-    url = local(links(settings).preferences_url(subscriber_id, list_id), settings)
+    engine = make_engine(settings.database_url)
+    try:
+        secret = secret_of(engine, subscriber_id)
+    finally:
+        engine.dispose()
+    url = local(links(settings).preferences_url(subscriber_id, list_id, secret), settings)
     page = http.get(url)
     assert page.status_code == 200
     return url, page
@@ -197,11 +206,13 @@ def test_preferences_show_only_the_readers_own_data(http, settings, engine) -> N
     assert "httponly" in cookie and "samesite=strict" in cookie and "secure" in cookie
 
 
-def test_saving_preferences_changes_the_subscription(http, settings, engine) -> None:
+def test_saving_preferences_changes_the_subscription(make_settings, engine) -> None:
+    settings = make_settings(sections="Économie,Tech,Sport")
     with open_session(engine) as session:
         hebdo = create_list(session=session, slug="hebdo", name="L'hebdo")
         session.commit()
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
+    http = client(settings, engine)
     url, page = _open_preferences(http, settings, subscriber_id, list_id)
     resume = (date.today() + timedelta(days=10)).isoformat()
     saved = http.post(
@@ -299,8 +310,12 @@ def test_oversized_preferences_form_gets_413(http, settings, engine) -> None:
 
 def test_tampered_preferences_token_is_404(http, settings, engine) -> None:
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
-    token = links(settings).token("preferences", subscriber_id, list_id)
-    for bad in (token[:-2] + "xx", links(settings).token("unsubscribe", subscriber_id, list_id), "x"):
+    token = links(settings).token("preferences", subscriber_id, list_id, secret_of(engine, subscriber_id))
+    for bad in (
+        token[:-2] + "xx",
+        links(settings).token("unsubscribe", subscriber_id, list_id, secret_of(engine, subscriber_id)),
+        "x",
+    ):
         assert http.get(f"/p/{bad}").status_code == 404
         assert http.post(f"/p/{bad}", data={"frequency": "weekly"}).status_code == 404
 
@@ -312,11 +327,11 @@ def test_front_page_leads_to_the_subscribe_form(http) -> None:
     assert http.get("/").status_code == 200
 
 
-def test_the_publishers_sections_are_what_readers_may_choose(engine) -> None:
+def test_the_publishers_sections_are_what_readers_may_choose(make_settings, engine) -> None:
     with open_session(engine) as session:
         mailing_list = session.exec(select(MailingList)).first()
         assert mailing_list is not None and mailing_list.id is not None
-        configured = known_sections(session, mailing_list.id, ["Sport"], ("Politique", "Économie"))
-        derived = known_sections(session, mailing_list.id, ["Sport"])
+        configured = known_sections(make_settings(sections="Politique,Économie"), session, mailing_list.id, ["Sport"])
+        derived = known_sections(make_settings(), session, mailing_list.id, ["Sport"])
     assert configured == ["Politique", "Économie", "Sport"]  # the reader's own choice stays, to be unticked
     assert derived == ["Sport"]  # no edition yet: only what the reader chose

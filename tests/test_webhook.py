@@ -19,6 +19,7 @@ from digest.mail.outbox import OutboxBackend
 from digest.models import Delivery, DeliveryEvent
 from digest.settings import Settings
 from digest.web.app import create_app
+from digest.web.webhooks import MAX_BODY_BYTES
 from subscribers.models import ConsentEvent, Subscriber, Subscription, Suppression
 from tests.seed import add_readers, seed_edition
 from tests.servers.web import serve
@@ -26,6 +27,8 @@ from tests.test_send import _send
 
 SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+# The app answers its DIGEST_BASE_URL's host only.
+HOST = {"Host": "news.example.com"}
 
 
 class Signer:
@@ -64,7 +67,7 @@ def sent(engine: Engine, settings: Settings) -> dict[str, Any]:
 def client(engine: Engine, make_settings: Callable[..., Settings], signer: Signer) -> Iterator[httpx.Client]:
     """An HTTP client to the web app served on loopback, with the webhook key set."""
     app = create_app(make_settings(sendgrid_webhook_public_key=signer.public), engine=engine)
-    with serve(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+    with serve(app) as url, httpx.Client(base_url=url, timeout=10, headers=HOST) as http:
         yield http
 
 
@@ -191,15 +194,68 @@ def test_events_of_unknown_deliveries_and_junk(client, signer, sent) -> None:
     assert client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body)).status_code == 400
 
 
-def test_without_a_key_events_are_taken_unsigned(engine, make_settings, sent) -> None:
-    with serve(create_app(make_settings(), engine=engine)) as url:
-        answer = httpx.post(f"{url}/webhooks/sendgrid", json=[event(sent, "reader0@example.com", "delivered", 1)])
-    assert answer.status_code == 200 and answer.json()["recorded"] == 1
+def test_without_a_key_the_webhook_is_closed(engine, make_settings, sent, caplog) -> None:
+    with caplog.at_level("WARNING", logger="digest.web.webhooks"):
+        app = create_app(make_settings(), engine=engine)
+    assert [r.message for r in caplog.records if "SENDGRID_WEBHOOK_PUBLIC_KEY" in r.message], "said at start-up"
+    with serve(app) as url:
+        answer = httpx.post(
+            f"{url}/webhooks/sendgrid", json=[event(sent, "reader0@example.com", "spamreport", 1)], headers=HOST
+        )
+    assert answer.status_code == 403
+    with Session(engine) as session:
+        assert session.exec(select(DeliveryEvent)).all() == []
+        assert {s.status for s in session.exec(select(Subscriber))} == {"active"}
 
 
 def test_a_malformed_public_key_is_a_server_error_not_a_crash(engine, make_settings, sent, signer) -> None:
     body = json.dumps([event(sent, "reader0@example.com", "delivered", 1)]).encode()
     with serve(create_app(make_settings(sendgrid_webhook_public_key="not-a-key"), engine=engine)) as url:
-        answer = httpx.post(f"{url}/webhooks/sendgrid", content=body, headers=signer.headers(body))
+        answer = httpx.post(f"{url}/webhooks/sendgrid", content=body, headers={**signer.headers(body), **HOST})
     assert answer.status_code == 500
     assert answer.json() == {"error": "webhook verification is misconfigured"}
+
+
+# --- Reading the request: size cap before verification, hostile JSON answered 4xx, never 500 ----------
+
+
+def test_a_declared_oversized_body_is_refused_before_reading(client: httpx.Client, signer: Signer) -> None:
+    body = b"[" + b" " * (MAX_BODY_BYTES + 10) + b"]"
+    answer = client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
+    assert answer.status_code == 413
+
+
+def test_a_streamed_oversized_body_is_cut_off(client: httpx.Client, signer: Signer) -> None:
+    # No Content-Length: chunked, so only the running count can stop it.
+    def chunks() -> Any:
+        yield b"["
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b" " * 65536
+        yield b"]"
+
+    answer = client.post("/webhooks/sendgrid", content=chunks(), headers=signer.headers(b"[]"))
+    assert answer.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        json.dumps([{"event": "open", "sg_event_id": "x", "timestamp": 1, "delivery_id": 2**70}]).encode(),
+        json.dumps([{"event": "open", "sg_event_id": "x", "timestamp": 1, "delivery_id": str(2**70)}]).encode(),
+        json.dumps([{"event": "open", "sg_event_id": "x\u0000y", "timestamp": 1}]).encode(),
+        json.dumps([{"event": "open\u0000", "sg_event_id": "y", "email": "a\u0000@b.c", "timestamp": 1}]).encode(),
+        b'[{"event": "open", "sg_event_id": "z", "timestamp": ' + b"9" * 5000 + b"}]",
+        json.dumps([[[[[[[[[[{"a": 1}]]]]]]]]]]).encode(),
+    ],
+    ids=["deep", "huge-int", "huge-int-string", "nul-id", "nul-fields", "long-digits", "nested"],
+)
+def test_hostile_json_is_a_client_error(client: httpx.Client, signer: Signer, body: bytes) -> None:
+    answer = client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
+    assert answer.status_code == 400, answer.text
+
+
+def test_good_events_still_pass(client: httpx.Client, signer: Signer, sent: dict[str, Any]) -> None:
+    body = json.dumps([event(sent, "reader0@example.com", "delivered", 1)]).encode()
+    answer = client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
+    assert answer.status_code == 200 and answer.json()["recorded"] == 1

@@ -40,11 +40,13 @@ def init(ctx: typer.Context) -> None:
 
     Example: DATABASE_URL=sqlite:///./digest.db digest init
     """
-    from digest.db import init_database
+    from digest.db import ensure_stored_secret, init_database
 
     state = state_of(ctx)
     mailing_list = init_database(state.engine, default_list=state.settings.list_slug)
     typer.echo(f"database ready: {state.engine.url.render_as_string()} (default list: {mailing_list.slug})")
+    if not state.settings.secret_key and ensure_stored_secret(state.engine):
+        typer.echo("generated a random link-signing key, stored in the database (DIGEST_SECRET_KEY overrides it)")
 
 
 for command in (editions.build, editions.approve, editions.send, editions.stats, editions.preview, serve.serve):

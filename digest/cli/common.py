@@ -32,7 +32,14 @@ class State:
         if self._settings is None:
             from digest.settings import load_settings
 
-            self._settings = load_settings()
+            settings = load_settings()
+            if not settings.secret_key:
+                from digest.db import make_engine, with_stored_secret
+
+                # Without DIGEST_SECRET_KEY the key is in the database the settings name.
+                self._engine = self._engine or make_engine(settings.database_url)
+                settings = with_stored_secret(settings, self._engine)
+            self._settings = settings
         return self._settings
 
     @property
@@ -40,7 +47,8 @@ class State:
         if self._engine is None:
             from digest.db import make_engine
 
-            self._engine = make_engine(self.settings.database_url)
+            url = self.settings.database_url  # may make the engine itself (to read the stored key)
+            self._engine = self._engine or make_engine(url)
         return self._engine
 
     def close(self) -> None:

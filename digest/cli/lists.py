@@ -17,6 +17,9 @@ def lists_add(
     ctx: typer.Context,
     slug: Annotated[str, typer.Argument(help="Short name used in commands and headers, e.g. hebdo.")],
     name: Annotated[str | None, typer.Option(help="Name shown to readers.")] = None,
+    public: Annotated[
+        bool, typer.Option("--public/--private", help="Offered to readers (sign-up, preference centre) or not.")
+    ] = True,
 ) -> None:
     """Create a mailing list.
 
@@ -27,7 +30,7 @@ def lists_add(
 
     state = state_of(ctx)
     with open_session(state.ready_engine()) as session:
-        mailing_list = create_list(session=session, slug=slug, name=name)
+        mailing_list = create_list(session=session, slug=slug, name=name, public=public)
         session.commit()
         typer.echo(f"created list {mailing_list.slug} ({mailing_list.name})")
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from digest.cli.common import errors_to_exit, state_of
+from digest.errors import ConfigError
 
 
 @errors_to_exit
@@ -17,15 +18,19 @@ def serve(
 ) -> None:
     """Serve the web pages: subscribe, preferences, unsubscribe, editor, archive.
 
-    Behind a reverse proxy, run uvicorn with --proxy-headers instead so rate limits see readers' addresses.
+    Behind a reverse proxy, list it in DIGEST_TRUSTED_PROXIES so rate limits see readers' addresses.
 
     Example: digest serve --port 8000
     """
     import uvicorn
 
-    from digest.web.app import create_app
+    from digest.web.app import create_app, uvicorn_log_config
 
     state = state_of(ctx)
-    state.settings.signing_keys()  # no key with a real backend: refuse now, not on the first request
+    weak = state.settings.weak_keys()  # also refuses a missing key now, not on the first request
+    if weak:
+        raise ConfigError(f"DIGEST_SECRET_KEY is guessable ({'; '.join(weak)}): set a long random one")
     app_ = create_app(state.settings, engine=state.ready_engine())
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    # X-Forwarded-For is read by the app from DIGEST_TRUSTED_PROXIES only; uvicorn's own reading would believe
+    # any local process (its default trusts 127.0.0.1).
+    uvicorn.run(app_, host=host, port=port, log_level="info", log_config=uvicorn_log_config(), proxy_headers=False)

@@ -37,6 +37,8 @@ class Reader(NamedTuple):
     sections: str | None
     #: False when the reader left (unsubscribed, bounced, complained, erased) after being queued.
     still_subscribed: bool
+    #: Signs the reader's links (digest.links).
+    token_secret: str = ""
 
 
 def claimed_readers(ledger: Ledger, list_id: int, claimed: dict[int, int]) -> list[Reader]:
@@ -163,7 +165,7 @@ def build_batches(context: EditionContext, links: Links, readers: list[Reader], 
                 email=r.email,
                 name=r.name,
                 delivery_id=r.delivery_id,
-                fields=reader_fields(r.subscriber_id, list_id),
+                fields=reader_fields(r.subscriber_id, list_id, r.token_secret),
             )
             for r in group
         ]

@@ -122,7 +122,7 @@ class Ledger:
         parameters.append(ids)
         rows = self._execute(
             "SELECT s.id, s.email, s.name, s.language, u.format, u.sections, "
-            "(s.status = ? AND u.status = ?) IS TRUE "
+            "(s.status = ? AND u.status = ?) IS TRUE, s.token_secret "
             f"FROM subscriber s LEFT JOIN subscription u ON {joined} WHERE {self._among('s.id')}",
             parameters,
         )

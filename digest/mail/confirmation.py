@@ -23,7 +23,7 @@ def confirmation_content(
         "lang": language,
         "dir": "rtl" if language in RTL_LANGUAGES else "ltr",
         "list_name": mailing_list.name,
-        "confirm_url": links.confirm_url(subscriber.id, mailing_list.id),
+        "confirm_url": links.confirm_url(subscriber.id, mailing_list.id, subscriber.token_secret),
         "publication": settings.publication_name,
         "postal_address": settings.postal_address,
     }
@@ -50,8 +50,9 @@ def send_confirmation(
         recipients=[
             Recipient(
                 email=subscriber.email,
-                name=subscriber.name,
-                fields=links.reader_fields(subscriber.id, mailing_list.id),
+                # The name came with the sign-up and nobody has confirmed it yet: it stays out of the To: header.
+                name=None,
+                fields=links.reader_fields(subscriber.id, mailing_list.id, subscriber.token_secret),
             )
         ],
         sender=settings.from_address,

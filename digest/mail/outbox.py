@@ -25,6 +25,9 @@ class OutboxBackend(MailBackend):
 
     def post(self, payload: list[WireMessage], batch: Batch) -> list[Path]:
         folder = self.directory / batch.edition_key.replace(".", os.sep, 1)
+        # The key holds a list's slug: whatever it says, nothing is written outside the outbox.
+        if not folder.resolve().is_relative_to(self.directory.resolve()) or ".." in Path(batch.edition_key).parts:
+            raise MailError(f"outbox: {batch.edition_key!r} would write outside {self.directory}")
         try:
             folder.mkdir(parents=True, exist_ok=True)
             return [self._write(folder, message) for message in payload]

@@ -26,12 +26,28 @@ from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import FIELDS, Personalizable
 from digest.render import RTL_LANGUAGES
 from digest.settings import Settings
-from digest.web.pages import EMAIL_PAGE_HEADERS, cached_pages_environment, engine_of, list_or_404, settings_of
+from digest.web.pages import (
+    EMAIL_PAGE_HEADERS,
+    SECURITY_HEADERS,
+    cached_pages_environment,
+    engine_of,
+    list_or_404,
+    settings_of,
+)
 from subscribers.models import MailingList
 
 router = APIRouter(prefix="/editions")
 
 PUBLIC = (EditionStatus.SENDING, EditionStatus.SENT)
+# The archive's list of editions: the readers' pages' headers, cacheable (it is public).
+ARCHIVE_PAGE_HEADERS = {name: value for name, value in SECURITY_HEADERS.items() if name != "Cache-Control"}
+# An edition's web version: an email as a page (no script, no form), framed by nobody.
+PUBLIC_EDITION_HEADERS = {
+    **EMAIL_PAGE_HEADERS,
+    "Content-Security-Policy": EMAIL_PAGE_HEADERS["Content-Security-Policy"].replace(
+        "frame-ancestors 'self'", "frame-ancestors 'none'"
+    ),
+}
 FEED_ENTRIES = 30
 ATOM = "http://www.w3.org/2005/Atom"
 # The email's footer row for readers (templates/email/macros.html.j2), swapped for the archive's own.
@@ -159,7 +175,7 @@ def archive_page(request: Request, slug: str) -> HTMLResponse:
         language=settings.language,
         direction="rtl" if settings.language == "ar" else "ltr",
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers=ARCHIVE_PAGE_HEADERS)
 
 
 @router.get("/{slug}/feed.atom")
@@ -184,7 +200,9 @@ def archive_feed(request: Request, slug: str) -> Response:
         entries=entries,
         language=settings.language,
     )
-    return Response(feed, media_type="application/atom+xml; charset=utf-8")
+    return Response(
+        feed, media_type="application/atom+xml; charset=utf-8", headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 @router.get("/{slug}/{day}", response_class=HTMLResponse)
@@ -211,4 +229,4 @@ def edition_page(request: Request, slug: str, day: str, lang: str = "") -> HTMLR
             raise HTTPException(404, "no such edition")
         footer = archive_footer(request, settings, mailing_list, variant.language)
     html = public_html(variant, f"{settings.base_url}/editions/{slug}", footer)
-    return HTMLResponse(html, headers=EMAIL_PAGE_HEADERS)
+    return HTMLResponse(html, headers=PUBLIC_EDITION_HEADERS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import math
 import re
 import socket
 from collections.abc import Callable
@@ -43,20 +44,52 @@ from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import Personalizable
 from digest.selection import EditorChoices
 from digest.settings import Settings
+from digest.web.limits import Limit, client_key
 from digest.web.pages import (
     EMAIL_PAGE_HEADERS,
     cached_pages_environment,
+    client_ip,
     engine_of,
     list_or_404,
     pages_environment,
+    rate_limits,
     settings_of,
 )
 from subscribers.addresses import normalize_email
+from subscribers.inputs import CONTROL_CHARACTERS
 from subscribers.models import MailingList
 
 TEST_RECIPIENTS_MAX = 10
 CSRF_MAX_AGE = 12 * 3600
 _DARK_QUERY = "(prefers-color-scheme: dark)"
+# The editor's own page: inline styles, the variants in frames of this site, nothing else; never framed.
+EDITOR_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Robots-Tag": "noindex",
+}
+# Line breaks and tabs are fine in the editor's note; the other control characters are not.
+_NOTE_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Failed editor logins: a few typos per client, and a ceiling for everyone together so that a guesser spread
+# over many addresses gains nothing. Past either, every login (the right one too) waits for the window.
+LOGIN_FAILURES_PER_CLIENT = Limit("editor-login-client", 10, 60.0)
+LOGIN_FAILURES_EVERYONE = Limit("editor-login-all", 20, 60.0)
+# The outcomes an action reports back to the page, as codes in the redirect: the page's wording is its own,
+# so a link cannot make the editor's page say anything else.
+DONE = {
+    "rebuilt": "rebuilt from the sources",
+    "featured": "article featured",
+    "dropped": "article dropped",
+    "restored": "article restored",
+    "intro": "intro saved",
+    "test_sent": "test sent to {count} address(es)",
+    "approved": "approved: `digest send` will mail it",
+}
 
 
 def fill_for_preview(content: str, base_url: str) -> str:
@@ -226,7 +259,7 @@ def serve_preview(settings: Settings, *, engine: Engine, port: int) -> None:
     """Serve the web app on 127.0.0.1:``port`` with the editor open without a password (`digest preview`)."""
     import uvicorn
 
-    from digest.web.app import create_app
+    from digest.web.app import create_app, uvicorn_log_config
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
@@ -235,7 +268,9 @@ def serve_preview(settings: Settings, *, engine: Engine, port: int) -> None:
             raise DigestError(f"port {port} is busy ({err.strerror}): try --port {port + 1}") from err
     app = create_app(settings, engine=engine)
     app.state.editor_open = True
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(
+        app, host="127.0.0.1", port=port, log_level="warning", log_config=uvicorn_log_config(), proxy_headers=False
+    )
 
 
 # --- Web routes -----------------------------------------------------------------------------------
@@ -248,7 +283,14 @@ def require_editor(request: Request) -> None:
         if getattr(request.app.state, "editor_open", False):
             return
         raise HTTPException(403, "the editor is closed: set DIGEST_EDITOR_PASSWORD to open it")
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    limits, client = rate_limits(request), client_key(client_ip(request))
+    wait = limits.blocked(LOGIN_FAILURES_EVERYONE, "all") or limits.blocked(LOGIN_FAILURES_PER_CLIENT, client)
+    if wait is not None:
+        raise HTTPException(
+            429, "too many failed logins: try again later", headers={"Retry-After": str(math.ceil(wait))}
+        )
+    header = request.headers.get("authorization")
+    scheme, _, encoded = (header or "").partition(" ")
     given = ""
     if scheme.lower() == "basic":
         try:
@@ -256,6 +298,9 @@ def require_editor(request: Request) -> None:
         except (binascii.Error, UnicodeDecodeError):
             given = ""
     if not hmac.compare_digest(given.encode("utf-8"), password.encode("utf-8")):
+        if header is not None:  # a browser's first request carries no password: that is no failure
+            limits.count(LOGIN_FAILURES_EVERYONE, "all")
+            limits.count(LOGIN_FAILURES_PER_CLIENT, client)
         raise HTTPException(
             401, "editor password required", headers={"WWW-Authenticate": 'Basic realm="digest editor"'}
         )
@@ -302,11 +347,16 @@ def editor_home(request: Request) -> RedirectResponse:
 
 @router.get("/{slug}/{day}", response_class=HTMLResponse)
 def editor_page(
-    request: Request, slug: str, day: str, message: str = "", error: str = "", variant: str = ""
+    request: Request, slug: str, day: str, done: str = "", count: int = 0, variant: str = ""
 ) -> HTMLResponse:
-    """The preview and controls for one day's edition."""
+    """The preview and controls for one day's edition; ``done`` names what the last action did (DONE)."""
+    return _editor_page(request, slug, _parse_day(day), message=DONE.get(done, "").format(count=count), variant=variant)
+
+
+def _editor_page(
+    request: Request, slug: str, the_day: date, *, message: str = "", error: str = "", variant: str = ""
+) -> HTMLResponse:
     settings = settings_of(request)
-    the_day = _parse_day(day)
     with open_session(engine_of(request)) as session:
         mailing_list = list_or_404(session, slug)
         base = _page_url(slug, the_day)
@@ -322,13 +372,15 @@ def editor_page(
         .get_template("editor/page.html.j2")
         .render(context, static=False, base=base, message=message, error=error, csrf=csrf_token(settings))
     )
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=400 if error else 200, headers=EDITOR_PAGE_HEADERS)
 
 
 def _variant(session: Session, mailing_list: MailingList, day: date, key: str) -> tuple[Edition, EditionVariant]:
     edition = find_edition(session, mailing_list, day)
     if edition is None:
         raise HTTPException(404, f"no {day} edition of {mailing_list.slug}")
+    if CONTROL_CHARACTERS.search(key) or len(key) > 64:
+        raise HTTPException(404, "no such variant")  # no key holds one: refused before the query
     found = session.exec(
         select(EditionVariant).where(EditionVariant.edition_id == edition.id, col(EditionVariant.key) == key)
     ).first()
@@ -351,14 +403,16 @@ def editor_variant_text(request: Request, slug: str, day: str, key: str) -> Plai
     """One variant's plain-text part."""
     with open_session(engine_of(request)) as session:
         _, variant = _variant(session, list_or_404(session, slug), _parse_day(day), key)
-    return PlainTextResponse(fill_for_preview(variant.text, settings_of(request).base_url))
+    return PlainTextResponse(fill_for_preview(variant.text, settings_of(request).base_url), headers=EDITOR_PAGE_HEADERS)
 
 
-Action = Callable[[Session, MailingList, date], str]
+# An action returns the DONE code of what it did, and the query of the page that reports it.
+Action = Callable[[Session, MailingList, date], dict[str, str]]
 
 
 def _act(request: Request, slug: str, day: str, csrf: str, action: Action) -> Response:
-    """Run one editor action and come back to the page with its outcome."""
+    """Run one editor action, then come back to the page saying what it did (POST, redirect, GET); a refused
+    action shows the page with the reason at once (no redirect carries text the page would show)."""
     _check_csrf(request, csrf)
     the_day = _parse_day(day)
     with open_session(engine_of(request)) as session:
@@ -367,14 +421,16 @@ def _act(request: Request, slug: str, day: str, csrf: str, action: Action) -> Re
             done = action(session, mailing_list, the_day)
         except DigestError as err:
             session.rollback()
-            return RedirectResponse(_page_url(slug, the_day, error=str(err)), status_code=303)
-    return RedirectResponse(_page_url(slug, the_day, message=done), status_code=303)
+            failed = str(err)
+        else:
+            return RedirectResponse(_page_url(slug, the_day, **done), status_code=303)
+    return _editor_page(request, slug, the_day, error=failed)
 
 
 def _change(request: Request, change: Callable[[EditorChoices], EditorChoices], done: str) -> Action:
-    def action(session: Session, mailing_list: MailingList, day: date) -> str:
+    def action(session: Session, mailing_list: MailingList, day: date) -> dict[str, str]:
         rebuild(session=session, settings=settings_of(request), mailing_list=mailing_list, day=day, change=change)
-        return done
+        return {"done": done}
 
     return action
 
@@ -386,33 +442,35 @@ Url = Annotated[str, Form(min_length=1, max_length=2000)]
 @router.post("/{slug}/{day}/build")
 def editor_build(request: Request, slug: str, day: str, csrf: Token) -> Response:
     """Build (or rebuild) the edition from the sources, keeping the editor's choices."""
-    return _act(request, slug, day, csrf, _change(request, lambda c: c, "rebuilt from the sources"))
+    return _act(request, slug, day, csrf, _change(request, lambda c: c, "rebuilt"))
 
 
 @router.post("/{slug}/{day}/pin")
 def editor_pin(request: Request, slug: str, day: str, csrf: Token, url: Url) -> Response:
     """Feature another article."""
-    return _act(request, slug, day, csrf, _change(request, lambda c: pin(c, url), f"featured {url}"))
+    return _act(request, slug, day, csrf, _change(request, lambda c: pin(c, url), "featured"))
 
 
 @router.post("/{slug}/{day}/drop")
 def editor_drop(request: Request, slug: str, day: str, csrf: Token, url: Url) -> Response:
     """Leave an article out."""
-    return _act(request, slug, day, csrf, _change(request, lambda c: drop(c, url), f"dropped {url}"))
+    return _act(request, slug, day, csrf, _change(request, lambda c: drop(c, url), "dropped"))
 
 
 @router.post("/{slug}/{day}/restore")
 def editor_restore(request: Request, slug: str, day: str, csrf: Token, url: Url) -> Response:
     """Take a dropped article back."""
-    return _act(request, slug, day, csrf, _change(request, lambda c: restore(c, url), f"restored {url}"))
+    return _act(request, slug, day, csrf, _change(request, lambda c: restore(c, url), "restored"))
 
 
 @router.post("/{slug}/{day}/intro")
 def editor_intro(
     request: Request, slug: str, day: str, csrf: Token, intro: Annotated[str, Form(max_length=1000)] = ""
 ) -> Response:
-    """Write the short note shown above the headlines."""
-    return _act(request, slug, day, csrf, _change(request, lambda c: with_intro(c, intro), "intro saved"))
+    """Write the short note shown above the headlines (several lines, but no other control character)."""
+    if _NOTE_CONTROLS.search(intro):
+        return _editor_page(request, slug, _parse_day(day), error="the intro must not contain control characters")
+    return _act(request, slug, day, csrf, _change(request, lambda c: with_intro(c, intro), "intro"))
 
 
 @router.post("/{slug}/{day}/test")
@@ -426,7 +484,7 @@ def editor_test(
 ) -> Response:
     """Send one variant to a few addresses."""
 
-    def action(session: Session, mailing_list: MailingList, the_day: date) -> str:
+    def action(session: Session, mailing_list: MailingList, the_day: date) -> dict[str, str]:
         addresses = parse_addresses(to)
         edition, variant = _variant(session, mailing_list, the_day, key or variant_key(settings_of(request).language))
         assert edition.id is not None
@@ -437,7 +495,7 @@ def editor_test(
         failed = [f"{r.recipient.email}: {r.error}" for r in results if not r.ok]
         if failed:
             raise DigestError("test send failed for " + "; ".join(failed))
-        return f"test sent to {len(results)} address(es): {', '.join(addresses)}"
+        return {"done": "test_sent", "count": str(len(results))}
 
     return _act(request, slug, day, csrf, action)
 
@@ -452,11 +510,11 @@ def editor_approve(
 ) -> Response:
     """Approve the edition for sending."""
 
-    def action(session: Session, mailing_list: MailingList, the_day: date) -> str:
+    def action(session: Session, mailing_list: MailingList, the_day: date) -> dict[str, str]:
         edition = find_edition(session, mailing_list, the_day)
         if edition is None:
             raise EditionError(f"no {the_day} edition to approve: build it first")
         approve_edition(session=session, edition=edition, ignore_lint=ignore_lint)
-        return "approved: `digest send` will mail it"
+        return {"done": "approved"}
 
     return _act(request, slug, day, csrf, action)

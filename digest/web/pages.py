@@ -1,5 +1,5 @@
 """What the web routes share: the app's settings and engine, lists, page templates, and for the readers'
-pages security headers, bounded form bodies, signed-link lookup and rate limits.
+pages security headers, bounded form bodies, signed-link lookup, client addresses and rate limits.
 
 The readers' pages need no JavaScript and no cookies, except the preference centre's CSRF cookie. Every
 answer to a link with a token carries ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` so the
@@ -8,9 +8,7 @@ token never leaks to another site or a shared cache.
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -27,6 +25,8 @@ from digest.errors import SubscriberError
 from digest.links import BadToken, Links
 from digest.render import RTL_LANGUAGES, make_environment, templates_root
 from digest.settings import Settings
+from digest.web.limits import RateLimits, peer_address
+from subscribers.inputs import CONTROL_CHARACTERS, check_slug
 from subscribers.models import MailingList
 from subscribers.store import LANGUAGES, Actor, Reader, find_reader, get_list
 
@@ -43,7 +43,15 @@ SECURITY_HEADERS = {
     "X-Robots-Tag": "noindex",
 }
 # An email shown as a page runs no script, whatever its content, and only this site may frame it.
-EMAIL_PAGE_HEADERS = {"Content-Security-Policy": "script-src 'none'; object-src 'none'; frame-ancestors 'self'"}
+# An email shown as a page runs no script, whatever its content, posts no form, and only this site may frame it
+# (the editor's page does).
+EMAIL_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "script-src 'none'; object-src 'none'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 # Forms on these pages are a few hundred bytes; anything much larger is refused before it is parsed.
 MAX_FORM_BYTES = 16 * 1024
 
@@ -61,9 +69,9 @@ def engine_of(request: Request) -> Engine:
 
 
 def list_or_404(session: Session, slug: str) -> MailingList:
-    """The list named ``slug``, or a 404 page."""
+    """The list named ``slug``, or a 404 page (also for a slug no list can have, before any query)."""
     try:
-        return get_list(session=session, slug=slug)
+        return get_list(session=session, slug=check_slug(slug, existing=True))
     except SubscriberError as err:
         raise HTTPException(404, f"no list {slug!r}") from err
 
@@ -98,16 +106,20 @@ def links_of(request: Request) -> Links:
 
 def verified_reader(request: Request, session: Session, purpose: str, token: str) -> Reader | None:
     """The reader a ``purpose`` token names, or None when forged, tampered, expired or erased (answer 404)."""
+    links = links_of(request)
     try:
-        named = links_of(request).verify(purpose, token)
+        claimed = links.claim(purpose, token)
+        reader = find_reader(session=session, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
+        links.verify(purpose, token, reader.subscriber.token_secret if reader else None)
     except BadToken:
         return None
-    return find_reader(session=session, subscriber_id=named.subscriber_id, list_id=named.list_id)
+    return reader
 
 
 def web_actor(request: Request) -> Actor:
     """The consent log's record of who acted: the web, with the client's address and user agent."""
-    return Actor(source="web", ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+    agent = request.headers.get("user-agent")
+    return Actor(source="web", ip=client_ip(request), user_agent=CONTROL_CHARACTERS.sub("", agent) if agent else None)
 
 
 def pick_language(request: Request, *candidates: str | None) -> str:
@@ -214,33 +226,16 @@ Form = Annotated[Submitted, Depends(read_form)]
 
 
 def client_ip(request: Request) -> str:
-    """The client's address (behind a proxy, run uvicorn with --proxy-headers so this is the reader's)."""
-    return request.client.host if request.client else "unknown"
+    """The client's address: the connection's, or behind a proxy listed in DIGEST_TRUSTED_PROXIES the address
+    that proxy says it forwarded for (X-Forwarded-For from anyone else is ignored)."""
+    return peer_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        settings_of(request).trusted_proxies,
+    )
 
 
-class RateLimiter:
-    """At most ``limit`` events per ``window`` seconds per key, kept in this process's memory.
-
-    Enough for one `digest serve` process; several processes each count on their own.
-    """
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._events: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> float | None:
-        """None when ``key`` may go on (and counts it), else the seconds to wait."""
-        now = self.clock()
-        events = self._events.setdefault(key, deque())
-        while events and events[0] <= now - self.window:
-            events.popleft()
-        if len(events) >= self.limit:
-            return events[0] + self.window - now
-        events.append(now)
-        if len(self._events) > 10_000:
-            # Forget keys whose window passed so a flood of addresses cannot grow memory for ever.
-            for stale in [k for k, v in self._events.items() if not v or v[-1] <= now - self.window]:
-                del self._events[stale]
-        return None
+def rate_limits(request: Request) -> RateLimits:
+    """The app's rate limits (shared between processes when Redis or PostgreSQL hold them)."""
+    limits: RateLimits = request.app.state.rate_limits
+    return limits

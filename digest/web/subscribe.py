@@ -5,42 +5,49 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
+from digest.db import open_session
 from digest.errors import DigestError, SubscriberError
 from digest.mail import open_backend
 from digest.mail.confirmation import send_confirmation
 from digest.models import Edition
 from digest.settings import Settings
 from digest.typography import sort_key
+from digest.web.limits import Limit, RateLimits, client_key, mailbox_and_domain
 from digest.web.pages import (
     LANGUAGE_NAMES,
     SECURITY_HEADERS,
     DbSession,
     Form,
-    RateLimiter,
     Submitted,
     client_ip,
+    engine_of,
     form_problem,
     links_of,
     message_page,
     not_found,
     page,
     pick_language,
+    rate_limits,
     settings_of,
     verified_reader,
     web_actor,
 )
 from subscribers.addresses import normalize_email
-from subscribers.models import MailingList, Subscriber, SubscriptionStatus
+from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
+from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus
 from subscribers.store import (
+    Actor,
     Preferences,
     Reader,
     add_subscriber,
@@ -56,25 +63,15 @@ from subscribers.store import (
 router = APIRouter()
 log = logging.getLogger(__name__)
 
-# Sign-ups per client address: enough for a family behind one router, too few for a bot.
-SUBSCRIBE_LIMIT = 5
-SUBSCRIBE_WINDOW = 600.0
-# Confirmation emails per address, whoever asks: the form must not become a way to flood someone's inbox.
-CONFIRMATIONS_PER_ADDRESS = 3
-CONFIRMATION_WINDOW = 3600.0
+# Sign-ups per client (IPv4 address or IPv6 /64): enough for a family behind one router, too few for a bot.
+SUBSCRIBE_LIMIT = Limit("subscribe", 5, 600.0)
+# Confirmation emails per mailbox (sub-addresses are one mailbox) and per domain, whoever asks: the form must not
+# become a way to flood someone's inbox, or a small company's.
+CONFIRMATIONS_PER_MAILBOX = Limit("confirm-mailbox", 3, 3600.0)
+CONFIRMATIONS_PER_DOMAIN = Limit("confirm-domain", 100, 3600.0)
 CSRF_MAX_AGE = 2 * 3600
 CSRF_COOKIE = "digest_csrf"
 PAUSE_MAX = timedelta(days=366)
-
-
-def _limiter(request: Request, name: str, limit: int, window: float) -> RateLimiter:
-    """The app's limiter called ``name``, made on first use (one per app, so tests start afresh)."""
-    limiters: dict[str, RateLimiter] | None = getattr(request.app.state, "rate_limiters", None)
-    if limiters is None:
-        limiters = request.app.state.rate_limiters = {}
-    if name not in limiters:
-        limiters[name] = RateLimiter(limit, window)
-    return limiters[name]
 
 
 def _subscribe_form(
@@ -95,10 +92,12 @@ def _subscribe_form(
 
 
 def _find_list(session: Session, slug: str) -> MailingList | None:
+    """The public list ``slug`` (readers sign up to public lists only), or None."""
     try:
-        return get_list(session=session, slug=slug)
+        found = get_list(session=session, slug=check_slug(slug, existing=True))
     except SubscriberError:
         return None
+    return found if found.public else None
 
 
 @router.get("/subscribe", response_class=HTMLResponse)
@@ -112,12 +111,14 @@ def subscribe_form(request: Request, session: DbSession, list: str | None = None
 
 @router.post("/subscribe", response_class=HTMLResponse)
 def subscribe(request: Request, session: DbSession, submitted: Form, background: BackgroundTasks) -> Response:
-    """Sign up: always the same answer whether or not the address is known; the email goes out afterwards."""
+    """Sign up: the same answer after the same work whatever the address's state (new, known, unsubscribed,
+    suppressed), so neither the page nor its timing tells them apart. Only the form is checked before answering;
+    the sign-up itself (:func:`_sign_up`) runs once the answer has left."""
     form = submitted.form
     language = pick_language(request, str(form.get("language") or ""))
     if problem := form_problem(request, submitted, language):
         return problem
-    wait = _limiter(request, "subscribe", SUBSCRIBE_LIMIT, SUBSCRIBE_WINDOW).allow(client_ip(request))
+    wait = rate_limits(request).hit(SUBSCRIBE_LIMIT, client_key(client_ip(request)))
     if wait is not None:
         return message_page(
             request,
@@ -139,33 +140,69 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
         address = normalize_email(email)
     except SubscriberError:
         return _subscribe_form(request, mailing_list, language, email=email, name=name, error="invalid_email")
-    expire_pending(session=session)
-    known = find_subscriber(session=session, email=address)
     try:
-        # A stranger must not change a known reader's details: only new readers bring their name and language.
-        result = add_subscriber(
-            session=session,
-            mailing_list=mailing_list,
-            email=address,
-            name=None if known else name or None,
-            language=None if known else language,
-            actor=web_actor(request),
-        )
-    except IntegrityError:
-        session.rollback()  # the same address signed up at the same moment elsewhere: that one wins
-        return done
+        check_text(name, "name", max_length=200)
     except SubscriberError:
-        session.rollback()
-        return done  # suppressed, bounced or erased: the answer must not tell
-    session.commit()
-    per_address = _limiter(request, "confirmations", CONFIRMATIONS_PER_ADDRESS, CONFIRMATION_WINDOW)
-    if (
-        result.needs_confirmation
-        and result.outcome != "unchanged"
-        and per_address.allow(result.subscriber.email_key) is None
-    ):
-        background.add_task(_send_confirmation, settings, result.subscriber, mailing_list)
+        return _subscribe_form(request, mailing_list, language, email=email, error="invalid_name")
+    assert mailing_list.id is not None
+    signup = SignUp(mailing_list.id, address, name or None, language, web_actor(request))
+    background.add_task(_sign_up, settings, engine_of(request), rate_limits(request), signup)
     return done
+
+
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    """What a sign-up form asked for, checked, to be done after the answer."""
+
+    list_id: int
+    address: str
+    name: str | None
+    language: str
+    actor: Actor
+
+
+def _sign_up(settings: Settings, engine: Engine, limits: RateLimits, signup: SignUp) -> None:
+    """Subscribe and send the confirmation email (within the mailbox's and domain's caps). Runs after the
+    answer; a suppressed, erased or racing address just ends here."""
+    with open_session(engine) as session:
+        expire_pending(session=session)
+        mailing_list = session.get(MailingList, signup.list_id)
+        if mailing_list is None:
+            return
+        known = find_subscriber(session=session, email=signup.address)
+        try:
+            # A stranger must not change a known reader's details: only new readers bring their name and language.
+            result = add_subscriber(
+                session=session,
+                mailing_list=mailing_list,
+                email=signup.address,
+                name=None if known else signup.name,
+                language=None if known else signup.language,
+                actor=signup.actor,
+            )
+        except IntegrityError:
+            session.rollback()  # the same address signed up at the same moment elsewhere: that one wins
+            return
+        except SubscriberError:
+            session.rollback()  # suppressed, bounced or erased: nothing to do, and the answer told nothing
+            return
+        session.commit()  # this task is the entry point: it owns the transaction
+        if (
+            result.needs_confirmation
+            and result.outcome != "unchanged"
+            and _may_confirm(limits, result.subscriber.email)
+        ):
+            _send_confirmation(settings, result.subscriber, mailing_list)
+
+
+def _may_confirm(limits: RateLimits, address: str) -> bool:
+    """Whether one more confirmation email may go to ``address``'s mailbox and domain (and count it)."""
+    mailbox, domain = mailbox_and_domain(address)
+    if limits.blocked(CONFIRMATIONS_PER_DOMAIN, domain) is not None:
+        return False
+    return (
+        limits.hit(CONFIRMATIONS_PER_MAILBOX, mailbox) is None and limits.hit(CONFIRMATIONS_PER_DOMAIN, domain) is None
+    )
 
 
 def _send_confirmation(settings: Settings, subscriber: Subscriber, mailing_list: MailingList) -> None:
@@ -212,7 +249,9 @@ def confirm(request: Request, token: str, session: DbSession, submitted: Form) -
 
 def _confirmed(request: Request, reader: Reader, language: str) -> HTMLResponse:
     assert reader.subscriber.id is not None and reader.mailing_list.id is not None
-    preferences = links_of(request).preferences_url(reader.subscriber.id, reader.mailing_list.id)
+    preferences = links_of(request).preferences_url(
+        reader.subscriber.id, reader.mailing_list.id, reader.subscriber.token_secret
+    )
     return message_page(
         request,
         language=language,
@@ -225,14 +264,13 @@ def _csrf_serializer(settings: Settings) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(list(reversed(settings.signing_keys())), salt="digest.csrf")
 
 
-def known_sections(
-    session: Session, list_id: int, chosen: list[str], configured: tuple[str, ...] | list[str] = ()
-) -> list[str]:
-    """Sections readers can choose: the publisher's (``DIGEST_SECTIONS``, in order) when set, else those of
-    the list's last editions; plus the reader's own choices."""
-    if configured:
-        wanted = {name.casefold() for name in configured}
-        return [*configured, *(name for name in chosen if name.casefold() not in wanted)]
+def known_sections(settings: Settings, session: Session, list_id: int, chosen: list[str]) -> list[str]:
+    """Sections readers can choose, plus the reader's own choices: DIGEST_SECTIONS when set (in its order),
+    else those of the list's last editions (a feed's section that is not one line of plain text is never
+    offered)."""
+    if settings.sections:
+        wanted = {name.casefold() for name in settings.sections}
+        return [*settings.sections, *(name for name in chosen if name.casefold() not in wanted)]
     found = set(chosen)
     editions = session.exec(
         select(Edition.selection_json).where(Edition.list_id == list_id).order_by(col(Edition.date).desc()).limit(14)
@@ -244,7 +282,28 @@ def known_sections(
             continue
         picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
         found.update(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
-    return sorted(found, key=sort_key)  # accent-aware: "Économie" sorts with the e, not after "Tech"
+    return sorted(
+        (section for section in found if _offerable(section)), key=sort_key
+    )  # accent-aware: "Économie" sorts with the e, not after "Tech"
+
+
+def _offerable(section: object) -> bool:
+    if not isinstance(section, str) or "," in section:
+        return False
+    try:
+        check_text(section, "section", max_length=MAX_SECTION_LENGTH)
+    except SubscriberError:
+        return False
+    return True
+
+
+def _offered_lists(session: Session, subscriber_id: int) -> list[tuple[MailingList, Subscription | None]]:
+    """The lists a reader's preference centre shows: every public list, and any list the reader is on."""
+    return [
+        (each, sub)
+        for each, sub in reader_lists(session=session, subscriber_id=subscriber_id)
+        if each.public or sub is not None
+    ]
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
@@ -294,7 +353,7 @@ def _preferences(
             else bool(sub and sub.status == SubscriptionStatus.ACTIVE),
             "status": sub.status if sub else "",
         }
-        for each, sub in reader_lists(session=session, subscriber_id=subscriber.id)
+        for each, sub in _offered_lists(session, subscriber.id)
     ]
     response = page(
         request,
@@ -307,11 +366,11 @@ def _preferences(
         language_names=LANGUAGE_NAMES,
         lists=lists,
         list_name=mailing_list.name,
-        sections=known_sections(session, mailing_list.id, chosen, settings.sections),
+        sections=known_sections(settings, session, mailing_list.id, chosen),
         chosen=chosen,
         csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
         action=f"/p/{token}",
-        unsubscribe_url=links_of(request).unsubscribe_url(subscriber.id, mailing_list.id),
+        unsubscribe_url=links_of(request).unsubscribe_url(subscriber.id, mailing_list.id, subscriber.token_secret),
         **shown,
     )
     response.set_cookie(
@@ -388,12 +447,14 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
         paused = _parse_pause(str(form.get("paused_until") or ""), datetime.now(settings_of(request).tz).date())
     except SubscriberError:
         return _preferences(request, session, reader, token, error="bad_date", refused=form)
-    assert reader.subscriber.id is not None
-    lists = {
-        each.id: each.id in wanted_lists
-        for each, _ in reader_lists(session=session, subscriber_id=reader.subscriber.id)
-        if each.id
-    }
+    assert reader.subscriber.id is not None and reader.mailing_list.id is not None
+    lists = {each.id: each.id in wanted_lists for each, _ in _offered_lists(session, reader.subscriber.id) if each.id}
+    sections = [str(value).strip() for value in form.getlist("section") if str(value).strip()]
+    offered = known_sections(
+        settings_of(request), session, reader.mailing_list.id, split_sections(reader.subscription.sections)
+    )
+    if any(section not in offered for section in sections):
+        return _preferences(request, session, reader, token, error="unknown section", refused=form)
     try:
         update_preferences(
             session=session,
@@ -401,7 +462,7 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
             language=str(form.get("language") or "") or None,
             name=str(form.get("name") or "").strip() or None,
             preferences=Preferences(
-                sections=[str(value) for value in form.getlist("section")],
+                sections=sections,
                 frequency=str(form.get("frequency") or reader.subscription.frequency),
                 format=str(form.get("format") or reader.subscription.format),
                 paused_until=paused,

@@ -46,7 +46,9 @@ def unsubscribe_page(request: Request, token: str, session: DbSession) -> Respon
         email=reader.subscriber.email,
         already=reader.subscription.status == SubscriptionStatus.UNSUBSCRIBED,
         action=f"/u/{token}",
-        preferences_url=links.preferences_url(reader.subscriber.id, reader.mailing_list.id),
+        preferences_url=links.preferences_url(
+            reader.subscriber.id, reader.mailing_list.id, reader.subscriber.token_secret
+        ),
     )
 
 
@@ -79,5 +81,8 @@ def one_click_unsubscribe(request: Request, token: str, session: DbSession, subm
         request,
         language=language,
         kind="unsubscribed",
-        link=(links.preferences_url(reader.subscriber.id, reader.mailing_list.id), "preferences"),
+        link=(
+            links.preferences_url(reader.subscriber.id, reader.mailing_list.id, reader.subscriber.token_secret),
+            "preferences",
+        ),
     )

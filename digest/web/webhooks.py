@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 import json
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from digest.delivery.events import EventsResult, ProviderEvent, record_events
+from digest.settings import Settings
 from subscribers.models import utcnow
 
 router = APIRouter()
@@ -32,6 +34,11 @@ log = logging.getLogger(__name__)
 
 # A signed request older (or newer) than this is refused: a captured request cannot be replayed later.
 MAX_AGE_SECONDS = 600
+# SendGrid posts batches of at most a few thousand events (well under 1 MB); more is refused before any work.
+MAX_BODY_BYTES = 5 * 1024 * 1024
+# SendGrid's events are objects of scalars, a list or two deep.
+MAX_DEPTH = 8
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def verify_signature(public_key: str, body: bytes, signature: str | None, timestamp: str | None, now: float) -> str:
@@ -57,35 +64,126 @@ def verify_signature(public_key: str, body: bytes, signature: str | None, timest
 
 @router.post("/webhooks/sendgrid")
 async def sendgrid_events(request: Request) -> JSONResponse:
-    """Receive SendGrid events; 403 for unsigned, stale or forged ones when a public key is set."""
+    """Receive SendGrid events: 403 unless signed with SENDGRID_WEBHOOK_PUBLIC_KEY, 413 past MAX_BODY_BYTES."""
     settings = request.app.state.settings
-    body = await request.body()
     key = settings.sendgrid_webhook_public_key
-    if key:
-        try:
-            refusal = verify_signature(
-                key,
-                body,
-                request.headers.get(EventWebhookHeader.SIGNATURE),
-                request.headers.get(EventWebhookHeader.TIMESTAMP),
-                time.time(),
-            )
-        except ValueError as err:
-            log.error("%s", err)
-            return JSONResponse({"error": "webhook verification is misconfigured"}, status_code=500)
-        if refusal:
-            return JSONResponse({"error": refusal}, status_code=403)
+    if not key:
+        # Unsigned events could suppress or unsubscribe anyone: without a key the webhook is closed.
+        return JSONResponse({"error": "the webhook is closed: set SENDGRID_WEBHOOK_PUBLIC_KEY"}, status_code=403)
+    body = await read_capped_body(request, MAX_BODY_BYTES)
+    if body is None:
+        return JSONResponse({"error": f"the body is over {MAX_BODY_BYTES} bytes"}, status_code=413)
     try:
-        events = json.loads(body)
-    except ValueError:
-        return JSONResponse({"error": "the body is not JSON"}, status_code=400)
-    if not isinstance(events, list):
-        return JSONResponse({"error": "expected a JSON array of events"}, status_code=400)
+        refusal = verify_signature(
+            key,
+            body,
+            request.headers.get(EventWebhookHeader.SIGNATURE),
+            request.headers.get(EventWebhookHeader.TIMESTAMP),
+            time.time(),
+        )
+    except ValueError as err:
+        log.error("%s", err)
+        return JSONResponse({"error": "webhook verification is misconfigured"}, status_code=500)
+    if refusal:
+        return JSONResponse({"error": refusal}, status_code=403)
+    try:
+        events = parse_events(body)
+    except ValueError as err:
+        return JSONResponse({"error": str(err)}, status_code=400)
     parsed = [_parse(event) for event in events]
     valid = [event for event in parsed if event is not None]
     result = await run_in_threadpool(_record, request.app.state.engine, valid)
     result.invalid = len(parsed) - len(valid)
     return JSONResponse(result.__dict__)
+
+
+def warn_if_closed(settings: Settings) -> None:
+    """Say once, when the app starts, that the webhook refuses everything without a verification key."""
+    if not settings.sendgrid_webhook_public_key:
+        log.warning("SENDGRID_WEBHOOK_PUBLIC_KEY is not set: /webhooks/sendgrid refuses every request (403)")
+
+
+async def read_capped_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is (or says it will be) over ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _bounded_int(digits: str) -> int:
+    # Checked on the digits, before int() does quadratic work on a long run of them.
+    if len(digits.lstrip("-")) > 19:
+        raise ValueError(f"integer {digits[:24]}... is out of range")
+    return int(digits)
+
+
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
+def _nesting(body: bytes) -> int:
+    """How deep ``body``'s arrays and objects nest (outside strings), counted up to MAX_DEPTH + 1."""
+    depth = deepest = 0
+    in_string = False
+    escaped_until = -1
+    for match in _STRUCTURE.finditer(body):
+        position, char = match.start(), match.group()
+        if position < escaped_until:
+            continue
+        if in_string:
+            if char == b"\\":
+                escaped_until = position + 2
+            elif char == b'"':
+                in_string = False
+        elif char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                break
+        elif char in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def parse_events(body: bytes) -> list[Any]:
+    """The JSON array of events in ``body``, or ValueError saying why it is not one we accept.
+
+    Refused: not JSON, not an array, nesting deeper than MAX_DEPTH, integers outside 64 bits (also as the
+    digits of a string), NUL characters: none can come from SendGrid and each made the database fail.
+    """
+    if _nesting(body) > MAX_DEPTH:
+        # Checked before parsing: the parser would recurse once per level (a RecursionError at 100k levels).
+        raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
+    try:
+        events = json.loads(body, parse_int=_bounded_int)
+    except ValueError as err:
+        raise ValueError("the body is not JSON") from err
+    if not isinstance(events, list):
+        raise ValueError("expected a JSON array of events")
+    pending: list[tuple[Any, int]] = [(events, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            pending.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("NUL character in the events")
+            if value.isascii() and value.lstrip("-").isdigit() and not INT64_MIN <= int(value) <= INT64_MAX:
+                raise ValueError(f"number {value[:24]} is out of range")
+        elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+            raise ValueError(f"number {value} is out of range")
+    return events
 
 
 def _record(engine: Engine, events: list[ProviderEvent]) -> EventsResult:
