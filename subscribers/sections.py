@@ -29,11 +29,12 @@ class Sections:
         """Sections a reader or an import asked for, cleaned; SubscriberError names a bad one."""
         cleaned: list[str] = []
         for section in names or ():
-            name = check_text(section.strip(), "section", max_length=MAX_SECTION_LENGTH)
+            name = section.strip()
             if not name:
                 continue
             if _SEPARATOR in name or len(name) > MAX_SECTION_LENGTH:
                 raise SubscriberError(f"section {name[:80]!r} must be under {MAX_SECTION_LENGTH} characters, no commas")
+            check_text(name, "section", max_length=MAX_SECTION_LENGTH)
             if name not in cleaned:
                 cleaned.append(name)
         if len(cleaned) > MAX_SECTIONS:

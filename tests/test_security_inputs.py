@@ -143,6 +143,7 @@ def test_private_lists_are_offered_to_their_readers_only(settings: Settings, eng
     with open_session(engine) as session:
         create_list(session=session, slug="staff", name="Internal staff list", public=False)
         create_list(session=session, slug="hebdo", name="L'hebdo")
+        session.commit()
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
     url = local(links(settings).preferences_url(subscriber_id, list_id, secret_of(engine, subscriber_id)), settings)
     with open_session(engine) as session:
@@ -163,6 +164,7 @@ def test_a_reader_on_a_private_list_still_sees_it(settings: Settings, engine: En
     with open_session(engine) as session:
         staff = create_list(session=session, slug="staff", name="Internal staff list", public=False)
         add_subscriber(session=session, mailing_list=staff, email="amina@example.com", confirmed=True)
+        session.commit()
     subscriber_id, list_id = make_reader(engine, "amina@example.com")
     url = local(links(settings).preferences_url(subscriber_id, list_id, secret_of(engine, subscriber_id)), settings)
     with client(settings, engine) as http:

@@ -25,6 +25,7 @@ def test_a_new_reader_never_gets_an_erased_readers_id_or_links(settings: Setting
     old_confirm = signer.token("confirm", erased_id, list_id, secret_of(engine, erased_id))
     with open_session(engine) as session:
         remove_subscriber(session=session, email="erased@example.com", erase=True)
+        session.commit()
     victim_id, _ = make_reader(engine, "victim@example.com", confirmed=False)
     assert victim_id != erased_id, "the erased reader's id was handed out again"
     with client(settings, engine) as http:
