@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Literal
 
 from digest.content import Article, Pick, Selection, Skip
+from digest.edits import Edits
 from digest.errors import EditionError
 from digest.sources.clean import canonical_url, title_key
 from digest.sources.text import summarize
@@ -49,11 +50,13 @@ class SelectionRules:
 
 @dataclass(frozen=True, slots=True)
 class EditorChoices:
-    """What an editor decided: a pinned featured URL, URLs to drop, an intro note."""
+    """What an editor decided: a pinned featured URL, URLs to drop, an intro note, and the desk's edits
+    (applied after the selection by :func:`digest.edits.apply_edits`)."""
 
     featured: str | None = None
     exclude: frozenset[str] = field(default_factory=frozenset)
     intro: str = ""
+    edits: Edits = field(default_factory=Edits)
 
 
 def day_bounds(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
