@@ -7,6 +7,7 @@ are pygal's SVG, served as images by the app: no script runs, nothing is fetched
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ router = editor_router()
 ListSlug = Annotated[str, Query(alias="list", max_length=64)]
 # How far back the charts go, and how many editions the table lists.
 DAYS = 90
-TABLE_ROWS = 30
+TABLE_ROWS = 14
 RATE_LINES = ("sent", "delivered", "opened", "clicked", "bounced", "unsubscribed")
 GROWTH_LINES = ("active", "new", "unsubscribed", "bounced")
 
@@ -59,6 +60,10 @@ def _chart(
     """An SVG chart (pygal) of ``series`` over ``labels``; no script, no outside style sheet."""
     import pygal
     from pygal.style import Style
+
+    # pygal appends to sys.meta_path a finder for its map plugins (unused here) that has no find_spec: every
+    # later import that misses (optional speedups probed by other libraries) would warn through it.
+    sys.meta_path[:] = [finder for finder in sys.meta_path if type(finder).__module__ != "pygal"]
 
     style = Style(
         background="#ffffff",
