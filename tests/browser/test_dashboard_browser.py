@@ -48,7 +48,7 @@ def seed_history(engine: Engine, settings: Settings, editions: int = 40) -> None
                 )
             )
             at = datetime.combine(day, time(9), tzinfo=UTC)
-            for k in range(n % 5):
+            for _ in range(n % 5):
                 session.add(ConsentEvent(list_id=list_id, kind="confirm", source="web", at=at))
             if n % 3 == 0:
                 session.add(ConsentEvent(list_id=list_id, kind="unsubscribe", source="web", at=at))
