@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
