@@ -177,3 +177,23 @@ def list_growth(session: Session, *, list_id: int, start: date, end: date) -> li
         )
         active -= seen["new"] - seen["unsubscribed"] - seen["bounced"]
     return list(reversed(growth))
+
+
+def last_deliveries(session: Session, *, subscriber_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """A reader's last deliveries, newest edition first: date, list, status, attempts, error."""
+    from sqlalchemy import select as sql_select
+
+    rows = session.execute(
+        sql_select(
+            col(Edition.date), col(MailingList.slug), col(Delivery.status), col(Delivery.attempts), col(Delivery.error)
+        )
+        .join(Edition, col(Edition.id) == col(Delivery.edition_id))
+        .join(MailingList, col(MailingList.id) == col(Edition.list_id))
+        .where(col(Delivery.subscriber_id) == subscriber_id)
+        .order_by(col(Edition.date).desc(), col(Delivery.id).desc())
+        .limit(limit)
+    ).all()
+    return [
+        {"date": day, "list": slug, "status": status, "attempts": attempts, "error": error or ""}
+        for day, slug, status, attempts, error in rows
+    ]
