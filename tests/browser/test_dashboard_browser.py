@@ -96,3 +96,30 @@ def test_dashboard_fits_a_phone(browser, dashboard) -> None:
     assert page.locator("html").get_attribute("dir") == "rtl"
     assert no_sideways_scroll(page)
     context.close()
+
+
+def test_reader_search_and_erase(browser, dashboard, artifacts: Path, database_url: str) -> None:
+    base, _ = dashboard
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    offline(context)
+    page = context.new_page()
+    page.goto(base + "/editor/readers")
+    page.fill("#q", "reader2")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_load_state()
+    assert page.locator("#results tbody tr").count() == 11  # reader2 and reader20 to reader29
+    page.get_by_role("link", name="reader20@example.com").click()
+    page.wait_for_load_state()
+    assert page.locator("#reader-status").inner_text() == "active"
+    assert "quotidien" in page.locator("#lists").inner_text().lower()
+    if database_url.startswith("sqlite"):
+        page.screenshot(path=str(artifacts / "reader-1280.png"), full_page=True)
+        shoot(browser, page.url, artifacts, "reader")
+        shoot(browser, base + "/editor/readers?q=reader1", artifacts, "readers")
+    page.fill("#confirm", "reader20@example.com")
+    page.get_by_role("button", name="Erase this reader").click()
+    page.wait_for_load_state()
+    assert "Erased" in page.locator("[role=status]").inner_text()
+    page.goto(base + "/editor/readers?q=reader20")
+    assert page.locator("#results").inner_text() == "No reader matches."
+    context.close()
