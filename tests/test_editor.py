@@ -238,6 +238,12 @@ def test_desk_edits_reword_reorder_add_and_survive_a_rebuild(
     page = client.get(PAGE)
     assert "Mon titre" in page.text and second.title in page.text  # the source's text shown beside
 
+    left_out = after.headlines[-1].article.url
+    client.post(PAGE + "/drop", data={"csrf": csrf, "url": left_out})
+    client.post(PAGE + "/pin", data={"csrf": csrf, "url": left_out})  # "Make featured" on a skipped article
+    featured = load_selection(_edition(engine)[0].selection_json).featured
+    assert featured is not None and featured.article.url == left_out
+
 
 def test_intro_markdown_paragraphs_and_safe_links(client: TestClient, editor_settings: Settings, engine) -> None:
     build_sample(engine, editor_settings)
