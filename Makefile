@@ -57,7 +57,7 @@ eval: $(VENV)/.installed-test
 # Refresh the translation catalogs from the templates; translate the new entries in digest/locale/*/.../digest.po
 # (they are compiled when loaded: no build step).
 messages: $(VENV)/.installed-test
-	$(BIN)/pybabel extract --no-location --omit-header -F babel.cfg -o digest/locale/digest.pot templates digest/render.py
+	$(BIN)/pybabel extract --no-location --omit-header -F babel.cfg -o digest/locale/digest.pot templates digest/render.py digest/web/editor/dashboard.py
 	$(BIN)/pybabel update --ignore-obsolete --no-fuzzy-matching -i digest/locale/digest.pot -d digest/locale -D digest
 
 bench: $(VENV)/.installed-test

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bench.dashboard import bench_dashboard
 from bench.import_csv import bench_import
 from bench.pipeline import bench_build, bench_personalize
 from bench.report import Figure
@@ -21,6 +22,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "personalize": lambda _args: bench_personalize(),
     "import": lambda _args: bench_import(),
     "smtp": lambda _args: bench_smtp(),
+    "dashboard": lambda args: bench_dashboard(args.dashboard_deliveries),
     "send": lambda args: bench_send(
         (10_000, 100_000, 1_000_000) if args.million else (10_000, 100_000), postgres_url=_postgres(args.postgres)
     ),
@@ -39,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these benchmarks")
     parser.add_argument("--million", action="store_true", help="also send to 1,000,000 readers (slow)")
+    parser.add_argument(
+        "--dashboard-deliveries",
+        type=int,
+        default=10_000_000,
+        help="deliveries seeded under the dashboard's 365 editions (default 10,000,000)",
+    )
     parser.add_argument(
         "--postgres",
         default="postgresql+psycopg://postgres@127.0.0.1:5432/test",

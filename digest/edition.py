@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
 from digest.content import Article, Pick, Selection, Skip
+from digest.edits import Edits, apply_edits
 from digest.errors import ConfigError, DigestError, EditionError, NothingToSend
 from digest.links import Links
 from digest.lint import LintIssue, dump_issues, lint_variant, load_issues
@@ -189,6 +190,21 @@ def reader_variants(
     return [wanted[first], *(wanted[key] for key in sorted(wanted) if key != first)]
 
 
+def recipients_per_variant(session: Session, mailing_list: MailingList, default: str) -> dict[str, int]:
+    """How many active readers of ``mailing_list`` get each variant key (as :func:`reader_variants` keys them)."""
+    query = (
+        select(Subscriber.language, Subscription.sections, func.count())
+        .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
+        .where(Subscription.list_id == mailing_list.id, Subscription.status == SubscriptionStatus.ACTIVE)
+        .group_by(col(Subscriber.language), col(Subscription.sections))
+    )
+    counts: dict[str, int] = {}
+    for language, raw_sections, count in session.exec(query).all():
+        key = variant_key(language if language in LANGUAGES else default, parse_sections(raw_sections))
+        counts[key] = counts.get(key, 0) + count
+    return counts
+
+
 def publication_of(settings: Settings, mailing_list: MailingList, language: str | None = None) -> Publication:
     """The publication's details as the templates need them, named for readers of ``language``."""
     logo_width, logo_height = settings.logo_dimensions
@@ -205,12 +221,20 @@ def publication_of(settings: Settings, mailing_list: MailingList, language: str 
     )
 
 
-def render_options(settings: Settings, language: str | None = None) -> RenderOptions:
-    """How the settings want editions worded and linked for readers of ``language``."""
+def _as_template(text: str) -> str:
+    """An editor's literal text as a subject or preheader template (braces are not placeholders)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def render_options(settings: Settings, language: str | None = None, edits: Edits | None = None) -> RenderOptions:
+    """How the settings (and an editor's own subject or preheader) want editions worded and linked for readers
+    of ``language``."""
     language = language or settings.language
+    edits = edits or Edits()
+    subject, preheader = edits.subject.get(language), edits.preheader.get(language)
     return RenderOptions(
-        subject_template=settings.subject_template_for(language),
-        preheader_template=settings.preheader_template_for(language),
+        subject_template=_as_template(subject) if subject else settings.subject_template_for(language),
+        preheader_template=_as_template(preheader) if preheader else settings.preheader_template_for(language),
         utm_source=settings.utm_source if settings.utm else None,
         headline_style=settings.headline_style,
     )
@@ -219,7 +243,12 @@ def render_options(settings: Settings, language: str | None = None) -> RenderOpt
 def dump_choices(choices: EditorChoices) -> str:
     """An editor's choices as JSON, kept with the edition so a rebuild keeps them."""
     return json.dumps(
-        {"featured": choices.featured, "exclude": sorted(choices.exclude), "intro": choices.intro},
+        {
+            "featured": choices.featured,
+            "exclude": sorted(choices.exclude),
+            "intro": choices.intro,
+            "edits": choices.edits.to_json(),
+        },
         ensure_ascii=False,
     )
 
@@ -231,6 +260,7 @@ def load_choices(raw: str | None) -> EditorChoices:
         featured=data.get("featured") or None,
         exclude=frozenset(data.get("exclude") or ()),
         intro=data.get("intro") or "",
+        edits=Edits.from_json(data.get("edits")),
     )
 
 
@@ -321,6 +351,8 @@ def build_edition(
         choices=choices,
         first_seen=seen,
     )
+    selection, edits = apply_edits(selection, loaded.articles, choices.edits, tz=settings.tz)
+    choices = dataclasses.replace(choices, edits=edits)
     if selection.is_empty:
         latest = max((a.published for a in loaded.articles if a.published), default=None)
         hint = f" (the newest article is from {latest.astimezone(settings.tz).date()})" if latest else ""
@@ -373,6 +405,9 @@ def store_edition(
     An unsent edition's variants are replaced, its approval and lint override dropped (unless auto-approve),
     so what an editor approved is exactly what is sent.
     """
+    if choices is None and edition is not None:
+        choices = load_choices(edition.choices_json)
+    edits = choices.edits if choices else Edits()
     links = Links.from_settings(settings)
     web_url = links.edition_url(mailing_list.slug, selection.day)
     environments: dict[str, Environment] = {}
@@ -389,7 +424,7 @@ def store_edition(
                 language=language,
                 web_url=web_url,
                 sections=sections,
-                options=render_options(settings, language),
+                options=render_options(settings, language, edits),
             )
         )
     issues = [

@@ -171,3 +171,24 @@ class RateLimitWindow(SQLModel, table=True):
     slot: int = Field(primary_key=True, sa_type=BigInteger)
     hits: int = 0
     expires_at: float = Field(index=True)
+
+
+class EditionCounters(SQLModel, table=True):
+    """An edition's figures kept as they happen, so the dashboard never counts the deliveries.
+
+    Delivery statuses are set exactly when a send run starts (after enqueueing) and advanced by every outcome
+    the ledger records; events count each delivery once per kind (a reader who opened twice opened once).
+    """
+
+    __tablename__ = "edition_counters"
+
+    edition_id: int = Field(foreign_key="edition.id", primary_key=True, ondelete="CASCADE")
+    recipients: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    failed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    uncertain: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    delivered: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    opened: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    clicked: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    bounced: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    unsubscribed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

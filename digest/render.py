@@ -28,6 +28,7 @@ from markupsafe import Markup
 from premailer import Premailer
 
 from digest.content import Article, Selection
+from digest.markup import intro_html, intro_text
 from digest.personalize import placeholder
 from digest.typography import label, typographic_spaces
 
@@ -360,7 +361,8 @@ def render_variant(
     preheader = shorten(fill_text_template(preheader_template, fields), PREHEADER_MAX)
     rtl = language in RTL_LANGUAGES
     context: dict[str, Any] = {
-        "intro": selection.intro.strip(),
+        "intro": intro_text(selection.intro),
+        "intro_html": intro_html(selection.intro) if selection.intro.strip() else "",
         "featured": featured,
         "featured_title": one_line(featured.title) if featured else "",
         "featured_url": link[featured.url] if featured else "",

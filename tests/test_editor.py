@@ -34,7 +34,11 @@ def editor_settings(make_settings: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 def client(editor_settings: Settings, engine) -> TestClient:
-    return TestClient(create_app(editor_settings, engine=engine), base_url=editor_settings.base_url, headers=AUTH)
+    return TestClient(
+        create_app(editor_settings, engine=engine),
+        base_url=editor_settings.base_url,
+        headers={**AUTH, "Accept-Language": "en"},
+    )
 
 
 def _csrf(client: TestClient) -> str:
@@ -56,7 +60,7 @@ def test_editor_needs_its_password(editor_settings: Settings, make_settings, eng
     open_app = TestClient(create_app(editor_settings, engine=engine), base_url=editor_settings.base_url)
     assert open_app.get(PAGE).status_code == 401
     assert open_app.get(PAGE, auth=("editor", "wrong")).status_code == 401
-    assert open_app.get(PAGE, headers=AUTH).status_code == 200
+    assert open_app.get(PAGE, headers={**AUTH, "Accept-Language": "en"}).status_code == 200
     closed = TestClient(create_app(make_settings(), engine=engine), base_url="https://news.example.com")
     response = closed.get(PAGE)
     assert response.status_code == 403 and "DIGEST_EDITOR_PASSWORD" in response.text
@@ -94,7 +98,7 @@ def test_pin_drop_intro_restore_rebuild_the_edition(client: TestClient, editor_s
     csrf = _csrf(client)
 
     pinned = client.post(PAGE + "/pin", data={"csrf": csrf, "url": other})
-    assert pinned.status_code == 200 and "featured" in pinned.text
+    assert pinned.status_code == 200 and "Featured." in pinned.text
     edition, _ = _edition(engine)
     assert load_selection(edition.selection_json).featured.article.url == other  # type: ignore[union-attr]
 
@@ -108,7 +112,7 @@ def test_pin_drop_intro_restore_rebuild_the_edition(client: TestClient, editor_s
     assert load_choices(edition.choices_json).intro == "Un mot <de> la rédaction"
 
     restored = client.post(PAGE + "/restore", data={"csrf": csrf, "url": dropped})
-    assert "restored" in restored.text
+    assert "Restored." in restored.text
     edition, _ = _edition(engine)
     assert dropped in {p.article.url for p in load_selection(edition.selection_json).headlines}
     assert load_selection(edition.selection_json).featured.article.url == other  # type: ignore[union-attr]
@@ -127,7 +131,7 @@ def test_send_a_test_to_given_addresses(client: TestClient, editor_settings: Set
     bad = client.post(PAGE + "/test", data={"csrf": csrf, "to": "not-an-address", "key": "en"})
     assert "invalid email address" in bad.text
     sent = client.post(PAGE + "/test", data={"csrf": csrf, "to": "ed@example.com, chief@example.com", "key": "en"})
-    assert "test sent to 2 address(es)" in sent.text
+    assert "Test sent to 2 addresses." in sent.text
     files = sorted(editor_settings.outbox_dir.rglob("*.eml"))
     assert len(files) == 2
     message = email.message_from_bytes(files[0].read_bytes(), policy=email.policy.default)
@@ -138,7 +142,9 @@ def test_send_a_test_to_given_addresses(client: TestClient, editor_settings: Set
 def test_approve_refuses_lint_errors_unless_overridden(make_settings, engine) -> None:
     settings = make_settings(editor_password=PASSWORD, base_url="http://news.example.com")
     build_sample(engine, settings)
-    client = TestClient(create_app(settings, engine=engine), base_url=settings.base_url, headers=AUTH)
+    client = TestClient(
+        create_app(settings, engine=engine), base_url=settings.base_url, headers={**AUTH, "Accept-Language": "en"}
+    )
     page = client.get(PAGE)
     assert "instead of https://" in page.text and "Send despite the lint errors" in page.text
     csrf = _csrf(client)
@@ -168,7 +174,7 @@ def test_page_for_a_day_without_edition_offers_to_build(client: TestClient, edit
     page = client.get(PAGE)
     assert "No edition yet" in page.text
     built = client.post(PAGE + "/build", data={"csrf": _csrf(client)})
-    assert "rebuilt from the sources" in built.text
+    assert "Rebuilt from the sources." in built.text
     assert _edition(engine)[0].date == SAMPLE
     assert client.get("/editor/nope/2025-11-27").status_code == 404
     assert client.get("/editor/quotidien/yesterday").status_code == 404
@@ -198,3 +204,69 @@ def test_preview_on_a_busy_port_names_it(run_cli) -> None:
         result = run_cli("preview", "--date", SAMPLE_DAY, "--port", str(port))
     assert result.exit_code == 1
     assert f"port {port} is busy" in result.output and f"--port {port + 1}" in result.output
+
+
+def test_desk_edits_reword_reorder_add_and_survive_a_rebuild(
+    client: TestClient, editor_settings: Settings, engine
+) -> None:
+    build_sample(engine, editor_settings)
+    csrf = _csrf(client)
+    edition, _ = _edition(engine)
+    selection = load_selection(edition.selection_json)
+    assert client.post(PAGE + "/approve", data={"csrf": csrf}).status_code == 200
+    assert _edition(engine)[0].status == EditionStatus.APPROVED
+
+    saved = client.post(
+        PAGE + "/subject", data={"csrf": csrf, "language": "fr", "subject": "Le {grand} jour", "preheader": "À lire"}
+    )
+    assert "Subject and preheader saved." in saved.text
+    edition, variants = _edition(engine)
+    assert edition.status == EditionStatus.DRAFT  # any edit takes the approval back
+    assert edition.subject == "Le {grand} jour" and edition.preheader == "À lire"
+    assert {v.key: v.subject for v in variants}["fr"] == "Le {grand} jour"
+    assert {v.key: v.subject for v in variants}["en"] != "Le {grand} jour"  # another language keeps its own
+
+    first, second = selection.headlines[0].article, selection.headlines[1].article
+    client.post(PAGE + "/move", data={"csrf": csrf, "url": first.url, "step": "1"})
+    client.post(PAGE + "/reword", data={"csrf": csrf, "url": second.url, "title": "Mon titre", "summary": ""})
+    skipped = next(s for s in selection.skipped if s.reason.startswith("outside the day"))
+    client.post(PAGE + "/add", data={"csrf": csrf, "url": skipped.url})
+    client.post(PAGE + "/build", data={"csrf": csrf})  # a rebuild keeps every edit
+
+    edition, variants = _edition(engine)
+    after = load_selection(edition.selection_json)
+    urls = [p.article.url for p in after.headlines]
+    assert urls[:2] == [second.url, first.url]
+    assert after.headlines[0].article.title == "Mon titre"
+    assert skipped.url in urls and skipped.url not in {s.url for s in after.skipped}
+    wording = load_choices(edition.choices_json).edits.wording[second.url]
+    assert wording.title == "Mon titre" and wording.source_title == second.title
+    fr_html = {v.key: v.html for v in variants}["fr"]
+    assert fr_html.index("Mon titre") < fr_html.index(first.title.split(" ")[0])
+    page = client.get(PAGE)
+    assert "Mon titre" in page.text and second.title in page.text  # the source's text shown beside
+
+    left_out = after.headlines[-1].article.url
+    client.post(PAGE + "/drop", data={"csrf": csrf, "url": left_out})
+    client.post(PAGE + "/pin", data={"csrf": csrf, "url": left_out})  # "Make featured" on a skipped article
+    featured = load_selection(_edition(engine)[0].selection_json).featured
+    assert featured is not None and featured.article.url == left_out
+
+
+def test_intro_markdown_paragraphs_and_safe_links(client: TestClient, editor_settings: Settings, engine) -> None:
+    build_sample(engine, editor_settings)
+    note = "Bonjour.\n\nLisez [notre dossier](https://news.example.com/dossier) et [ceci](javascript:alert(1))."
+    client.post(PAGE + "/intro", data={"csrf": _csrf(client), "intro": note})
+    _, variants = _edition(engine)
+    html = {v.key: v for v in variants}["fr"].html
+    assert '<a href="https://news.example.com/dossier"' in html and 'href="javascript:' not in html
+    assert html.count("<p") >= 2
+    assert "notre dossier (https://news.example.com/dossier)" in {v.key: v for v in variants}["fr"].text
+
+
+def test_desk_speaks_french_and_arabic(client: TestClient, editor_settings: Settings, engine) -> None:
+    build_sample(engine, editor_settings)
+    french = client.get(PAGE, params={"ui": "fr"})
+    assert 'lang="fr"' in french.text and "Approuver" in french.text
+    arabic = client.get(PAGE, headers={"Accept-Language": "ar"})
+    assert 'dir="rtl"' in arabic.text

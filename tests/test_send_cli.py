@@ -140,6 +140,8 @@ def test_stats_json_has_the_design_shape(run_cli, ready) -> None:
     assert row["date"] == DAY.isoformat() and row["status"] == "sent" and row["sent"] == 6
     text = run_cli("stats").stdout
     assert "sent 6" in text and "delivered 0" in text
+    assert "Rates of the last editions" in text and f"{DAY.isoformat()} quotidien" in text  # the rich chart
+    assert "0.0%" in text and "delivered" in text.split("Rates of the last editions")[1]
 
 
 class Terminal(io.StringIO):

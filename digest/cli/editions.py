@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +13,8 @@ from digest.cli.common import DateOption, ListOption, day_of, errors_to_exit, pa
 from digest.errors import DigestError, EditionError
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from digest.delivery import DryRunReport, SendReport
     from digest.mail import RecipientResult
     from digest.settings import Settings
@@ -275,6 +277,40 @@ def stats(
             f"delivered {row['delivered']}, bounced {row['bounced']}, opened {row['opened']}, "
             f"clicked {row['clicked']}, unsubscribed {row['unsubscribed']}"
         )
+    if editions:
+        from rich.console import Console
+
+        Console().print(rates_chart(editions))
+
+
+# The rates `digest stats` draws for the last editions, and how many editions.
+CHART_RATES = ("delivered", "opened", "clicked", "bounced", "unsubscribed")
+CHART_EDITIONS = 10
+
+
+def rates_chart(editions: list[dict[str, Any]]) -> Table:
+    """A terminal chart (rich) of the last editions' rates: one bar per rate, an edition per row."""
+    from rich.bar import Bar
+    from rich.table import Table
+
+    from digest.stats import rates
+
+    table = Table(title="Rates of the last editions", title_justify="left", box=None, pad_edge=False)
+    table.add_column("edition")
+    for name in CHART_RATES:
+        table.add_column(name, min_width=14)
+    colours = {"delivered": "green", "opened": "cyan", "clicked": "blue", "bounced": "red", "unsubscribed": "yellow"}
+    for row in [row for row in editions if row["recipients"]][:CHART_EDITIONS]:
+        shares = rates(row)
+        cells = []
+        for name in CHART_RATES:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(width=8)
+            grid.add_column(justify="right", width=6)
+            grid.add_row(Bar(1.0, 0, shares[name], color=colours[name]), f"{shares[name]:.1%}")
+            cells.append(grid)
+        table.add_row(f"{row['date']} {row['list']}", *cells)
+    return table
 
 
 @errors_to_exit

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from digest.counters import add_event
 from digest.delivery.queue import drop_queued
 from digest.models import Delivery, DeliveryEvent, Edition
 from subscribers.models import Subscriber, SubscriberStatus, utcnow
@@ -90,6 +91,8 @@ def record_events(
         result.recorded += 1
         if delivery is None:
             result.unmatched += 1
+        else:
+            add_event(session, edition_id=delivery.edition_id, delivery_id=delivery.id, kind=event.kind)
         _act(session, event, delivery, clock())
     return result
 

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import DateTime
 from sqlmodel import Session
 
+from digest.counters import add_outcomes
 from digest.delivery.policy import MAX_ATTEMPTS
 from digest.errors import DigestError
 from digest.mail.base import Outcome
@@ -137,6 +138,7 @@ class Ledger:
             f"UPDATE delivery SET {assignments} WHERE {self._among('id')}",
             [provider_id, error, *parameters, self._ids(ids)],
         )
+        self._count(ids)
 
     def record_each(self, outcome: str, rows: Sequence[tuple[int, str | None, str | None]], now: datetime) -> None:
         """Store one outcome for deliveries that each have their own provider id and error: ``rows`` of
@@ -147,6 +149,15 @@ class Ledger:
             [(provider_id, error, *parameters, delivery_id) for delivery_id, provider_id, error in rows],
             many=True,
         )
+        self._count([delivery_id for delivery_id, _, _ in rows])
+
+    def _count(self, ids: Sequence[int]) -> None:
+        """Add the outcomes just recorded for ``ids`` to their editions' counters (the dashboard's figures)."""
+        counted = self._execute(
+            f"SELECT edition_id, status, COUNT(*) FROM delivery WHERE {self._among('id')} GROUP BY edition_id, status",
+            [self._ids(ids)],
+        )
+        add_outcomes(self.session, counted)
 
     def forget(self, ids: Sequence[int]) -> None:
         """Delete the deliveries ``ids`` (readers who left after being queued: nobody is mailed)."""

@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
+from digest.counters import set_delivery_counts
 from digest.delivery.policy import SendOptions
 from digest.errors import EditionError
 from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus
@@ -121,6 +122,8 @@ def prepare(session: Session, edition: Edition, options: SendOptions, now: datet
     before = count_by_status(session, edition.id).total()
     enqueue(session, edition, now)
     after = count_by_status(session, edition.id)
+    set_delivery_counts(session, edition.id, after)
+    session.commit()
     # Counted rather than taken from the INSERT's rowcount, which psycopg reports as -1 for INSERT ... SELECT.
     return Prepared(made_uncertain, requeued, after.total() - before, after[DeliveryStatus.QUEUED])
 

@@ -34,6 +34,7 @@ from datetime import date, datetime, tzinfo
 from typing import Literal
 
 from digest.content import Article, Pick, Selection, Skip
+from digest.edits import Edits
 from digest.errors import EditionError
 from digest.selection.language import detect
 from digest.selection.ranking import REAL_BODY, score_story, time_ordered, weight_of
@@ -77,11 +78,13 @@ class SelectionRules:
 
 @dataclass(frozen=True, slots=True)
 class EditorChoices:
-    """What an editor decided: a pinned featured URL, URLs to drop, an intro note."""
+    """What an editor decided: a pinned featured URL, URLs to drop, an intro note, and the desk's edits
+    (applied after the selection by :func:`digest.edits.apply_edits`)."""
 
     featured: str | None = None
     exclude: frozenset[str] = field(default_factory=frozenset)
     intro: str = ""
+    edits: Edits = field(default_factory=Edits)
 
 
 @dataclass

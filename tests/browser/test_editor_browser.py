@@ -77,12 +77,12 @@ def test_pin_drop_and_approve_through_the_page(browser, served, artifacts: Path)
 
     _, before = _selection(engine)
     target = before.headlines[1].article
-    page.locator("tr.headline", has_text=target.title).get_by_role("button", name="Feature").click()
+    page.locator(".headline", has_text=target.title).get_by_role("button", name="Feature").click()
     page.wait_for_load_state()
     assert target.title in page.locator("#featured").inner_text()
 
     dropped = before.headlines[0].article
-    page.locator("tr.headline", has_text=dropped.title).get_by_role("button", name="Drop").click()
+    page.locator(".headline", has_text=dropped.title).get_by_role("button", name="Drop").click()
     page.wait_for_load_state()
     skipped = page.locator("#skipped").inner_text()
     assert dropped.title in skipped and "excluded by the editor" in skipped

@@ -1,29 +1,25 @@
-"""The editor's pages: preview, adjust, send tests, approve (behind DIGEST_EDITOR_PASSWORD).
+"""The desk: one day's edition previewed, reworded, rearranged, tested and approved.
 
-`digest serve` mounts them at `/editor`; `digest preview` serves them on the editor's own machine without a
-password, and `digest preview --output DIR` writes the same page as static files (:func:`write_static`).
-Every change (pin, drop, intro) is stored with the edition and rebuilds it, so what is previewed is what
-is sent.
+`digest serve` mounts it at `/editor/<list>/<date>`; `digest preview` serves it on the editor's own machine
+without a password, and `digest preview --output DIR` writes the same page as static files
+(:func:`write_static`). Every change (pin, drop, add, reorder, wording, subject, intro) is stored with the
+edition's choices and rebuilds it, re-rendering every variant and re-running the lint, so what is previewed is
+what is sent; an approved edition goes back to draft.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
-import math
 import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -35,24 +31,37 @@ from digest.edition import (
     find_edition,
     load_choices,
     load_selection,
+    recipients_per_variant,
     variant_key,
+)
+from digest.edits import (
+    PREHEADER_CUT,
+    SUBJECT_CUT,
+    SUMMARY_MAX,
+    TITLE_MAX,
+    included,
+    left_out,
+    moved,
+    reworded,
+    with_subject,
 )
 from digest.errors import DigestError, EditionError, SubscriberError
 from digest.lint import load_issues
 from digest.mail import open_backend
 from digest.models import Edition, EditionStatus, EditionVariant
 from digest.personalize import Personalizable
+from digest.render import RTL_LANGUAGES
 from digest.selection import EditorChoices
 from digest.settings import Settings
-from digest.web.limits import Limit, client_key
+from digest.web.editor.auth import EDITOR_PAGE_HEADERS, _check_csrf, csrf_token, editor_router
 from digest.web.pages import (
     EMAIL_PAGE_HEADERS,
+    LANGUAGE_NAMES,
     cached_pages_environment,
-    client_ip,
     engine_of,
     list_or_404,
     pages_environment,
-    rate_limits,
+    pick_language,
     settings_of,
 )
 from subscribers.addresses import normalize_email
@@ -60,36 +69,9 @@ from subscribers.inputs import CONTROL_CHARACTERS
 from subscribers.models import MailingList
 
 TEST_RECIPIENTS_MAX = 10
-CSRF_MAX_AGE = 12 * 3600
 _DARK_QUERY = "(prefers-color-scheme: dark)"
-# The editor's own page: inline styles, the variants in frames of this site, nothing else; never framed.
-EDITOR_PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Robots-Tag": "noindex",
-}
 # Line breaks and tabs are fine in the editor's note; the other control characters are not.
 _NOTE_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Failed editor logins: a few typos per client, and a ceiling for everyone together so that a guesser spread
-# over many addresses gains nothing. Past either, every login (the right one too) waits for the window.
-LOGIN_FAILURES_PER_CLIENT = Limit("editor-login-client", 10, 60.0)
-LOGIN_FAILURES_EVERYONE = Limit("editor-login-all", 20, 60.0)
-# The outcomes an action reports back to the page, as codes in the redirect: the page's wording is its own,
-# so a link cannot make the editor's page say anything else.
-DONE = {
-    "rebuilt": "rebuilt from the sources",
-    "featured": "article featured",
-    "dropped": "article dropped",
-    "restored": "article restored",
-    "intro": "intro saved",
-    "test_sent": "test sent to {count} address(es)",
-    "approved": "approved: `digest send` will mail it",
-}
 
 
 def fill_for_preview(content: str, base_url: str) -> str:
@@ -109,14 +91,16 @@ def variant_slug(key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class VariantView:
-    """One variant as the page lists it, with where to load its renderings."""
+    """One variant as the page lists it, with where to load its renderings and how many readers get it."""
 
     key: str
     label: str
+    language: str
     html_url: str
     dark_url: str
     text: str
     subject: str
+    recipients: int
 
 
 # --- Changes an editor makes ------------------------------------------------------------------------
@@ -128,15 +112,23 @@ def pin(choices: EditorChoices, url: str) -> EditorChoices:
 
 
 def drop(choices: EditorChoices, url: str) -> EditorChoices:
-    """Leave ``url`` out of the edition (unpinning it if it was featured)."""
+    """Leave ``url`` out of the edition (unpinning it if it was featured, no longer taking it in)."""
     return replace(
-        choices, featured=None if choices.featured == url else choices.featured, exclude=choices.exclude | {url}
+        choices,
+        featured=None if choices.featured == url else choices.featured,
+        exclude=choices.exclude | {url},
+        edits=left_out(choices.edits, url),
     )
 
 
 def restore(choices: EditorChoices, url: str) -> EditorChoices:
     """Take ``url`` back in."""
     return replace(choices, exclude=choices.exclude - {url})
+
+
+def add(choices: EditorChoices, url: str) -> EditorChoices:
+    """Take a skipped article (excluded, cut by a cap, outside the day, a duplicate) into the headlines."""
+    return replace(choices, exclude=choices.exclude - {url}, edits=included(choices.edits, url))
 
 
 def with_intro(choices: EditorChoices, intro: str) -> EditorChoices:
@@ -189,33 +181,56 @@ def page_context(
     url_of: Callable[[EditionVariant, bool], str],
     current: str = "",
 ) -> dict[str, Any]:
-    """What the editor's page shows for one day's edition, variant ``current`` (default: the first) in front.
+    """What the desk shows for one day's edition, variant ``current`` (default: the first) in front.
 
     ``url_of(variant, dark)`` says where the page loads a variant's rendering from.
     """
     edition = find_edition(session, mailing_list, day)
-    context: dict[str, Any] = {"list": mailing_list, "day": day, "edition": edition, "settings": settings}
+    context: dict[str, Any] = {
+        "list": mailing_list,
+        "day": day,
+        "edition": edition,
+        "settings": settings,
+        "previous_day": day - timedelta(days=1),
+        "next_day": day + timedelta(days=1),
+        "limits": {
+            "title": TITLE_MAX,
+            "summary": SUMMARY_MAX,
+            "subject_cut": SUBJECT_CUT,
+            "preheader_cut": PREHEADER_CUT,
+        },
+    }
     if edition is None:
         return context
     choices = load_choices(edition.choices_json)
+    counts = recipients_per_variant(session, mailing_list, settings.language)
     variants = [
         VariantView(
             key=v.key,
             label=_label(v),
+            language=v.language,
             html_url=url_of(v, False),
             dark_url=url_of(v, True),
             text=fill_for_preview(v.text, settings.base_url),
             subject=v.subject,
+            recipients=counts.get(v.key, 0),
         )
         for v in _variants(session, edition, settings.language)
     ]
+    shown = next((v for v in variants if v.key == current), variants[0])
+    preheader = choices.edits.preheader.get(shown.language) or (
+        edition.preheader if shown.language == settings.language else ""
+    )
     context.update(
         selection=load_selection(edition.selection_json),
         choices=choices,
+        wording=choices.edits.wording,
         excluded=sorted(choices.exclude),
         issues=load_issues(edition.lint_json),
         variants=variants,
-        shown=next((v for v in variants if v.key == current), variants[0]),
+        recipients=sum(counts.values()),
+        shown=shown,
+        preheader=preheader,
         editable=edition.status in (EditionStatus.DRAFT, EditionStatus.APPROVED),
     )
     return context
@@ -250,7 +265,8 @@ def write_static(
     )
     index = folder / "index.html"
     page = pages_environment().get_template("editor/page.html.j2")
-    index.write_text(page.render(context, static=True), encoding="utf-8")
+    frame = {"ui": "en", "ui_dir": "ltr", "ui_languages": {}, "ui_query": "", "csrf": "", "static": True}
+    index.write_text(page.render(context, **frame, base="", done="", count=0, error=""), encoding="utf-8")
     written.append(index)
     return written
 
@@ -276,90 +292,59 @@ def serve_preview(settings: Settings, *, engine: Engine, port: int) -> None:
 # --- Web routes -----------------------------------------------------------------------------------
 
 
-def require_editor(request: Request) -> None:
-    """Let the editor in: HTTP Basic with DIGEST_EDITOR_PASSWORD, or no password under `digest preview`."""
-    password = settings_of(request).editor_password
-    if not password:
-        if getattr(request.app.state, "editor_open", False):
-            return
-        raise HTTPException(403, "the editor is closed: set DIGEST_EDITOR_PASSWORD to open it")
-    limits, client = rate_limits(request), client_key(client_ip(request))
-    wait = limits.blocked(LOGIN_FAILURES_EVERYONE, "all") or limits.blocked(LOGIN_FAILURES_PER_CLIENT, client)
-    if wait is not None:
-        raise HTTPException(
-            429, "too many failed logins: try again later", headers={"Retry-After": str(math.ceil(wait))}
-        )
-    header = request.headers.get("authorization")
-    scheme, _, encoded = (header or "").partition(" ")
-    given = ""
-    if scheme.lower() == "basic":
-        try:
-            given = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")[2]
-        except (binascii.Error, UnicodeDecodeError):
-            given = ""
-    if not hmac.compare_digest(given.encode("utf-8"), password.encode("utf-8")):
-        if header is not None:  # a browser's first request carries no password: that is no failure
-            limits.count(LOGIN_FAILURES_EVERYONE, "all")
-            limits.count(LOGIN_FAILURES_PER_CLIENT, client)
-        raise HTTPException(
-            401, "editor password required", headers={"WWW-Authenticate": 'Basic realm="digest editor"'}
-        )
+router = editor_router()
 
 
-router = APIRouter(prefix="/editor", dependencies=[Depends(require_editor)])
-
-
-def _csrf(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(reversed(settings.signing_keys())), salt="digest.editor")
-
-
-def csrf_token(settings: Settings) -> str:
-    """A fresh token for the editor's forms (they are refused without one)."""
-    return str(_csrf(settings).dumps("editor"))
-
-
-def _check_csrf(request: Request, token: str) -> None:
-    try:
-        _csrf(settings_of(request)).loads(token, max_age=CSRF_MAX_AGE)
-    except BadSignature as err:
-        raise HTTPException(403, "the form expired: reload the page and try again") from err
-
-
-def _parse_day(value: str) -> date:
+def parse_day(value: str) -> date:
+    """A date from the URL, or a 404 naming the expected form."""
     try:
         return date.fromisoformat(value)
     except ValueError as err:
         raise HTTPException(404, f"{value!r} is not a date like 2025-11-27") from err
 
 
-def _page_url(slug: str, day: date, **query: str) -> str:
+def desk_url(slug: str, day: date, **query: str) -> str:
+    """The desk of ``slug``'s ``day`` edition, with ``query``."""
     suffix = f"?{urlencode(query)}" if query else ""
     return f"/editor/{quote(slug)}/{day.isoformat()}{suffix}"
 
 
-@router.get("", include_in_schema=False)
-@router.get("/", include_in_schema=False)
-def editor_home(request: Request) -> RedirectResponse:
-    """Today's edition of the default list."""
-    settings = settings_of(request)
-    return RedirectResponse(_page_url(settings.list_slug, datetime.now(settings.tz).date()), status_code=303)
+def ui_language(request: Request) -> str:
+    """The language of the editor's pages: ``?ui=``, else the browser's, else DIGEST_LANGUAGE."""
+    return pick_language(request, request.query_params.get("ui"))
+
+
+def editor_page_context(request: Request) -> dict[str, Any]:
+    """What every editor page's frame needs: the UI language, its direction, the menu of languages."""
+    language = ui_language(request)
+    return {
+        "ui": language,
+        "ui_dir": "rtl" if language in RTL_LANGUAGES else "ltr",
+        "ui_languages": LANGUAGE_NAMES,
+        "ui_query": f"?{urlencode({'ui': request.query_params['ui']})}" if "ui" in request.query_params else "",
+        "csrf": csrf_token(settings_of(request)),
+        "static": False,
+    }
 
 
 @router.get("/{slug}/{day}", response_class=HTMLResponse)
 def editor_page(
     request: Request, slug: str, day: str, done: str = "", count: int = 0, variant: str = ""
 ) -> HTMLResponse:
-    """The preview and controls for one day's edition; ``done`` names what the last action did (DONE)."""
-    return _editor_page(request, slug, _parse_day(day), message=DONE.get(done, "").format(count=count), variant=variant)
+    """The desk for one day's edition; ``done`` is the code of what the last action did (the page words it)."""
+    return _desk_page(request, slug, parse_day(day), done=done, count=count, variant=variant)
 
 
-def _editor_page(
-    request: Request, slug: str, the_day: date, *, message: str = "", error: str = "", variant: str = ""
+def _desk_page(
+    request: Request, slug: str, the_day: date, *, done: str = "", count: int = 0, error: str = "", variant: str = ""
 ) -> HTMLResponse:
+    """The desk; ``error`` is a refused action's reason, shown at once (never carried by a URL, which anyone
+    could write)."""
     settings = settings_of(request)
+    frame = editor_page_context(request)
     with open_session(engine_of(request)) as session:
         mailing_list = list_or_404(session, slug)
-        base = _page_url(slug, the_day)
+        base = desk_url(slug, the_day)
 
         def url_of(v: EditionVariant, dark: bool) -> str:
             return f"{base}/variant?{urlencode({'key': v.key, **({'dark': '1'} if dark else {})})}"
@@ -368,11 +353,18 @@ def _editor_page(
             session=session, settings=settings, mailing_list=mailing_list, day=the_day, url_of=url_of, current=variant
         )
     html = (
-        cached_pages_environment(request)
+        cached_pages_environment(request, frame["ui"])
         .get_template("editor/page.html.j2")
-        .render(context, static=False, base=base, message=message, error=error, csrf=csrf_token(settings))
+        .render(context, **frame, base=base, done=done, count=count, error=error)
     )
     return HTMLResponse(html, status_code=400 if error else 200, headers=EDITOR_PAGE_HEADERS)
+
+
+@router.get("/desk.js", include_in_schema=False)
+def desk_script() -> Response:
+    """The desk's optional script (live character counts), served by the app: no CDN, no inline script."""
+    script = (Path(__file__).parent / "desk.js").read_text(encoding="utf-8")
+    return Response(script, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
 def _variant(session: Session, mailing_list: MailingList, day: date, key: str) -> tuple[Edition, EditionVariant]:
@@ -393,7 +385,7 @@ def _variant(session: Session, mailing_list: MailingList, day: date, key: str) -
 def editor_variant(request: Request, slug: str, day: str, key: str, dark: bool = False) -> HTMLResponse:
     """One variant's HTML as readers get it (stand-in links), optionally as dark-mode clients show it."""
     with open_session(engine_of(request)) as session:
-        _, variant = _variant(session, list_or_404(session, slug), _parse_day(day), key)
+        _, variant = _variant(session, list_or_404(session, slug), parse_day(day), key)
     html = fill_for_preview(variant.html, settings_of(request).base_url)
     return HTMLResponse(force_dark(html) if dark else html, headers={"Cache-Control": "no-store", **EMAIL_PAGE_HEADERS})
 
@@ -402,75 +394,150 @@ def editor_variant(request: Request, slug: str, day: str, key: str, dark: bool =
 def editor_variant_text(request: Request, slug: str, day: str, key: str) -> PlainTextResponse:
     """One variant's plain-text part."""
     with open_session(engine_of(request)) as session:
-        _, variant = _variant(session, list_or_404(session, slug), _parse_day(day), key)
+        _, variant = _variant(session, list_or_404(session, slug), parse_day(day), key)
     return PlainTextResponse(fill_for_preview(variant.text, settings_of(request).base_url), headers=EDITOR_PAGE_HEADERS)
 
 
-# An action returns the DONE code of what it did, and the query of the page that reports it.
-Action = Callable[[Session, MailingList, date], dict[str, str]]
+# An action's outcome: the short message's code (the page words it) and a count for those that need one.
+Done = tuple[str, int]
+Action = Callable[[Session, MailingList, date], Done]
 
 
-def _act(request: Request, slug: str, day: str, csrf: str, action: Action) -> Response:
-    """Run one editor action, then come back to the page saying what it did (POST, redirect, GET); a refused
-    action shows the page with the reason at once (no redirect carries text the page would show)."""
+def _act(request: Request, slug: str, day: str, csrf: str, action: Action, variant: str = "") -> Response:
+    """Run one editor action and come back to the page (same variant and UI language) with its outcome."""
     _check_csrf(request, csrf)
-    the_day = _parse_day(day)
+    the_day = parse_day(day)
+    keep = {k: v for k, v in (("variant", variant), ("ui", request.query_params.get("ui", ""))) if v}
     with open_session(engine_of(request)) as session:
         mailing_list = list_or_404(session, slug)
         try:
-            done = action(session, mailing_list, the_day)
+            done, count = action(session, mailing_list, the_day)
         except DigestError as err:
             session.rollback()
             failed = str(err)
         else:
-            return RedirectResponse(_page_url(slug, the_day, **done), status_code=303)
-    return _editor_page(request, slug, the_day, error=failed)
+            shown = {"count": str(count)} if count else {}
+            return RedirectResponse(desk_url(slug, the_day, done=done, **shown, **keep), status_code=303)
+    return _desk_page(request, slug, the_day, error=failed, variant=variant)
 
 
 def _change(request: Request, change: Callable[[EditorChoices], EditorChoices], done: str) -> Action:
-    def action(session: Session, mailing_list: MailingList, day: date) -> dict[str, str]:
+    def action(session: Session, mailing_list: MailingList, day: date) -> Done:
         rebuild(session=session, settings=settings_of(request), mailing_list=mailing_list, day=day, change=change)
-        return {"done": done}
+        return done, 0
 
     return action
 
 
 Token = Annotated[str, Form()]
 Url = Annotated[str, Form(min_length=1, max_length=2000)]
+VariantKey = Annotated[str, Form(max_length=200)]
 
 
 @router.post("/{slug}/{day}/build")
-def editor_build(request: Request, slug: str, day: str, csrf: Token) -> Response:
+def editor_build(request: Request, slug: str, day: str, csrf: Token, variant: VariantKey = "") -> Response:
     """Build (or rebuild) the edition from the sources, keeping the editor's choices."""
-    return _act(request, slug, day, csrf, _change(request, lambda c: c, "rebuilt"))
+    return _act(request, slug, day, csrf, _change(request, lambda c: c, "built"), variant)
 
 
 @router.post("/{slug}/{day}/pin")
-def editor_pin(request: Request, slug: str, day: str, csrf: Token, url: Url) -> Response:
-    """Feature another article."""
-    return _act(request, slug, day, csrf, _change(request, lambda c: pin(c, url), "featured"))
+def editor_pin(request: Request, slug: str, day: str, csrf: Token, url: Url, variant: VariantKey = "") -> Response:
+    """Feature another article (a headline or a skipped one)."""
+    return _act(request, slug, day, csrf, _change(request, lambda c: pin(c, url), "featured"), variant)
 
 
 @router.post("/{slug}/{day}/drop")
-def editor_drop(request: Request, slug: str, day: str, csrf: Token, url: Url) -> Response:
+def editor_drop(request: Request, slug: str, day: str, csrf: Token, url: Url, variant: VariantKey = "") -> Response:
     """Leave an article out."""
-    return _act(request, slug, day, csrf, _change(request, lambda c: drop(c, url), "dropped"))
+    return _act(request, slug, day, csrf, _change(request, lambda c: drop(c, url), "dropped"), variant)
 
 
 @router.post("/{slug}/{day}/restore")
-def editor_restore(request: Request, slug: str, day: str, csrf: Token, url: Url) -> Response:
+def editor_restore(request: Request, slug: str, day: str, csrf: Token, url: Url, variant: VariantKey = "") -> Response:
     """Take a dropped article back."""
-    return _act(request, slug, day, csrf, _change(request, lambda c: restore(c, url), "restored"))
+    return _act(request, slug, day, csrf, _change(request, lambda c: restore(c, url), "restored"), variant)
+
+
+@router.post("/{slug}/{day}/add")
+def editor_add(request: Request, slug: str, day: str, csrf: Token, url: Url, variant: VariantKey = "") -> Response:
+    """Take a skipped article into the headlines."""
+    return _act(request, slug, day, csrf, _change(request, lambda c: add(c, url), "added"), variant)
+
+
+@router.post("/{slug}/{day}/move")
+def editor_move(
+    request: Request,
+    slug: str,
+    day: str,
+    csrf: Token,
+    url: Url,
+    step: Annotated[int, Form(ge=-1, le=1)],
+    variant: VariantKey = "",
+) -> Response:
+    """Move a headline one place up (-1) or down (+1)."""
+
+    def action(session: Session, mailing_list: MailingList, the_day: date) -> Done:
+        edition = find_edition(session, mailing_list, the_day)
+        if edition is None:
+            raise EditionError(f"no {the_day} edition: build it first")
+        order = [pick.article.url for pick in load_selection(edition.selection_json).headlines]
+        change = _change(request, lambda c: replace(c, edits=moved(c.edits, order, url, step)), "moved")
+        return change(session, mailing_list, the_day)
+
+    return _act(request, slug, day, csrf, action, variant)
+
+
+@router.post("/{slug}/{day}/reword")
+def editor_reword(
+    request: Request,
+    slug: str,
+    day: str,
+    csrf: Token,
+    url: Url,
+    title: Annotated[str, Form(max_length=TITLE_MAX)] = "",
+    summary: Annotated[str, Form(max_length=SUMMARY_MAX)] = "",
+    variant: VariantKey = "",
+) -> Response:
+    """Set an article's title and summary (both blank: the source's again)."""
+    change = _change(
+        request, lambda c: replace(c, edits=reworded(c.edits, url, title=title, summary=summary)), "reworded"
+    )
+    return _act(request, slug, day, csrf, change, variant)
+
+
+@router.post("/{slug}/{day}/subject")
+def editor_subject(
+    request: Request,
+    slug: str,
+    day: str,
+    csrf: Token,
+    language: Annotated[str, Form(max_length=8)],
+    subject: Annotated[str, Form(max_length=TITLE_MAX)] = "",
+    preheader: Annotated[str, Form(max_length=TITLE_MAX)] = "",
+    variant: VariantKey = "",
+) -> Response:
+    """Set the subject and preheader readers of ``language`` get (blank: the settings' templates)."""
+
+    def change(choices: EditorChoices) -> EditorChoices:
+        return replace(choices, edits=with_subject(choices.edits, language, subject=subject, preheader=preheader))
+
+    return _act(request, slug, day, csrf, _change(request, change, "subject"), variant)
 
 
 @router.post("/{slug}/{day}/intro")
 def editor_intro(
-    request: Request, slug: str, day: str, csrf: Token, intro: Annotated[str, Form(max_length=1000)] = ""
+    request: Request,
+    slug: str,
+    day: str,
+    csrf: Token,
+    intro: Annotated[str, Form(max_length=2000)] = "",
+    variant: VariantKey = "",
 ) -> Response:
-    """Write the short note shown above the headlines (several lines, but no other control character)."""
+    """Write the short note shown above the headlines (Markdown: paragraphs, emphasis, links; several lines, but
+    no other control character)."""
     if _NOTE_CONTROLS.search(intro):
-        return _editor_page(request, slug, _parse_day(day), error="the intro must not contain control characters")
-    return _act(request, slug, day, csrf, _change(request, lambda c: with_intro(c, intro), "intro"))
+        return _desk_page(request, slug, parse_day(day), error="the intro must not contain control characters")
+    return _act(request, slug, day, csrf, _change(request, lambda c: with_intro(c, intro), "intro"), variant)
 
 
 @router.post("/{slug}/{day}/test")
@@ -484,7 +551,7 @@ def editor_test(
 ) -> Response:
     """Send one variant to a few addresses."""
 
-    def action(session: Session, mailing_list: MailingList, the_day: date) -> dict[str, str]:
+    def action(session: Session, mailing_list: MailingList, the_day: date) -> Done:
         addresses = parse_addresses(to)
         edition, variant = _variant(session, mailing_list, the_day, key or variant_key(settings_of(request).language))
         assert edition.id is not None
@@ -495,9 +562,9 @@ def editor_test(
         failed = [f"{r.recipient.email}: {r.error}" for r in results if not r.ok]
         if failed:
             raise DigestError("test send failed for " + "; ".join(failed))
-        return {"done": "test_sent", "count": str(len(results))}
+        return "tested", len(results)
 
-    return _act(request, slug, day, csrf, action)
+    return _act(request, slug, day, csrf, action, key)
 
 
 @router.post("/{slug}/{day}/approve")
@@ -507,14 +574,15 @@ def editor_approve(
     day: str,
     csrf: Token,
     ignore_lint: Annotated[bool, Form()] = False,
+    variant: VariantKey = "",
 ) -> Response:
     """Approve the edition for sending."""
 
-    def action(session: Session, mailing_list: MailingList, the_day: date) -> dict[str, str]:
+    def action(session: Session, mailing_list: MailingList, the_day: date) -> Done:
         edition = find_edition(session, mailing_list, the_day)
         if edition is None:
             raise EditionError(f"no {the_day} edition to approve: build it first")
         approve_edition(session=session, edition=edition, ignore_lint=ignore_lint)
-        return {"done": "approved"}
+        return "approved", 0
 
-    return _act(request, slug, day, csrf, action)
+    return _act(request, slug, day, csrf, action, variant)
