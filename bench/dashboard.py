@@ -82,7 +82,12 @@ def bench_dashboard(deliveries: int = 10_000_000) -> list[Figure]:
         engine = make_engine(url)
         init_database(engine, default_list="quotidien")
         seeding = timed(lambda: seed(engine, deliveries))
-        settings = Settings(_env_file=None, database_url=url, editor_password="bench", secret_key="bench")  # type: ignore[call-arg]
+        settings = Settings(
+            _env_file=None,
+            database_url=url,
+            editor_password="bench-editor-password",
+            secret_key="bench-secret-key-long-enough",
+        )  # type: ignore[call-arg]
         auth = {"Authorization": "Basic " + base64.b64encode(b"e:bench").decode()}
         client = TestClient(create_app(settings, engine=engine), headers=auth)
         pages: list[int] = []

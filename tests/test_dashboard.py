@@ -19,7 +19,7 @@ from digest.stats import FIGURES, edition_stats, rates
 from digest.web.app import create_app
 from tests.seed import add_readers, seed_edition
 
-PASSWORD = "dash-pass"
+PASSWORD = "dashboard-password"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"e:{PASSWORD}".encode()).decode(), "Accept-Language": "en"}
 
 
@@ -60,7 +60,7 @@ def test_dashboard_shows_figures_charts_and_links(engine: Engine, make_settings)
         edition.date = today - timedelta(days=1)  # within the last 90 days
         session.add(edition)
         session.commit()
-    client = TestClient(create_app(settings, engine=engine), headers=AUTH)
+    client = TestClient(create_app(settings, engine=engine), base_url=settings.base_url, headers=AUTH)
     page = client.get("/editor")
     assert page.status_code == 200
     assert f"/editor/quotidien/{today + timedelta(days=1)}" in page.text  # tomorrow's draft

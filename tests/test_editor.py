@@ -229,7 +229,7 @@ def test_desk_edits_reword_reorder_add_and_survive_a_rebuild(
     first, second = selection.headlines[0].article, selection.headlines[1].article
     client.post(PAGE + "/move", data={"csrf": csrf, "url": first.url, "step": "1"})
     client.post(PAGE + "/reword", data={"csrf": csrf, "url": second.url, "title": "Mon titre", "summary": ""})
-    skipped = next(s for s in selection.skipped if s.reason.startswith("outside the day"))
+    skipped = next(s for s in selection.skipped if s.reason.startswith("outside the window"))
     client.post(PAGE + "/add", data={"csrf": csrf, "url": skipped.url})
     client.post(PAGE + "/build", data={"csrf": csrf})  # a rebuild keeps every edit
 

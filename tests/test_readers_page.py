@@ -14,14 +14,15 @@ from digest.web.app import create_app
 from subscribers.models import ConsentEvent, Subscriber, Subscription, Suppression
 from tests.seed import add_readers
 
-PASSWORD = "readers-pass"
+PASSWORD = "readers-password"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"e:{PASSWORD}".encode()).decode(), "Accept-Language": "en"}
 
 
 @pytest.fixture
 def client(make_settings, engine: Engine) -> TestClient:
     add_readers(engine, 12)
-    return TestClient(create_app(make_settings(editor_password=PASSWORD), engine=engine), headers=AUTH)
+    settings = make_settings(editor_password=PASSWORD)
+    return TestClient(create_app(settings, engine=engine), base_url=settings.base_url, headers=AUTH)
 
 
 def _csrf(client: TestClient) -> str:
