@@ -65,12 +65,15 @@ def subscribers_import(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV with header email[,name,language,sections].")],
     list_: ListOption = None,
-    confirmed: Annotated[bool, typer.Option(help="The readers already confirmed elsewhere.")] = False,
+    confirmed: Annotated[
+        bool, typer.Option(help="Addresses new to the list already confirmed elsewhere (not for an export).")
+    ] = False,
 ) -> None:
     """Import subscribers from CSV; reports every row that is not added, and totals.
 
     Fields are separated by commas, semicolons (Excel in French) or tabs. Sections in one cell are separated
-    by ';'. Importing the same file again changes nothing.
+    by ';'. Importing the same file again changes nothing. A file written by `digest subscribers export` is
+    restored exactly: status, consent dates and sources, frequency, format, pause.
 
     Example: digest subscribers import readers.csv --confirmed
     """
@@ -142,7 +145,7 @@ def subscribers_export(
 ) -> None:
     """Export a list's subscribers as CSV with preferences, status and consent dates.
 
-    The file imports back with `digest subscribers import` (extra columns are ignored there).
+    The file imports back exactly with `digest subscribers import`, here or in another installation.
 
     Example: digest subscribers export --output readers.csv
     """
