@@ -7,6 +7,7 @@ them, so `digest --help` and every command start fast.
     subscribers  subscribers add / import / list / export / remove
     lists        lists add / list
     serve        the web app
+    bounces      bounces read
     db           db copy
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import typer
 
-from digest.cli import db, editions, lists, serve, subscribers
+from digest.cli import bounces, db, editions, lists, serve, subscribers
 from digest.cli.common import errors_to_exit, state_of
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ for command in (editions.build, editions.approve, editions.send, editions.stats,
     app.command()(command)
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(lists.app, name="lists")
+app.add_typer(bounces.app, name="bounces")
 app.add_typer(db.app, name="db")
 
 
