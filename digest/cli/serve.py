@@ -23,9 +23,13 @@ def serve(
     """
     import uvicorn
 
+    from digest.mail import get_backend
     from digest.web.app import create_app
 
     state = state_of(ctx)
     state.settings.signing_keys()  # no key with a real backend: refuse now, not on the first request
+    # A mail setting no confirmation could be sent with (smtp without its URL, an http base URL...) is named now,
+    # not in the log after a visitor was told to check their inbox.
+    get_backend(state.settings).close()
     app_ = create_app(state.settings, engine=state.ready_engine())
     uvicorn.run(app_, host=host, port=port, log_level="info")

@@ -14,9 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from digest.errors import DigestError, SubscriberError
-from digest.mail import open_backend
-from digest.mail.confirmation import send_confirmation
+from digest.errors import SubscriberError
+from digest.mail.transactional import enqueue_confirmation, send_queued_mail
 from digest.models import Edition
 from digest.settings import Settings
 from digest.typography import sort_key
@@ -39,7 +38,7 @@ from digest.web.pages import (
     web_actor,
 )
 from subscribers.addresses import normalize_email
-from subscribers.models import MailingList, Subscriber, SubscriptionStatus
+from subscribers.models import MailingList, SubscriptionStatus, utcnow
 from subscribers.store import (
     Preferences,
     Reader,
@@ -164,16 +163,12 @@ def subscribe(request: Request, session: DbSession, submitted: Form, background:
         and result.outcome != "unchanged"
         and per_address.allow(result.subscriber.email_key) is None
     ):
-        background.add_task(_send_confirmation, settings, result.subscriber, mailing_list)
+        # Queued first, sent after the answer: a mail server that is down delays it, never loses it.
+        assert result.subscriber.id is not None and mailing_list.id is not None
+        enqueue_confirmation(session=session, subscriber_id=result.subscriber.id, list_id=mailing_list.id, now=utcnow())
+        session.commit()
+        background.add_task(send_queued_mail, request.app.state.engine, settings)
     return done
-
-
-def _send_confirmation(settings: Settings, subscriber: Subscriber, mailing_list: MailingList) -> None:
-    try:
-        with open_backend(settings) as backend:
-            send_confirmation(settings=settings, backend=backend, subscriber=subscriber, mailing_list=mailing_list)
-    except DigestError as err:
-        log.error("could not send the confirmation email: %s", err)
 
 
 @router.get("/c/{token}", response_class=HTMLResponse)
