@@ -192,3 +192,32 @@ class EditionCounters(SQLModel, table=True):
     clicked: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     bounced: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     unsubscribed: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class TransactionalMailStatus(StrEnum):
+    """A transactional mail's life: queued (and retried) until sent, failed after its tries, or dropped when
+    there is nothing left to ask (the reader confirmed, left or was suppressed meanwhile)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    DROPPED = "dropped"
+
+
+class TransactionalMail(SQLModel, table=True):
+    """One mail to one reader outside editions (a confirmation request), kept until it is sent: the mail
+    server may be down when a visitor signs up; the queue sends it once it is back."""
+
+    __tablename__ = "transactional_mail"
+    __table_args__ = (Index("ix_transactional_mail_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    subscriber_id: int = Field(foreign_key="subscriber.id", index=True, ondelete="CASCADE")
+    list_id: int = Field(foreign_key="mailing_list.id", ondelete="CASCADE")
+    status: str = Field(default=TransactionalMailStatus.QUEUED, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

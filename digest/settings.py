@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     logo_size: str = Field("200x40", validation_alias="DIGEST_LOGO_SIZE")
     summary_chars: int = Field(300, ge=80, le=2000, validation_alias="DIGEST_SUMMARY_CHARS")
     group_by_section: bool = Field(False, validation_alias="DIGEST_GROUP_BY_SECTION")
+    # VERP: each delivery's envelope sender, so a bounce names the delivery it answers.
+    bounce_address: str | None = Field(None, validation_alias="DIGEST_BOUNCE_ADDRESS")
     section_order: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTION_ORDER")
     section_max: int = Field(0, ge=0, le=100, validation_alias="DIGEST_SECTION_MAX")
     sections: Annotated[list[str], NoDecode] = Field(default_factory=list, validation_alias="DIGEST_SECTIONS")
@@ -264,6 +266,19 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value if value and value.strip() else None
+
+    @field_validator("bounce_address")
+    @classmethod
+    def _check_bounce_address(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        local, at, domain = value.partition("@")
+        if local.count("{delivery}") != 1 or not at or not domain or "{" in domain or not value.isascii():
+            example = "bounces+{delivery}@example.com"
+            raise ValueError(
+                f"expected an ASCII address with {{delivery}} before the @, e.g. {example} (got {value!r})"
+            )
+        return value
 
     @field_validator("logo_size")
     @classmethod

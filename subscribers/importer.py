@@ -7,14 +7,15 @@ many, update many), not one ORM object per row, so 100k rows import in seconds.
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from itertools import chain, islice
 from typing import Any
 
-from sqlalchemy import DateTime, Table, insert, update
+from sqlalchemy import Date, DateTime, Table, insert, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col
 
@@ -22,6 +23,7 @@ from digest.errors import DigestError, SubscriberError
 from subscribers.addresses import email_hash, email_key, normalize_email
 from subscribers.admission import Source, admit
 from subscribers.export import HEADER as EXPORT_HEADER
+from subscribers.export import MARKER as EXPORT_MARKER
 from subscribers.export import unsafe_cell
 from subscribers.inputs import check_text
 from subscribers.models import (
@@ -35,12 +37,18 @@ from subscribers.models import (
     new_token_secret,
     utcnow,
 )
-from subscribers.store import check_language, join_sections
+from subscribers.store import FORMATS, FREQUENCIES, check_language, join_sections, suppress
 
 COLUMNS = ("email", "name", "language", "sections")
-# Columns `digest subscribers export` writes besides COLUMNS: accepted so an export imports back, but ignored
-# (status and consent dates come from the readers' own actions, never from a file).
+# Columns `digest subscribers export` writes besides COLUMNS. A file carrying the export's marker columns is
+# restored exactly (status, consent dates and sources, preferences); in any other file they are ignored.
 EXPORT_ONLY = tuple(name for name in EXPORT_HEADER if name not in COLUMNS)
+# Statuses an export's `status` column may show: the subscription's, or the reader's when not active.
+LIST_STATUSES = tuple(status.value for status in SubscriptionStatus)
+EXPORTED_STATUSES = (*LIST_STATUSES, SubscriberStatus.BOUNCED.value, SubscriberStatus.COMPLAINED.value)
+# A consent source as the log writes it (web, cli, import, webhook...): a short lower-case word.
+SOURCE_PATTERN = re.compile(r"[a-z]{1,16}")
+RESTORED = "restored from an export"
 # Headers as French and Arabic spreadsheets name the columns, and common spellings of "email".
 ALIASES = {
     "e-mail": "email",
@@ -79,6 +87,23 @@ class ImportReport:
         return Counter(row.outcome for row in self.rows)
 
 
+@dataclass(frozen=True, slots=True)
+class _Restored:
+    """What an export says of one reader beyond the plain columns: restored as it was."""
+
+    reader_status: str
+    list_status: str
+    frequency: str
+    format: str
+    paused_until: date | None
+    subscribed_at: datetime
+    confirmed_at: datetime | None
+    unsubscribed_at: datetime | None
+    subscribed_source: str
+    confirmed_source: str
+    unsubscribed_source: str
+
+
 @dataclass(slots=True)
 class _Row:
     line: int
@@ -87,9 +112,66 @@ class _Row:
     name: str | None
     language: str | None
     sections: str | None
+    restored: _Restored | None = None
 
 
-def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
+def _choice(row: dict[str, str], column: str, allowed: Iterable[str], default: str) -> str:
+    value = (row.get(column) or "").strip() or default
+    if value not in allowed:
+        raise SubscriberError(f"{column} {value[:40]!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _moment(row: dict[str, str], column: str) -> datetime | None:
+    value = (row.get(column) or "").strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise SubscriberError(f"{column} {value[:40]!r} is not an ISO 8601 time") from err
+    # An export writes every time with its offset; one without is read as UTC, the store's clock.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _source(row: dict[str, str], column: str) -> str:
+    value = (row.get(column) or "").strip() or Source.IMPORT.value
+    if not SOURCE_PATTERN.fullmatch(value):
+        raise SubscriberError(f"{column} {value[:40]!r} is not a consent source (web, cli, import...)")
+    return value
+
+
+def _restored(row: dict[str, str], now: datetime) -> _Restored:
+    """The export's columns of one row, checked (a bad value makes the row invalid, never the file)."""
+    shown = _choice(row, "status", EXPORTED_STATUSES, SubscriptionStatus.PENDING)
+    confirmed_at = _moment(row, "confirmed_at")
+    unsubscribed_at = _moment(row, "unsubscribed_at")
+    if shown in LIST_STATUSES:
+        guess = shown
+    else:  # an export older than the list_status column: a bounced reader's list status, from the dates
+        guess = SubscriptionStatus.UNSUBSCRIBED if unsubscribed_at else SubscriptionStatus.ACTIVE
+    list_status = _choice(row, "list_status", LIST_STATUSES, guess)
+    paused = (row.get("paused_until") or "").strip()
+    try:
+        paused_until = date.fromisoformat(paused) if paused else None
+    except ValueError as err:
+        raise SubscriberError(f"paused_until {paused[:40]!r} is not a date (YYYY-MM-DD)") from err
+    return _Restored(
+        reader_status=shown if shown not in LIST_STATUSES else SubscriberStatus.ACTIVE.value,
+        list_status=list_status,
+        frequency=_choice(row, "frequency", FREQUENCIES, "daily"),
+        format=_choice(row, "format", FORMATS, "html"),
+        paused_until=paused_until,
+        subscribed_at=_moment(row, "subscribed_at") or now,
+        confirmed_at=confirmed_at,
+        unsubscribed_at=unsubscribed_at,
+        subscribed_source=_source(row, "subscribed_source"),
+        confirmed_source=_source(row, "confirmed_source"),
+        unsubscribed_source=_source(row, "unsubscribed_source"),
+    )
+
+
+def _parse(reader: csv.DictReader[str], report: ImportReport, *, export: bool, now: datetime) -> Iterator[_Row]:
     """Valid rows, first occurrence of each address only; every other row gets its outcome in ``report``."""
     seen: dict[str, int] = {}
     for row in reader:
@@ -104,6 +186,7 @@ def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
                 check_text(name, "name", max_length=200)
             language = check_language((row.get("language") or "").strip().lower() or None)
             sections = join_sections(unsafe_cell(row.get("sections") or "").split(";"))
+            restored = _restored(row, now) if export else None
         except SubscriberError as err:
             report.rows.append(RowOutcome(line, raw_email, "invalid", str(err)))
             continue
@@ -112,7 +195,7 @@ def _parse(reader: csv.DictReader[str], report: ImportReport) -> Iterator[_Row]:
             report.rows.append(RowOutcome(line, address, "duplicate", f"same address as line {seen[key]}"))
             continue
         seen[key] = line
-        yield _Row(line, address, key, name, language, sections)
+        yield _Row(line, address, key, name, language, sections, restored)
 
 
 def _column(name: str) -> str:
@@ -145,6 +228,12 @@ def import_csv(
     Addresses that are suppressed (bounced, complained, erased) or that unsubscribed from the list are refused,
     with the reason (:mod:`subscribers.admission`). An empty cell leaves what is stored unchanged. The whole
     file is one transaction, which the caller commits.
+
+    ``confirmed`` makes addresses new to the list active; it never changes a reader already stored. A file
+    written by `digest subscribers export` (its header has the export's marker columns) is restored as it
+    was: each reader's status, consent dates and sources, frequency, format and pause; ``confirmed`` does not
+    apply to it (a reader the export shows pending stays pending), and nobody the export shows unsubscribed,
+    bounced or complained becomes active.
     """
     now = now or utcnow()
     lines = iter(lines)
@@ -153,15 +242,19 @@ def import_csv(
     header = [_column(name) for name in (reader.fieldnames or [])]
     if "email" not in header:
         raise DigestError(f"CSV header must have an 'email' column (found: {', '.join(header) or 'nothing'})")
+    export = all(name in header for name in EXPORT_MARKER)
     unknown = [name for name in header if name not in COLUMNS + EXPORT_ONLY]
     if unknown:
         raise DigestError(f"CSV header has unknown columns {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
     reader.fieldnames = header
     report = ImportReport()
     assert mailing_list.id is not None
-    rows = _parse(reader, report)
+    rows = _parse(reader, report, export=export, now=now)
     while chunk := list(islice(rows, CHUNK)):
-        _import_chunk(session, chunk, mailing_list.id, confirmed, now, report)
+        if export:
+            _restore_chunk(session, chunk, mailing_list.id, now, report)
+        else:
+            _import_chunk(session, chunk, mailing_list.id, confirmed, now, report)
     session.flush()
     report.rows.sort(key=lambda outcome: outcome.line)
     return report
@@ -198,11 +291,17 @@ def _stamp(session: Session, value: datetime) -> Any:
     return processor(value) if processor else value
 
 
-def _import_chunk(
-    session: Session, chunk: list[_Row], list_id: int, confirmed: bool, now: datetime, report: ImportReport
-) -> None:
-    stamp = _stamp(session, now)
-    hashes = {email_hash(row.email): row for row in chunk}
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What a chunk's addresses already have in the store, read in a few queries."""
+
+    suppressed: dict[str, str]
+    existing: dict[str, Any]
+    subscriptions: dict[int, Any]
+
+
+def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
+    hashes = [email_hash(row.email) for row in chunk]
     suppressed = dict(
         session.execute(
             sql_select(col(Suppression.email_hash), col(Suppression.reason)).where(
@@ -232,49 +331,78 @@ def _import_chunk(
                 col(Subscription.subscriber_id),
                 col(Subscription.status),
                 col(Subscription.sections),
+                col(Subscription.frequency),
+                col(Subscription.format),
+                col(Subscription.paused_until),
             ).where(
                 col(Subscription.list_id) == list_id,
                 col(Subscription.subscriber_id).in_([found.id for found in existing.values()]),
             )
         )
     }
+    return _Stored(suppressed, existing, subscriptions)
+
+
+def _admitted(chunk: list[_Row], stored: _Stored, report: ImportReport) -> list[_Row]:
+    """The rows :func:`subscribers.admission.admit` lets in; the others are reported refused.
+
+    One exception, for a restore: a reader an export shows bounced or complained, whose address is stored
+    suppressed for that same reason, gets their other lists' subscriptions back (as an export of several
+    lists restores them), which mails them nothing since the reader stays suppressed.
+    """
     accepted: list[_Row] = []
-    for digest_, row in hashes.items():
-        found = existing.get(row.key)
-        current = subscriptions.get(found.id) if found else None
+    for row in chunk:
+        found = stored.existing.get(row.key)
+        current = stored.subscriptions.get(found.id) if found else None
+        suppressed = stored.suppressed.get(email_hash(row.email))
         decision = admit(
             source=Source.IMPORT,
             email=row.email,
-            suppressed=suppressed.get(digest_),
+            suppressed=suppressed,
             subscriber_status=found.status if found else None,
             subscription_status=current.status if current else None,
         )
-        if decision.reason is not None:
+        restores_as_it_was = (
+            row.restored is not None
+            and found is not None
+            and current is None
+            and suppressed == row.restored.reader_status == found.status
+        )
+        if decision.reason is not None and not restores_as_it_was:
             report.rows.append(RowOutcome(row.line, row.email, "refused", decision.reason))
         else:
             accepted.append(row)
+    return accepted
 
-    new_rows = [row for row in accepted if row.key not in existing]
-    ids: dict[str, int] = {row.key: existing[row.key].id for row in accepted if row.key in existing}
-    if new_rows:
+
+def _add_people(session: Session, rows: list[_Row], stored: _Stored, stamps: list[Any]) -> dict[str, int]:
+    """Insert the readers of ``rows`` not stored yet (created at ``stamps``, one per row); every row's id."""
+    ids: dict[str, int] = {row.key: stored.existing[row.key].id for row in rows if row.key in stored.existing}
+    new = [(row, stamp) for row, stamp in zip(rows, stamps, strict=True) if row.key not in stored.existing]
+    if new:
         active = SubscriberStatus.ACTIVE.value
         _insert_many(
             session,
             Subscriber,
             ("email", "email_key", "name", "language", "status", "created_at", "token_secret"),
-            [(row.email, row.key, row.name, row.language, active, stamp, new_token_secret()) for row in new_rows],
+            [(row.email, row.key, row.name, row.language, active, stamp, new_token_secret()) for row, stamp in new],
         )
         # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
         inserted = session.execute(
             sql_select(col(Subscriber.email_key), col(Subscriber.id)).where(
-                col(Subscriber.email_key).in_([row.key for row in new_rows])
+                col(Subscriber.email_key).in_([row.key for row, _ in new])
             )
         )
         ids.update({key: id_ for key, id_ in inserted})
-    changed_people: set[str] = set()
-    person_updates: list[dict[str, Any]] = []
-    for row in accepted:
-        found = existing.get(row.key)
+    return ids
+
+
+def _update_people(session: Session, rows: list[_Row], stored: _Stored) -> set[str]:
+    """Store the new name and language of known readers; the keys of those that changed."""
+    changed: set[str] = set()
+    updates: list[dict[str, Any]] = []
+    for row in rows:
+        found = stored.existing.get(row.key)
         if found is None:
             continue
         person = {
@@ -283,14 +411,34 @@ def _import_chunk(
             if getattr(row, attr) is not None and getattr(row, attr) != getattr(found, attr)
         }
         if person:
-            person_updates.append({"id": found.id, **person})
-            changed_people.add(row.key)
-    if person_updates:
-        session.execute(update(Subscriber), person_updates)
+            updates.append({"id": found.id, **person})
+            changed.add(row.key)
+    if updates:
+        session.execute(update(Subscriber), updates)
+    return changed
+
+
+def _day(session: Session, value: date | None) -> Any:
+    """``value`` as the driver stores it for a Date column (a string on SQLite)."""
+    if value is None:
+        return None
+    dialect = session.connection().dialect
+    processor = dialect.type_descriptor(Date()).bind_processor(dialect)
+    return processor(value) if processor else value
+
+
+def _import_chunk(
+    session: Session, chunk: list[_Row], list_id: int, confirmed: bool, now: datetime, report: ImportReport
+) -> None:
+    stamp = _stamp(session, now)
+    stored = _lookup(session, chunk, list_id)
+    subscriptions = stored.subscriptions
+    accepted = _admitted(chunk, stored, report)
+    ids = _add_people(session, accepted, stored, [stamp] * len(accepted))
+    changed_people = _update_people(session, accepted, stored)
 
     # Plain strings hoisted out of the loop: enum lookups per row are measurable at 100k rows.
     status = (SubscriptionStatus.ACTIVE if confirmed else SubscriptionStatus.PENDING).value
-    pending = SubscriptionStatus.PENDING.value
     confirmed_at = stamp if confirmed else None
     by_publisher = "confirmed by the publisher"
     new_subscriptions: list[tuple[Any, ...]] = []
@@ -311,9 +459,6 @@ def _import_chunk(
         values: dict[str, Any] = {}
         if row.sections is not None and row.sections != current.sections:
             values["sections"] = row.sections
-        if confirmed and current.status == pending:
-            values.update(status=status, confirmed_at=now)
-            events.append((subscriber_id, list_id, "confirm", "import", by_publisher, stamp))
         if values:
             subscription_updates.append({"id": current.id, "updated_at": now, **values})
         outcome = "updated" if values or row.key in changed_people else "unchanged"
@@ -337,3 +482,87 @@ def _import_chunk(
     if subscription_updates:
         session.execute(update(Subscription), subscription_updates)
     _insert_many(session, ConsentEvent, ("subscriber_id", "list_id", "kind", "source", "detail", "at"), events)
+
+
+SUBSCRIPTION_COLUMNS = (
+    "subscriber_id",
+    "list_id",
+    "status",
+    "sections",
+    "frequency",
+    "format",
+    "paused_until",
+    "confirmed_at",
+    "created_at",
+    "updated_at",
+)
+EVENT_COLUMNS = ("subscriber_id", "list_id", "kind", "source", "detail", "at")
+
+
+def _restore_chunk(session: Session, chunk: list[_Row], list_id: int, now: datetime, report: ImportReport) -> None:
+    """Restore the readers of an export: new ones as the export shows them (consent events at their dates,
+    with their sources); known ones take the export's preferences and any act that takes them out
+    (unsubscribed, bounced, complained), or their confirmation, never the reverse."""
+    stamp = _stamp(session, now)
+    stored = _lookup(session, chunk, list_id)
+    accepted = _admitted(chunk, stored, report)
+    restored = [(row, row.restored) for row in accepted if row.restored is not None]
+    ids = _add_people(session, accepted, stored, [_stamp(session, r.subscribed_at) for _, r in restored])
+    changed_people = _update_people(session, accepted, stored)
+    new_subscriptions: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    for row, r in restored:
+        subscriber_id = ids[row.key]
+        current = stored.subscriptions.get(subscriber_id)
+        outcome = "updated" if row.key in changed_people else "unchanged"
+        if current is None:
+            confirmed_at = _stamp(session, r.confirmed_at) if r.confirmed_at else None
+            subscribed_at = _stamp(session, r.subscribed_at)
+            new_subscriptions.append(
+                (
+                    subscriber_id,
+                    list_id,
+                    r.list_status,
+                    row.sections,
+                    r.frequency,
+                    r.format,
+                    _day(session, r.paused_until),
+                    confirmed_at,
+                    subscribed_at,
+                    stamp,
+                )
+            )
+            events.append((subscriber_id, list_id, "subscribe", r.subscribed_source, RESTORED, subscribed_at))
+            if confirmed_at is not None:
+                events.append((subscriber_id, list_id, "confirm", r.confirmed_source, RESTORED, confirmed_at))
+            outcome = "added"
+        else:
+            values: dict[str, Any] = {
+                attr: value
+                for attr, value in (
+                    ("sections", row.sections),
+                    ("frequency", r.frequency),
+                    ("format", r.format),
+                    ("paused_until", r.paused_until),
+                )
+                if value is not None and value != getattr(current, attr)
+            }
+            if r.list_status == SubscriptionStatus.UNSUBSCRIBED:
+                values["status"] = r.list_status
+            elif r.list_status == SubscriptionStatus.ACTIVE and current.status == SubscriptionStatus.PENDING:
+                values.update(status=r.list_status, confirmed_at=r.confirmed_at or now)
+                at = _stamp(session, r.confirmed_at or now)
+                events.append((subscriber_id, list_id, "confirm", r.confirmed_source, RESTORED, at))
+            if values:
+                query = update(Subscription).where(col(Subscription.id) == current.id)
+                session.execute(query.values(updated_at=now, **values))
+                outcome = "updated"
+        if r.list_status == SubscriptionStatus.UNSUBSCRIBED and (current is None or current.status != r.list_status):
+            at = _stamp(session, r.unsubscribed_at or now)
+            events.append((subscriber_id, list_id, "unsubscribe", r.unsubscribed_source, RESTORED, at))
+        if r.reader_status != SubscriberStatus.ACTIVE:
+            suppress(session=session, email=row.email, reason=r.reader_status, now=now)
+            outcome = "added" if current is None else "updated"
+        report.rows.append(RowOutcome(row.line, row.email, outcome))
+    _insert_many(session, Subscription, SUBSCRIPTION_COLUMNS, new_subscriptions)
+    _insert_many(session, ConsentEvent, EVENT_COLUMNS, events)

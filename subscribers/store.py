@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, exists, func, update
 from sqlalchemy import select as sql_select
@@ -575,6 +576,27 @@ class SubscriberRow:
     paused_until: date | None = None
     confirmed_at: datetime | None = None
     unsubscribed_at: datetime | None = None
+    #: The subscription's own status (``status`` shows the reader's when they bounced or complained).
+    list_status: str = SubscriptionStatus.ACTIVE
+    #: How the last subscribe, confirm and unsubscribe acts were made (web, cli, import, webhook).
+    subscribed_source: str | None = None
+    confirmed_source: str | None = None
+    unsubscribed_source: str | None = None
+
+
+def _last_consent(list_id: int | None, kind: str, column: Any) -> Any:
+    """A correlated subquery: ``column`` of the reader's last consent event ``kind`` on the list."""
+    return (
+        sql_select(column)
+        .where(
+            col(ConsentEvent.subscriber_id) == col(Subscriber.id),
+            col(ConsentEvent.list_id) == list_id,
+            col(ConsentEvent.kind) == kind,
+        )
+        .order_by(col(ConsentEvent.at).desc(), col(ConsentEvent.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 def list_subscribers(
@@ -584,28 +606,29 @@ def list_subscribers(
     known = {*SubscriberStatus, *SubscriptionStatus}
     if status is not None and status not in known:
         raise SubscriberError(f"unknown status {status!r} (one of {', '.join(sorted(known))})")
-    unsubscribed_at = (
-        sql_select(func.max(ConsentEvent.at))
-        .where(
-            col(ConsentEvent.subscriber_id) == col(Subscriber.id),
-            col(ConsentEvent.list_id) == mailing_list.id,
-            col(ConsentEvent.kind) == "unsubscribe",
-        )
-        .scalar_subquery()
-    )
+    list_id = mailing_list.id
     query = (
-        select(Subscriber, Subscription, unsubscribed_at)
+        sql_select(
+            Subscriber,
+            Subscription,
+            _last_consent(list_id, "unsubscribe", ConsentEvent.at),
+            _last_consent(list_id, "subscribe", ConsentEvent.source),
+            _last_consent(list_id, "confirm", ConsentEvent.source),
+            _last_consent(list_id, "unsubscribe", ConsentEvent.source),
+        )
         .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
-        .where(Subscription.list_id == mailing_list.id)
+        .where(col(Subscription.list_id) == mailing_list.id)
         .order_by(col(Subscriber.email_key))
     )
     if status is not None:
         if status in set(SubscriberStatus) - {SubscriberStatus.ACTIVE}:
-            query = query.where(Subscriber.status == status)
+            query = query.where(col(Subscriber.status) == status)
         else:
-            query = query.where(Subscription.status == status, Subscriber.status == SubscriberStatus.ACTIVE)
-    for subscriber, subscription, left_at in session.exec(query.execution_options(yield_per=1000)):
+            query = query.where(col(Subscription.status) == status, col(Subscriber.status) == SubscriberStatus.ACTIVE)
+    rows = session.execute(query.execution_options(yield_per=1000))
+    for subscriber, subscription, left_at, subscribed_by, confirmed_by, left_by in rows:
         shown = subscription.status if subscriber.status == SubscriberStatus.ACTIVE else subscriber.status
+        left = subscription.status == SubscriptionStatus.UNSUBSCRIBED
         yield SubscriberRow(
             subscriber.email,
             subscriber.name,
@@ -617,5 +640,9 @@ def list_subscribers(
             subscription.format,
             subscription.paused_until,
             subscription.confirmed_at,
-            left_at if subscription.status == SubscriptionStatus.UNSUBSCRIBED else None,
+            left_at if left else None,
+            subscription.status,
+            subscribed_by,
+            confirmed_by if subscription.confirmed_at is not None else None,
+            left_by if left else None,
         )

@@ -34,11 +34,12 @@ def seed_edition(
     section_variants: tuple[str, ...] = (),
     status: str = EditionStatus.APPROVED,
     list_slug: str = "quotidien",
+    day: date = DAY,
 ) -> int:
-    """An edition of ``list_slug`` for DAY with one variant per language; returns its id."""
+    """An edition of ``list_slug`` for ``day`` (DAY) with one variant per language; returns its id."""
     with Session(engine) as session:
         mailing_list = session.exec(select(MailingList).where(MailingList.slug == list_slug)).one()
-        edition = Edition(list_id=mailing_list.id or 0, date=DAY, status=status, subject=SUBJECT)
+        edition = Edition(list_id=mailing_list.id or 0, date=day, status=status, subject=SUBJECT)
         session.add(edition)
         session.flush()
         keys = [(lang, variant_key(lang)) for lang in languages]

@@ -77,10 +77,16 @@ def test_reimport_is_idempotent_and_reports_changes(engine) -> None:
         assert len(session.exec(select(ConsentEvent)).all()) == 4
 
 
-def test_pending_rows_are_confirmed_by_a_confirmed_import(engine) -> None:
+def test_confirmed_applies_to_new_addresses_only(engine) -> None:
     _import(engine, "email\namina@example.com\n", confirmed=False)
-    report = _import(engine, "email\namina@example.com\n", confirmed=True)
-    assert _outcomes(report) == [(2, "updated")]
+    report = _import(engine, "email\namina@example.com\nnew@example.com\n", confirmed=True)
+    assert _outcomes(report) == [(2, "unchanged"), (3, "added")]
+    with open_session(engine) as session:
+        statuses = {
+            row.email: row.status
+            for row in list_subscribers(session=session, mailing_list=get_list(session=session, slug="quotidien"))
+        }
+    assert statuses == {"amina@example.com": "pending", "new@example.com": "active"}
 
 
 def test_erased_complained_and_unsubscribed_addresses_are_refused_not_re_added(engine) -> None:

@@ -7,13 +7,15 @@ them, so `digest --help` and every command start fast.
     subscribers  subscribers add / import / list / export / remove
     lists        lists add / list
     serve        the web app
+    bounces      bounces read
+    db           db copy
 """
 
 from __future__ import annotations
 
 import typer
 
-from digest.cli import editions, lists, serve, subscribers
+from digest.cli import bounces, db, editions, lists, serve, subscribers
 from digest.cli.common import errors_to_exit, state_of
 
 app = typer.Typer(
@@ -53,6 +55,8 @@ for command in (editions.build, editions.approve, editions.send, editions.stats,
     app.command()(command)
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(lists.app, name="lists")
+app.add_typer(bounces.app, name="bounces")
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

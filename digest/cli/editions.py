@@ -150,6 +150,11 @@ def send(
     day = day_of(state, date_)
     engine = state.ready_engine()
     settings.signing_keys()  # a missing key is named before the backend's own settings are checked
+    if not dry_run and not test_to:
+        # Confirmation requests the mail server could not take earlier go out with each cron run.
+        from digest.mail.transactional import send_queued_mail
+
+        send_queued_mail(engine, settings)
     with open_backend(settings) as backend:
         with open_session(engine) as session:
             mailing_list = get_list(session=session, slug=list_ or settings.list_slug)

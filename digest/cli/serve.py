@@ -24,12 +24,16 @@ def serve(
     """
     import uvicorn
 
+    from digest.mail import get_backend
     from digest.web.app import create_app, uvicorn_log_config
 
     state = state_of(ctx)
     weak = state.settings.weak_keys()  # also refuses a missing key now, not on the first request
     if weak:
         raise ConfigError(f"DIGEST_SECRET_KEY is guessable ({'; '.join(weak)}): set a long random one")
+    # A mail setting no confirmation could be sent with (smtp without its URL, an http base URL...) is named now,
+    # not in the log after a visitor was told to check their inbox.
+    get_backend(state.settings).close()
     app_ = create_app(state.settings, engine=state.ready_engine())
     # X-Forwarded-For is read by the app from DIGEST_TRUSTED_PROXIES only; uvicorn's own reading would believe
     # any local process (its default trusts 127.0.0.1).

@@ -30,12 +30,13 @@ def subscribers_add(
     Example: digest subscribers add amina@example.com --name "Amina" --language fr --confirmed
     """
     from digest.db import open_session
-    from digest.mail import open_backend
-    from digest.mail.confirmation import send_confirmation
+    from digest.mail.transactional import enqueue_confirmation, send_due
+    from subscribers.models import utcnow
     from subscribers.store import add_subscriber, get_list
 
     state = state_of(ctx)
-    with open_session(state.ready_engine()) as session:
+    engine = state.ready_engine()
+    with open_session(engine) as session:
         mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
         result = add_subscriber(
             session=session,
@@ -45,18 +46,52 @@ def subscribers_add(
             language=language,
             confirmed=confirmed,
         )
+        if result.needs_confirmation:
+            assert result.subscriber.id is not None and mailing_list.id is not None
+            enqueue_confirmation(
+                session=session, subscriber_id=result.subscriber.id, list_id=mailing_list.id, now=utcnow()
+            )
         session.commit()
         status = result.subscription.status
         typer.echo(f"{result.outcome}: {result.subscriber.email} on {mailing_list.slug} ({status})")
-        if result.needs_confirmation:
-            with open_backend(state.settings) as backend:
-                send_confirmation(
-                    settings=state.settings,
-                    backend=backend,
-                    subscriber=result.subscriber,
-                    mailing_list=mailing_list,
-                )
+    if result.needs_confirmation:
+        run = send_due(engine, state.settings)
+        if run.sent:
             typer.echo(f"sent a confirmation link to {result.subscriber.email}: nothing is mailed until it is followed")
+        else:
+            typer.echo(
+                f"the confirmation to {result.subscriber.email} is queued: the mail server did not take it now; "
+                "`digest send` and `digest serve` try again",
+                err=True,
+            )
+
+
+@app.command("confirm-pending")
+@errors_to_exit
+def subscribers_confirm_pending(ctx: typer.Context, list_: ListOption = None) -> None:
+    """Send a confirmation link to every pending reader of a list (again, for those asked over 7 days ago).
+
+    Readers imported without --confirmed stay pending, and get nothing, until they follow it.
+
+    Example: digest subscribers confirm-pending --list quotidien
+    """
+    from digest.db import open_session
+    from digest.mail.transactional import enqueue_pending, send_due
+    from subscribers.models import utcnow
+    from subscribers.store import get_list
+
+    state = state_of(ctx)
+    engine = state.ready_engine()
+    now = utcnow()
+    with open_session(engine) as session:
+        mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
+        queued = enqueue_pending(session=session, mailing_list=mailing_list, now=now)
+        session.commit()
+    run = send_due(engine, state.settings, now=now)
+    typer.echo(
+        f"{mailing_list.slug}: {queued} pending readers asked to confirm; {run.sent} sent, "
+        f"{run.retrying} to try again later (the mail server did not take them)"
+    )
 
 
 @app.command("import")
@@ -65,12 +100,15 @@ def subscribers_import(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV with header email[,name,language,sections].")],
     list_: ListOption = None,
-    confirmed: Annotated[bool, typer.Option(help="The readers already confirmed elsewhere.")] = False,
+    confirmed: Annotated[
+        bool, typer.Option(help="Addresses new to the list already confirmed elsewhere (not for an export).")
+    ] = False,
 ) -> None:
     """Import subscribers from CSV; reports every row that is not added, and totals.
 
     Fields are separated by commas, semicolons (Excel in French) or tabs. Sections in one cell are separated
-    by ';'. Importing the same file again changes nothing.
+    by ';'. Importing the same file again changes nothing. A file written by `digest subscribers export` is
+    restored exactly: status, consent dates and sources, frequency, format, pause.
 
     Example: digest subscribers import readers.csv --confirmed
     """
@@ -142,7 +180,7 @@ def subscribers_export(
 ) -> None:
     """Export a list's subscribers as CSV with preferences, status and consent dates.
 
-    The file imports back with `digest subscribers import` (extra columns are ignored there).
+    The file imports back exactly with `digest subscribers import`, here or in another installation.
 
     Example: digest subscribers export --output readers.csv
     """

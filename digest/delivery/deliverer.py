@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from digest.delivery.batches import Clock, EditionContext, Mailing, build_batches, claimed_readers
+from digest.delivery.events import suppress_refused_addresses
 from digest.delivery.ledger import REQUEUE, Ledger
 from digest.delivery.policy import Action, SendOptions, on_error
 from digest.delivery.runtime import Pacing, rare_collections
@@ -170,6 +171,8 @@ class Deliverer:
 
     def _record(self, outcomes: Outcomes) -> None:
         outcomes.store(self.ledger, self.clock())
+        failures = ((ids, error) for (outcome, _, error), ids in outcomes.groups.items() if outcome == Outcome.FAILED)
+        suppress_refused_addresses(self.session, failures, self.clock())
         self.session.commit()
         counts = outcomes.counts()
         self.counts.update(counts)

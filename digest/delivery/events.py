@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from digest.counters import add_event
+from digest.delivery.policy import refuses_the_address
 from digest.delivery.queue import drop_queued
 from digest.models import Delivery, DeliveryEvent, Edition
 from subscribers.models import Subscriber, SubscriberStatus, utcnow
@@ -132,3 +133,22 @@ def _subscriber(session: Session, event: ProviderEvent, delivery: _Delivery | No
     if event.email:
         return find_subscriber(session=session, email=event.email)
     return None
+
+
+def suppress_refused_addresses(
+    session: Session, failures: Iterable[tuple[Iterable[int], str | None]], now: datetime
+) -> int:
+    """Suppress (as bounced) the readers of the deliveries whose SMTP refusal says their address is dead
+    (:func:`digest.delivery.policy.refuses_the_address`): ``failures`` are (delivery ids, error) of the failed
+    deliveries of a batch. Returns how many addresses were suppressed; does not commit."""
+    refused = [delivery_id for ids, error in failures if refuses_the_address(error) for delivery_id in ids]
+    if not refused:
+        return 0
+    emails = session.exec(
+        select(Subscriber.email)
+        .join(Delivery, col(Delivery.subscriber_id) == col(Subscriber.id))
+        .where(col(Delivery.id).in_(refused))
+    ).all()
+    for email in emails:
+        suppress(session=session, email=email, reason=SubscriberStatus.BOUNCED, now=now)
+    return len(emails)

@@ -9,15 +9,24 @@
 
 The first row is per reader: the backend answers each reader's outcome and the ledger stores it (the 4xx
 requeue up to ``MAX_ATTEMPTS`` is one SQL ``CASE`` in :mod:`digest.delivery.ledger`). The other rows are
-:func:`on_error`: what to do with a whole batch when the backend raised.
+:func:`on_error`: what to do with a whole batch when the backend raised. A reader failed with a permanent
+SMTP refusal of the address itself (:func:`refuses_the_address`) is also suppressed, never mailed again.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from digest.errors import MailError, OutcomeUnknown, ProviderError, ProviderUnreachable
+
+# How the SMTP backend words a reader's refusal: "smtp refused the reader: 550 5.1.1 no such user".
+_SMTP_REFUSAL = re.compile(r"smtp refused the (?:reader|message): (?P<code>[245]\d\d)\b(?P<text>.*)", re.DOTALL)
+# RFC 3463 enhanced status code: class.subject.detail.
+_ENHANCED = re.compile(r"\b(?P<klass>[245])\.(?P<subject>\d{1,3})\.(?P<detail>\d{1,3})\b")
+# Without an enhanced code a bare 550 may be a policy refusal; these words say it is one.
+_POLICY_WORDS = ("policy", "spam", "block", "reputation", "listed", "rate", "reject")
 
 # A reader turned away for now (SMTP 4xx) is tried this many times in all before it counts as failed.
 MAX_ATTEMPTS = 5
@@ -70,3 +79,19 @@ def on_error(error: MailError, *, attempt: int, batch_size: int, options: SendOp
         return Action.UNCERTAIN
     # A broken setting or any other backend failure: nothing was handed over, stop with readers queued.
     return Action.STOP
+
+
+def refuses_the_address(error: str | None) -> bool:
+    """True when a reader's SMTP refusal says the address itself is dead, for good: RFC 3463 ``5.1.x`` (bad
+    mailbox, bad domain...) and ``5.2.1`` (mailbox disabled). Policy refusals (``5.7.x``, spam, reputation)
+    and anything temporary or about the message say nothing of the address: they are not. A bare 551 or 553,
+    or a 550 without an enhanced code that does not speak of policy, counts as a dead address too."""
+    match = _SMTP_REFUSAL.match(error or "")
+    if match is None or not match["code"].startswith("5"):
+        return False
+    enhanced = _ENHANCED.search(match["text"])
+    if enhanced is not None:
+        subject, detail = enhanced["subject"], enhanced["detail"]
+        return enhanced["klass"] == "5" and (subject == "1" or (subject, detail) == ("2", "1"))
+    text = match["text"].lower()
+    return match["code"] in ("551", "553") or (match["code"] == "550" and not any(w in text for w in _POLICY_WORDS))

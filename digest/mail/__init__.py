@@ -54,7 +54,7 @@ def get_backend(settings: Settings) -> MailBackend:
 
         if not settings.smtp_url:
             raise ConfigError("DIGEST_SMTP_URL is required with DIGEST_MAIL_BACKEND=smtp (smtp://user:pass@host:587)")
-        return SmtpBackend(settings.smtp_url, timeout=settings.send_timeout)
+        return SmtpBackend(settings.smtp_url, timeout=settings.send_timeout, bounce_address=settings.bounce_address)
     from digest.mail.sendgrid import SendGridBackend
 
     if not settings.sendgrid_api_key:

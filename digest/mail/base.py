@@ -39,6 +39,8 @@ class Recipient:
     fields: Mapping[str, str]
     name: str | None = None
     delivery_id: int | None = None
+    #: Names a message that settles no delivery (a queued transactional mail): its Message-ID and file name.
+    message_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

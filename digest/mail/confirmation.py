@@ -36,11 +36,17 @@ def confirmation_content(
 
 
 def send_confirmation(
-    *, settings: Settings, backend: MailBackend, subscriber: Subscriber, mailing_list: MailingList
+    *,
+    settings: Settings,
+    backend: MailBackend,
+    subscriber: Subscriber,
+    mailing_list: MailingList,
+    message_key: str,
 ) -> None:
-    """Mail ``subscriber`` the link that confirms their subscription to ``mailing_list``.
+    """Mail ``subscriber`` the link that confirms their subscription to ``mailing_list``; ``message_key`` names
+    the message (its Message-ID ``<confirm.<list>.<key>@domain>`` and the outbox's ``confirm/<list>/<key>.eml``).
 
-    Raises MailError when the backend refuses it. The outbox writes it under ``confirm/<list>/``.
+    Raises MailError when the backend refuses it. Callers go through :mod:`digest.mail.transactional`.
     """
     assert subscriber.id is not None and mailing_list.id is not None
     links = Links.from_settings(settings)
@@ -53,6 +59,7 @@ def send_confirmation(
                 # The name came with the sign-up and nobody has confirmed it yet: it stays out of the To: header.
                 name=None,
                 fields=links.reader_fields(subscriber.id, mailing_list.id, subscriber.token_secret),
+                message_key=message_key,
             )
         ],
         sender=settings.from_address,

@@ -73,6 +73,8 @@ class MessageBuilder:
         """A Message-ID stable for one delivery, so a resent copy is recognisably the same message."""
         if recipient.delivery_id is not None:
             unique = f"{self.batch.edition_key}.{recipient.delivery_id}"
+        elif recipient.message_key is not None:
+            unique = f"{self.batch.edition_key}.{recipient.message_key}"
         else:
             unique = f"{self.batch.edition_key}.test.{uuid.uuid4().hex}"
         return f"<{unique}@{self.sender.domain}>"

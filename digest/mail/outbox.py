@@ -43,8 +43,11 @@ class OutboxBackend(MailBackend):
     @staticmethod
     def _write(folder: Path, message: WireMessage) -> Path:
         delivery_id = message.recipient.delivery_id
+        key = message.recipient.message_key
         if delivery_id is not None:
             path = folder / f"{delivery_id}.eml"
+        elif key is not None and key.replace("-", "").isalnum():
+            path = folder / f"{key}.eml"
         else:
             fd, name = tempfile.mkstemp(prefix="test-", suffix=".eml", dir=folder)
             os.close(fd)

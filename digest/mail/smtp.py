@@ -64,9 +64,11 @@ class SmtpBackend(MailBackend):
     # uncertain (the batch in flight) to a fifth of a second of sending, for one reconnection per 200 messages.
     max_batch = 200
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 30.0, bounce_address: str | None = None) -> None:
         self.server = SmtpServer.from_url(url)
         self.timeout = timeout
+        #: ``DIGEST_BOUNCE_ADDRESS`` (``bounces+{delivery}@example.com``): each delivery's envelope sender.
+        self.bounce_address = bounce_address
         self._tls_context: ssl.SSLContext | None = None
 
     def build_payload(self, batch: Batch) -> list[WireMessage]:
@@ -96,8 +98,12 @@ class SmtpBackend(MailBackend):
                         results.append(_needs_smtputf8(recipient, self.server))
                         continue
                     options = SMTPUTF8_OPTIONS
+                envelope = sender
+                if self.bounce_address and recipient.delivery_id is not None:
+                    # VERP: the bounce comes back to an address naming the delivery (`digest bounces read`).
+                    envelope = self.bounce_address.replace("{delivery}", str(recipient.delivery_id))
                 try:
-                    refused = connection.sendmail(sender, [recipient.email], message.data, options)
+                    refused = connection.sendmail(envelope, [recipient.email], message.data, options)
                 except smtplib.SMTPRecipientsRefused as err:
                     code, reason = err.recipients.get(recipient.email, (None, b"refused"))
                     results.append(_refused(recipient, code, reason, "refused the reader"))

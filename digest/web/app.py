@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest import __version__
 from digest.db import make_engine, with_stored_secret
+from digest.mail.transactional import QueueSender
 from digest.settings import Settings
 from digest.web import archive, editor, subscribe, unsubscribe, webhooks
 from digest.web.limits import make_rate_limits
@@ -22,10 +25,23 @@ from digest.web.limits import make_rate_limits
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """The whole web app for ``settings``; tests pass their own engine."""
-    app = FastAPI(title="digest", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.engine = engine or make_engine(settings.database_url)
-    app.state.settings = settings = with_stored_secret(settings, app.state.engine)
-    app.state.rate_limits = make_rate_limits(settings.redis_url, app.state.engine)
+    engine = engine or make_engine(settings.database_url)
+    settings = with_stored_secret(settings, engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Confirmation mail the mail server could not take is retried from here (digest.mail.transactional).
+        sender = QueueSender(engine, settings)
+        sender.start()
+        yield
+        sender.stop()
+
+    app = FastAPI(
+        title="digest", version=__version__, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.rate_limits = make_rate_limits(settings.redis_url, engine)
     for module in (subscribe, unsubscribe, editor, archive, webhooks):
         app.include_router(module.router)
     app.add_middleware(SiteGuard)

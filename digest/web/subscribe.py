@@ -17,9 +17,8 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
 from digest.db import open_session
-from digest.errors import DigestError, SubscriberError
-from digest.mail import open_backend
-from digest.mail.confirmation import send_confirmation
+from digest.errors import SubscriberError
+from digest.mail.transactional import enqueue_confirmation, send_queued_mail
 from digest.models import Edition
 from digest.settings import Settings
 from digest.typography import sort_key
@@ -45,7 +44,7 @@ from digest.web.pages import (
 )
 from subscribers.addresses import normalize_email
 from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
-from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus
+from subscribers.models import MailingList, Subscription, SubscriptionStatus, utcnow
 from subscribers.store import (
     Actor,
     Preferences,
@@ -187,12 +186,17 @@ def _sign_up(settings: Settings, engine: Engine, limits: RateLimits, signup: Sig
             session.rollback()  # suppressed, bounced or erased: nothing to do, and the answer told nothing
             return
         session.commit()  # this task is the entry point: it owns the transaction
-        if (
+        if not (
             result.needs_confirmation
             and result.outcome != "unchanged"
             and _may_confirm(limits, result.subscriber.email)
         ):
-            _send_confirmation(settings, result.subscriber, mailing_list)
+            return
+        # Queued first, then sent: a mail server that is down delays it (the queue retries), never loses it.
+        assert result.subscriber.id is not None and mailing_list.id is not None
+        enqueue_confirmation(session=session, subscriber_id=result.subscriber.id, list_id=mailing_list.id, now=utcnow())
+        session.commit()
+    send_queued_mail(engine, settings)
 
 
 def _may_confirm(limits: RateLimits, address: str) -> bool:
@@ -203,14 +207,6 @@ def _may_confirm(limits: RateLimits, address: str) -> bool:
     return (
         limits.hit(CONFIRMATIONS_PER_MAILBOX, mailbox) is None and limits.hit(CONFIRMATIONS_PER_DOMAIN, domain) is None
     )
-
-
-def _send_confirmation(settings: Settings, subscriber: Subscriber, mailing_list: MailingList) -> None:
-    try:
-        with open_backend(settings) as backend:
-            send_confirmation(settings=settings, backend=backend, subscriber=subscriber, mailing_list=mailing_list)
-    except DigestError as err:
-        log.error("could not send the confirmation email: %s", err)
 
 
 @router.get("/c/{token}", response_class=HTMLResponse)
