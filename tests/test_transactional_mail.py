@@ -83,6 +83,11 @@ def test_confirm_pending_asks_pending_readers_at_most_once_a_week(settings, engi
 
 
 def test_serve_refuses_a_mail_setting_that_cannot_send(run_cli) -> None:
-    result = run_cli("serve", env={"DIGEST_MAIL_BACKEND": "smtp", "DIGEST_BASE_URL": "https://news.example.com"})
+    env = {
+        "DIGEST_MAIL_BACKEND": "smtp",
+        "DIGEST_BASE_URL": "https://news.example.com",
+        "DIGEST_SECRET_KEY": "a-long-random-key-for-this-test-only",  # serve refuses the suite's short one first
+    }
+    result = run_cli("serve", env=env)
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and "DIGEST_SMTP_URL" in result.output
