@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine, select
 
 from digest.errors import ConfigError, DigestError
 from subscribers.models import MailingList
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -44,6 +45,9 @@ def open_session(engine: Engine) -> Session:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config that migrates ``engine`` (no alembic.ini needed)."""
+    # Alembic is imported here, not at the top: only `digest init` and the tests migrate.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -52,6 +56,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def init_database(engine: Engine, *, default_list: str, list_name: str | None = None) -> MailingList:
     """Upgrade the schema to the newest migration and make sure the default list exists. Idempotent."""
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(engine), "head")
     except OperationalError as err:
