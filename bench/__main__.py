@@ -13,6 +13,7 @@ from bench.pipeline import bench_build, bench_personalize
 from bench.report import Figure
 from bench.send import bench_send, postgres_answers
 from bench.smtp import bench_smtp
+from bench.webhook import bench_webhook
 
 BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "build": lambda _args: [bench_build()],
@@ -22,6 +23,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "send": lambda args: bench_send(
         (10_000, 100_000, 1_000_000) if args.million else (10_000, 100_000), postgres_url=_postgres(args.postgres)
     ),
+    "webhook": lambda args: bench_webhook(_postgres(args.postgres)),
 }
 
 

@@ -150,3 +150,19 @@ def drop_queued(session: Session, *, subscriber_id: int, list_id: int | None) ->
             col(Delivery.edition_id).in_(editions),
         )
     )
+
+
+def drop_queued_many(session: Session, *, subscriber_ids: list[int], list_id: int | None) -> None:
+    """:func:`drop_queued` for many readers who left the same list (None: every list), in one statement."""
+    if not subscriber_ids:
+        return
+    editions = sql_select(col(Edition.id))
+    if list_id is not None:
+        editions = editions.where(col(Edition.list_id) == list_id)
+    session.execute(
+        delete(Delivery).where(
+            col(Delivery.subscriber_id).in_(subscriber_ids),
+            col(Delivery.status) == DeliveryStatus.QUEUED,
+            col(Delivery.edition_id).in_(editions),
+        )
+    )
