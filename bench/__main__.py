@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bench.import_csv import bench_import
+from bench.pages import bench_pages
 from bench.pipeline import bench_build, bench_personalize
 from bench.report import Figure
 from bench.send import bench_send, postgres_answers
@@ -24,6 +25,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
         (10_000, 100_000, 1_000_000) if args.million else (10_000, 100_000), postgres_url=_postgres(args.postgres)
     ),
     "webhook": lambda args: bench_webhook(_postgres(args.postgres)),
+    "pages": lambda args: bench_pages(_postgres(args.postgres)),
 }
 
 
