@@ -14,6 +14,7 @@ from bench.pipeline import bench_build, bench_personalize
 from bench.report import Figure
 from bench.send import bench_send, postgres_answers
 from bench.smtp import bench_smtp
+from bench.sources import bench_sources
 from bench.webhook import bench_webhook
 
 BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
@@ -24,6 +25,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "send": lambda args: bench_send(
         (10_000, 100_000, 1_000_000) if args.million else (10_000, 100_000), postgres_url=_postgres(args.postgres)
     ),
+    "sources": lambda _args: bench_sources(),
     "webhook": lambda args: bench_webhook(_postgres(args.postgres)),
     "pages": lambda args: bench_pages(_postgres(args.postgres)),
 }
