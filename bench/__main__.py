@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from bench.import_csv import bench_import
 from bench.pages import bench_pages
 from bench.pipeline import bench_build, bench_personalize
+from bench.process import bench_process
 from bench.report import Figure
 from bench.send import bench_send, postgres_answers
 from bench.smtp import bench_smtp
@@ -25,6 +26,7 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "send": lambda args: bench_send(
         (10_000, 100_000, 1_000_000) if args.million else (10_000, 100_000), postgres_url=_postgres(args.postgres)
     ),
+    "process": lambda _args: bench_process(),
     "sources": lambda _args: bench_sources(),
     "webhook": lambda args: bench_webhook(_postgres(args.postgres)),
     "pages": lambda args: bench_pages(_postgres(args.postgres)),
