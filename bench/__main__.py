@@ -10,11 +10,15 @@ from datetime import UTC, datetime
 
 from bench.dashboard import bench_dashboard
 from bench.import_csv import bench_import
+from bench.pages import bench_pages
 from bench.pipeline import bench_build, bench_personalize
+from bench.process import bench_process
 from bench.report import Figure
 from bench.selection import bench_selection
 from bench.send import bench_send, postgres_answers
 from bench.smtp import bench_smtp
+from bench.sources import bench_sources
+from bench.webhook import bench_webhook
 
 BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "build": lambda _args: [bench_build()],
@@ -26,6 +30,10 @@ BENCHES: dict[str, Callable[[argparse.Namespace], list[Figure]]] = {
     "send": lambda args: bench_send(
         (10_000, 100_000, 1_000_000) if args.million else (10_000, 100_000), postgres_url=_postgres(args.postgres)
     ),
+    "process": lambda _args: bench_process(),
+    "sources": lambda _args: bench_sources(),
+    "webhook": lambda args: bench_webhook(_postgres(args.postgres)),
+    "pages": lambda args: bench_pages(_postgres(args.postgres)),
 }
 
 

@@ -318,7 +318,10 @@ def bench_latency(postgres_url: str, readers: int = 100_000) -> list[Figure]:
 
 def _figure(name: str, readers: int, run: SendRun, floor: float) -> Figure:
     """The sending phase against the floor; the wall time with start-up beside it."""
-    note = f"wall {run.wall_seconds:.2f} s with start-up ({readers / run.wall_seconds:,.0f}/s)"
+    note = (
+        f"wall {run.wall_seconds:.2f} s with start-up ({readers / run.wall_seconds:,.0f}/s, "
+        f"{run.wall_seconds / floor:.2f}x floor)"
+    )
     return Figure(name, readers, "readers", run.send_seconds, floor, run.peak_rss_mb, note)
 
 

@@ -2,7 +2,8 @@
 
 Three writers, each one call: a send run sets the delivery figures exactly once it has enqueued
 (:func:`set_delivery_counts`), the ledger's record step adds each batch's final outcomes
-(:func:`add_outcomes`), and each new provider event counts its delivery once per kind (:func:`add_event`).
+(:func:`add_outcomes`), and each request's new provider events count their deliveries once per kind
+(:func:`add_events`).
 None of them commits: they ride in the caller's transaction, so a figure moves only with what it counts.
 """
 
@@ -50,18 +51,36 @@ def add_outcomes(session: Session, counted: Iterable[tuple[int, str, int]]) -> N
         _upsert(session, edition_id, figures, add=True)
 
 
-def add_event(session: Session, *, edition_id: int, delivery_id: int, kind: str) -> None:
-    """Count a just-stored event of ``kind`` if it is its delivery's first of that figure."""
-    figure = EVENT_FIGURES.get(kind)
-    if figure is None:
+def add_events(session: Session, stored: Iterable[tuple[int, int, str]]) -> None:
+    """Count just-stored events, given as (edition id, delivery id, kind): a delivery counts once towards a
+    figure, when these are its first events of that figure. Two statements for any number of events: one
+    count of the deliveries' stored events, one upsert per edition."""
+    new: dict[tuple[int, str], int] = {}
+    edition_of: dict[int, int] = {}
+    for edition_id, delivery_id, kind in stored:
+        figure = EVENT_FIGURES.get(kind)
+        if figure is not None:
+            new[delivery_id, figure] = new.get((delivery_id, figure), 0) + 1
+            edition_of[delivery_id] = edition_id
+    if not new:
         return
-    same = session.exec(
-        select(func.count())
-        .select_from(DeliveryEvent)
-        .where(col(DeliveryEvent.delivery_id) == delivery_id, col(DeliveryEvent.event).in_(STAT_EVENTS[figure]))
-    ).one()
-    if same == 1:
-        _upsert(session, edition_id, {figure: 1}, add=True)
+    rows = session.exec(
+        select(DeliveryEvent.delivery_id, DeliveryEvent.event, func.count())
+        .where(col(DeliveryEvent.delivery_id).in_(list(edition_of)))
+        .group_by(col(DeliveryEvent.delivery_id), col(DeliveryEvent.event))
+    ).all()
+    stored_count: dict[tuple[int, str], int] = {}
+    for found_id, kind, times in rows:
+        figure = EVENT_FIGURES.get(kind)
+        if figure is not None and found_id is not None:
+            stored_count[found_id, figure] = stored_count.get((found_id, figure), 0) + times
+    added: dict[int, dict[str, int]] = {}
+    for (delivery_id, figure), fresh in new.items():
+        if stored_count.get((delivery_id, figure), 0) == fresh:  # nothing of that figure before these
+            figures = added.setdefault(edition_of[delivery_id], {})
+            figures[figure] = figures.get(figure, 0) + 1
+    for edition_id, figures in added.items():
+        _upsert(session, edition_id, figures, add=True)
 
 
 def counters_of(session: Session, edition_ids: Iterable[int]) -> dict[int, EditionCounters]:

@@ -6,8 +6,6 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, event, inspect
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session, create_engine, select
@@ -16,6 +14,8 @@ from digest.errors import ConfigError, DigestError
 from subscribers.models import MailingList
 
 if TYPE_CHECKING:
+    from alembic.config import Config
+
     from digest.settings import Settings
 
 # The name of the generated link-signing key in the stored_secret table.
@@ -51,6 +51,9 @@ def open_session(engine: Engine) -> Session:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic config that migrates ``engine`` (no alembic.ini needed)."""
+    # Alembic is imported here, not at the top: only `digest init` and the tests migrate.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -59,6 +62,8 @@ def alembic_config(engine: Engine) -> Config:
 
 def init_database(engine: Engine, *, default_list: str, list_name: str | None = None) -> MailingList:
     """Upgrade the schema to the newest migration and make sure the default list exists. Idempotent."""
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(engine), "head")
     except OperationalError as err:

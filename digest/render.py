@@ -25,7 +25,6 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
-from premailer import Premailer
 
 from digest.content import Article, Selection
 from digest.markup import intro_html, intro_text
@@ -308,6 +307,10 @@ def inline_css(html: str) -> str:
     `<style data-premailer="ignore">` blocks (media queries, dark mode, Outlook.com's `[data-ogsc]`) are left
     exactly as written, `!important` included, so they still beat the inlined styles.
     """
+    # Imported here: premailer (with cssutils and requests) is a third of a second of start-up that only a
+    # render pays, not `digest send` of an edition already rendered nor the web pages.
+    from premailer import Premailer
+
     inliner = Premailer(
         html,
         keep_style_tags=False,

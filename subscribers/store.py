@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, update
+from sqlalchemy import delete, exists, func, insert, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -646,3 +646,84 @@ def list_subscribers(
             confirmed_by if subscription.confirmed_at is not None else None,
             left_by if left else None,
         )
+
+
+def suppress_many(*, session: Session, reasons: dict[str, str], now: datetime | None = None) -> None:
+    """:func:`suppress` for many addresses at once (``reasons``: address -> reason), in a few statements
+    whatever their number: one look-up, one insert, one update per reason. The webhook's batches use it.
+    Does not commit."""
+    if not reasons:
+        return
+    now = now or utcnow()
+    hashes = {email_hash(email): email for email in reasons}
+    found = {
+        row.email_hash: row for row in session.exec(select(Suppression).where(col(Suppression.email_hash).in_(hashes)))
+    }
+    new = []
+    for digest_, email in hashes.items():
+        erased = reasons[email] == SubscriberStatus.ERASED
+        values = {
+            "email": None if erased else email,
+            "email_key": None if erased else email_key(email),
+            "reason": reasons[email],
+        }
+        row = found.get(digest_)
+        if row is None:
+            new.append({"email_hash": digest_, "created_at": now, **values})
+        else:
+            row.sqlmodel_update(values)
+            session.add(row)
+    if new:
+        # One executemany for the new rows (the ORM would insert them one by one to read back their ids).
+        session.execute(insert(Suppression), new)
+    by_reason: dict[str, list[str]] = {}
+    for email, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(email_key(email))
+    for reason, keys in by_reason.items():
+        session.execute(update(Subscriber).where(col(Subscriber.email_key).in_(keys)).values(status=reason))
+
+
+def unsubscribe_many(
+    *,
+    session: Session,
+    subscriber_ids: list[int],
+    list_id: int | None,
+    actor: Actor,
+    now: datetime | None = None,
+    detail: str | None = None,
+) -> int:
+    """:func:`unsubscribe` for many readers at once, from one list (or every list): one query, one flush.
+
+    Returns how many subscriptions changed; the caller drops their queued deliveries. Does not commit.
+    """
+    if not subscriber_ids:
+        return 0
+    now = now or utcnow()
+    query = select(Subscription).where(
+        col(Subscription.subscriber_id).in_(subscriber_ids), Subscription.status != SubscriptionStatus.UNSUBSCRIBED
+    )
+    if list_id is not None:
+        query = query.where(Subscription.list_id == list_id)
+    logged = []
+    for subscription in session.exec(query).all():
+        subscription.status = SubscriptionStatus.UNSUBSCRIBED
+        subscription.updated_at = now
+        session.add(subscription)
+        logged.append(
+            {
+                "subscriber_id": subscription.subscriber_id,
+                "list_id": subscription.list_id,
+                "kind": "unsubscribe",
+                "source": actor.source,
+                "ip": actor.ip,
+                "user_agent": actor.user_agent[:400] if actor.user_agent else None,
+                "detail": detail,
+                "at": now,
+            }
+        )
+    if logged:
+        # The consent log as :func:`record_consent` writes it, in one executemany.
+        session.execute(insert(ConsentEvent), logged)
+    changed = len(logged)
+    session.flush()
+    return changed

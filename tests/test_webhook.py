@@ -259,3 +259,31 @@ def test_good_events_still_pass(client: httpx.Client, signer: Signer, sent: dict
     body = json.dumps([event(sent, "reader0@example.com", "delivered", 1)]).encode()
     answer = client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
     assert answer.status_code == 200 and answer.json()["recorded"] == 1
+
+
+def test_a_large_mixed_request_stores_each_event_once_and_acts_once(client, signer, sent, engine) -> None:
+    # More events than one INSERT holds, repeats inside the request, events matched by address only (no
+    # delivery id), events of nobody we know; then the same request again, as SendGrid retries it.
+    events = [event(sent, "reader0@example.com", "open", n) for n in range(1200)]
+    events += [event(sent, "reader0@example.com", "open", n) for n in range(5)]  # repeated in the request
+    events += [
+        event(sent, "reader1@example.com", "bounce", 1, type="bounce"),
+        event(sent, "reader1@example.com", "spamreport", 2),  # the later event's reason wins
+        {"email": "READER2@example.com", "event": "unsubscribe", "timestamp": 1764230400, "sg_event_id": "by-address"},
+        {"email": "stranger@example.org", "event": "bounce", "timestamp": 1764230400, "sg_event_id": "stranger"},
+        {"event": "delivered", "timestamp": 1764230400, "sg_event_id": "unknown", "delivery_id": "99999999"},
+    ]
+    first = post(client, signer, events).json()
+    assert first == {"recorded": 1205, "duplicates": 5, "unmatched": 3, "invalid": 0}
+    again = post(client, signer, events).json()
+    assert again == {"recorded": 0, "duplicates": 1210, "unmatched": 0, "invalid": 0}
+    with Session(engine) as session:
+        stored = session.exec(select(DeliveryEvent.event_id)).all()
+        statuses = dict(session.exec(select(Subscriber.email, Subscriber.status)).all())
+        suppressed = {s.email: s.reason for s in session.exec(select(Suppression))}
+        subscriptions = dict(session.exec(select(Subscriber.email, Subscription.status).join(Subscription)).all())
+        consent = session.exec(select(ConsentEvent).where(ConsentEvent.source == "webhook")).all()
+    assert len(stored) == len(set(stored)) == 1205
+    assert statuses["reader1@example.com"] == "complained" and suppressed == {"reader1@example.com": "complained"}
+    assert subscriptions["reader2@example.com"] == "unsubscribed" and subscriptions["reader0@example.com"] == "active"
+    assert [c.detail for c in consent] == ["unsubscribe"], "the retried request acts no more"

@@ -10,16 +10,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import BigInteger, any_, bindparam, text
+from sqlalchemy import select as sql_select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
-from digest.counters import add_event
+from digest.counters import add_events
 from digest.delivery.policy import refuses_the_address
-from digest.delivery.queue import drop_queued
+from digest.delivery.queue import drop_queued_many
 from digest.models import Delivery, DeliveryEvent, Edition
+from subscribers.addresses import email_key
 from subscribers.models import Subscriber, SubscriberStatus, utcnow
-from subscribers.store import Actor, find_subscriber, suppress, unsubscribe
+from subscribers.store import Actor, suppress_many, unsubscribe_many
 
 # Events after which the address is never mailed again, and the subscriber status they set.
 SUPPRESSING = {"bounce": SubscriberStatus.BOUNCED, "dropped": SubscriberStatus.BOUNCED}
@@ -66,73 +69,161 @@ class _Delivery:
 def record_events(
     session: Session, events: Iterable[ProviderEvent], clock: Callable[[], datetime] = utcnow
 ) -> EventsResult:
-    """Store each new event once and act on it: suppress, unsubscribe, count. Idempotent; does not commit."""
+    """Store each new event once and act on it: suppress, unsubscribe, count. Idempotent; does not commit.
+
+    A whole request takes a few statements whatever its size: one look-up of the deliveries, one multi-row
+    INSERT of the events (those already stored are left alone and act no more), then one statement per kind
+    of action for the events that were new.
+    """
     result = EventsResult()
-    events = list(events)
-    known = _known_deliveries(session, {e.delivery_id for e in events if e.delivery_id is not None})
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    unique: dict[str, ProviderEvent] = {}
     for event in events:
-        delivery = known.get(event.delivery_id) if event.delivery_id is not None else None
-        statement = (
-            insert(DeliveryEvent)
-            .values(
-                event_id=event.event_id,
-                delivery_id=delivery.id if delivery else None,
-                edition_id=delivery.edition_id if delivery else None,
-                event=event.kind,
-                occurred_at=event.at,
-                received_at=clock(),
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(col(DeliveryEvent.id))
-        )
-        if session.execute(statement).first() is None:
+        if event.event_id in unique:
             result.duplicates += 1
-            continue
-        result.recorded += 1
-        if delivery is None:
-            result.unmatched += 1
         else:
-            add_event(session, edition_id=delivery.edition_id, delivery_id=delivery.id, kind=event.kind)
-        _act(session, event, delivery, clock())
+            unique[event.event_id] = event
+    known = _known_deliveries(session, {e.delivery_id for e in unique.values() if e.delivery_id is not None})
+    now = clock()
+    deliveries = {
+        event.event_id: known.get(event.delivery_id) if event.delivery_id is not None else None
+        for event in unique.values()
+    }
+    stored = _insert_new(session, unique.values(), deliveries, now)
+    fresh = [event for event in unique.values() if event.event_id in stored]
+    result.recorded = len(fresh)
+    result.duplicates += len(unique) - len(fresh)
+    result.unmatched = sum(1 for event in fresh if deliveries[event.event_id] is None)
+    add_events(
+        session,
+        (
+            (delivery.edition_id, delivery.id, event.kind)
+            for event in fresh
+            if (delivery := deliveries[event.event_id]) is not None
+        ),
+    )
+    _act(session, [(event, deliveries[event.event_id]) for event in fresh if _acts(event)], now)
     return result
+
+
+_PG_INSERT_EVENTS = text(
+    "INSERT INTO delivery_event (event_id, delivery_id, edition_id, event, occurred_at, received_at) "
+    "SELECT event_id, delivery_id, edition_id, event, occurred_at, :received_at FROM unnest("
+    "CAST(:event_id AS varchar[]), CAST(:delivery_id AS bigint[]), CAST(:edition_id AS bigint[]), "
+    "CAST(:event AS varchar[]), CAST(:occurred_at AS timestamptz[])"
+    ") AS given (event_id, delivery_id, edition_id, event, occurred_at) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+
+
+def _insert_new(
+    session: Session, events: Iterable[ProviderEvent], deliveries: dict[str, _Delivery | None], now: datetime
+) -> set[str]:
+    """Insert the events not stored yet, many rows per statement; the ids of those inserted."""
+    rows = [
+        {
+            "event_id": event.event_id,
+            "delivery_id": delivery.id if delivery else None,
+            "edition_id": delivery.edition_id if delivery else None,
+            "event": event.kind,
+            "occurred_at": event.at,
+            "received_at": now,
+        }
+        for event in events
+        for delivery in (deliveries[event.event_id],)
+    ]
+    if not rows:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement with one array per column: PostgreSQL parses six parameters, not six thousand.
+        columns = ("event_id", "delivery_id", "edition_id", "event", "occurred_at")
+        arrays = {name: [row[name] for row in rows] for name in columns}
+        return set(session.connection().execute(_PG_INSERT_EVENTS, {**arrays, "received_at": now}).scalars())
+    statement = (
+        sqlite_insert(DeliveryEvent)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(col(DeliveryEvent.event_id))
+    )
+    # Executed on the connection, with many parameter sets: SQLAlchemy compiles the statement once and sends
+    # it as multi-row INSERTs of up to 1,000 rows each ("insertmanyvalues"), under SQLite's limit on bound
+    # parameters; only the rows inserted come back.
+    return set(session.connection().execute(statement, rows).scalars())
 
 
 def _known_deliveries(session: Session, ids: set[int]) -> dict[int, _Delivery]:
     """The deliveries among ``ids`` that exist, with their edition's list."""
     if not ids:
         return {}
-    rows = session.exec(
-        select(Delivery.id, Delivery.edition_id, Delivery.subscriber_id, Edition.list_id)
+    # Plain rows from the connection: a thousand ORM rows per request cost more than the query itself.
+    # PostgreSQL gets the ids as one array (`= ANY`), planned once, rather than a thousand parameters.
+    if session.get_bind().dialect.name == "postgresql":
+        wanted = col(Delivery.id) == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
+    else:
+        wanted = col(Delivery.id).in_(ids)
+    rows = session.connection().execute(
+        sql_select(col(Delivery.id), col(Delivery.edition_id), col(Delivery.subscriber_id), col(Edition.list_id))
         .join(Edition, col(Edition.id) == col(Delivery.edition_id))
-        .where(col(Delivery.id).in_(ids))
-    ).all()
-    return {row[0]: _Delivery(*row) for row in rows if row[0] is not None}
+        .where(wanted)
+    )
+    return {
+        delivery_id: _Delivery(delivery_id, edition_id, subscriber_id, list_id)
+        for delivery_id, edition_id, subscriber_id, list_id in rows
+        if delivery_id is not None
+    }
 
 
-def _act(session: Session, event: ProviderEvent, delivery: _Delivery | None, now: datetime) -> None:
-    """What the event changes for the reader: suppression (bounce, drop, complaint) or unsubscription."""
-    subscriber = _subscriber(session, event, delivery)
-    if subscriber is None or subscriber.id is None:
+def _acts(event: ProviderEvent) -> bool:
+    """Whether the event changes anything for the reader."""
+    return (event.kind in SUPPRESSING and not event.temporary) or event.kind == COMPLAINT or event.kind in UNSUBSCRIBING
+
+
+def _act(session: Session, events: list[tuple[ProviderEvent, _Delivery | None]], now: datetime) -> None:
+    """What the events change for their readers: suppression (bounce, drop, complaint) or unsubscription,
+    one statement per kind of change, in the order the events came (a later event's reason wins)."""
+    if not events:
         return
-    if event.kind in SUPPRESSING and not event.temporary:
-        suppress(session=session, email=subscriber.email, reason=SUPPRESSING[event.kind], now=now)
-    elif event.kind == COMPLAINT:
-        suppress(session=session, email=subscriber.email, reason=SubscriberStatus.COMPLAINED, now=now)
-    elif event.kind in UNSUBSCRIBING:
-        left = delivery.list_id if delivery else None
-        unsubscribe(
-            session=session, subscriber_id=subscriber.id, list_id=left, actor=WEBHOOK, now=now, detail=event.kind
+    readers = _subscribers(session, events)
+    reasons: dict[str, str] = {}
+    leaving: dict[tuple[int | None, str], list[int]] = {}
+    for event, delivery in events:
+        reader = readers.get(delivery.subscriber_id) if delivery else readers.get(email_key(event.email or ""))
+        if reader is None:
+            continue
+        subscriber_id, email = reader
+        if event.kind == COMPLAINT:
+            reasons[email] = SubscriberStatus.COMPLAINED
+        elif event.kind in SUPPRESSING:
+            reasons[email] = SUPPRESSING[event.kind]
+        else:
+            leaving.setdefault((delivery.list_id if delivery else None, event.kind), []).append(subscriber_id)
+    suppress_many(session=session, reasons=reasons, now=now)
+    for (list_id, kind), subscriber_ids in leaving.items():
+        unsubscribe_many(
+            session=session, subscriber_ids=subscriber_ids, list_id=list_id, actor=WEBHOOK, now=now, detail=kind
         )
-        drop_queued(session, subscriber_id=subscriber.id, list_id=left)
+        drop_queued_many(session, subscriber_ids=subscriber_ids, list_id=list_id)
 
 
-def _subscriber(session: Session, event: ProviderEvent, delivery: _Delivery | None) -> Subscriber | None:
-    if delivery is not None:
-        return session.get(Subscriber, delivery.subscriber_id)
-    if event.email:
-        return find_subscriber(session=session, email=event.email)
-    return None
+def _subscribers(
+    session: Session, events: list[tuple[ProviderEvent, _Delivery | None]]
+) -> dict[int | str, tuple[int, str]]:
+    """The events' readers as (id, address), keyed by id (events of our deliveries) and by address key
+    (the others, matched on the address the provider gives): two queries at most."""
+    ids = {delivery.subscriber_id for _, delivery in events if delivery}
+    keys = {email_key(event.email) for event, delivery in events if delivery is None and event.email}
+    found: dict[int | str, tuple[int, str]] = {}
+    if ids:
+        for subscriber_id, email in session.execute(
+            sql_select(col(Subscriber.id), col(Subscriber.email)).where(col(Subscriber.id).in_(ids))
+        ):
+            found[subscriber_id] = (subscriber_id, email)
+    if keys:
+        for subscriber_id, email, key in session.execute(
+            sql_select(col(Subscriber.id), col(Subscriber.email), col(Subscriber.email_key)).where(
+                col(Subscriber.email_key).in_(keys)
+            )
+        ):
+            found[key] = (subscriber_id, email)
+    return found
 
 
 def suppress_refused_addresses(
@@ -144,11 +235,11 @@ def suppress_refused_addresses(
     refused = [delivery_id for ids, error in failures if refuses_the_address(error) for delivery_id in ids]
     if not refused:
         return 0
-    emails = session.exec(
-        select(Subscriber.email)
+    emails = session.execute(
+        sql_select(col(Subscriber.email))
         .join(Delivery, col(Delivery.subscriber_id) == col(Subscriber.id))
         .where(col(Delivery.id).in_(refused))
-    ).all()
-    for email in emails:
-        suppress(session=session, email=email, reason=SubscriberStatus.BOUNCED, now=now)
-    return len(emails)
+    ).scalars()
+    reasons: dict[str, str] = {email: SubscriberStatus.BOUNCED for email in emails}
+    suppress_many(session=session, reasons=reasons, now=now)
+    return len(reasons)

@@ -13,7 +13,6 @@ from typing import Any
 
 import lxml.etree
 import lxml.html
-import trafilatura
 
 from digest.content import Article, Parsed
 from digest.errors import SourceError
@@ -102,6 +101,8 @@ def parse_article(data: bytes, *, source: str, base_url: str, tz: tzinfo) -> Par
         raise SourceError(source, f"unreadable HTML: {err}") from err
     meta = _meta(tree)
     ld = _news_article(tree)
+    import trafilatura  # here, not at the top: only article pages need it, and it takes 0.15 s to import
+
     try:
         body = trafilatura.extract(
             data, url=base_url or None, include_comments=False, include_tables=False, favor_precision=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -23,28 +24,37 @@ class DatabaseFetchState:
     The body is kept so a 304 Not Modified can be answered from it. The column is text, so the exact bytes
     (which the parsers need to sniff the encoding) are stored base64-encoded, in a small JSON envelope
     with the final URL and content type.
+
+    Sources are fetched from several threads at once; a lock lets one of them use the session at a time.
     """
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._lock = threading.Lock()
 
     def get(self, url: str) -> Remembered | None:
         """What the source answered last time, or None (never fetched, or an unreadable row)."""
-        row = self.session.exec(select(SourceState).where(SourceState.url == url)).first()
-        if row is None or not row.body:
+        with self._lock:  # the row's attributes are read under the lock too: another thread's commit expires them
+            row = self.session.exec(select(SourceState).where(SourceState.url == url)).first()
+            body, etag, last_modified = (row.body, row.etag, row.last_modified) if row else (None, None, None)
+        if not body:
             return None
         try:
-            envelope = json.loads(row.body)
+            envelope = json.loads(body)
             content = base64.b64decode(envelope["content"], validate=True)
             final_url, content_type = envelope["final_url"], envelope.get("content_type", "")
         except (ValueError, KeyError, TypeError):
             return None  # a row from another version: fetch the whole body again
-        return Remembered(row.etag, row.last_modified, content, final_url, content_type)
+        return Remembered(etag, last_modified, content, final_url, content_type)
 
     def put(self, url: str, remembered: Remembered) -> None:
         """Store the validators and body of ``url``, committed at once so a failed build keeps them."""
         if len(url) > _MAX_URL:
             return  # too long to index: this source is fetched in full each time
+        with self._lock:
+            self._store(url, remembered)
+
+    def _store(self, url: str, remembered: Remembered) -> None:
         row = self.session.exec(select(SourceState).where(SourceState.url == url)).first() or SourceState(url=url)
         # A cut validator would never match again: one too long for its column is not kept.
         row.etag = remembered.etag if remembered.etag and len(remembered.etag) <= _MAX_ETAG else None

@@ -8,7 +8,7 @@ token never leaks to another site or a shared cache.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -92,16 +92,23 @@ def cached_pages_environment(request: Request, language: str = "en") -> Environm
     return cache[language]
 
 
-def db_session(request: Request) -> Iterator[Session]:
-    """A database session for one request (FastAPI dependency)."""
+async def db_session(request: Request) -> AsyncIterator[Session]:
+    """A database session for one request (FastAPI dependency).
+
+    Async so that FastAPI opens and closes it on the event loop instead of hopping to a worker thread twice
+    per request: making a Session touches no database, and closing it hands its connection back to the pool.
+    """
     with open_session(engine_of(request)) as session:
         yield session
 
 
 def links_of(request: Request) -> Links:
-    """The signer of the readers' links, from the app's settings."""
-    settings = settings_of(request)
-    return Links.from_settings(settings)
+    """The signer of the readers' links, built once per app from its settings (its keys derived once)."""
+    state = request.app.state
+    links: Links | None = getattr(state, "links", None)
+    if links is None:
+        links = state.links = Links.from_settings(settings_of(request))
+    return links
 
 
 def verified_reader(request: Request, session: Session, purpose: str, token: str) -> Reader | None:

@@ -1,0 +1,189 @@
+"""The SendGrid event webhook under load: signed 1,000-event requests from one client on loopback, against one
+uvicorn worker, on SQLite and PostgreSQL. Bounded: ``requests`` posts, and at most ``MAX_SECONDS`` of them.
+
+Each run gets a fresh database with readers and a sent edition (one delivery per reader). The events are a
+day's mix after a send: mostly delivered and opens, some clicks, 2% bounces, 1% drops, some complaints and
+unsubscribes, 1% for deliveries this database does not know. Every posted event is checked stored once.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import text
+
+from bench.report import Figure
+from bench.send import fresh_schema, populate
+from digest.db import make_engine
+
+ROOT = Path(__file__).parent.parent
+MAX_SECONDS = 60.0
+# The share of each kind in a request, out of 200.
+MIX = (
+    ("delivered", 110),
+    ("open", 50),
+    ("click", 20),
+    ("bounce", 4),
+    ("dropped", 2),
+    ("deferred", 6),
+    ("spamreport", 2),
+    ("unsubscribe", 2),
+    ("processed", 4),
+)
+KINDS = [kind for kind, share in MIX for _ in range(share)]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def web_process(database_url: str, **env: str) -> Iterator[str]:
+    """The web app on one uvicorn worker in its own process; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.webserver", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url, "DIGEST_SECRET_KEY": "bench-key", **env},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/subscribe", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the web app did not start") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def add_deliveries(database_url: str) -> int:
+    """One sent delivery of the built edition per reader; returns the edition id."""
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        edition_id = int(connection.execute(text("SELECT id FROM edition LIMIT 1")).scalar_one())
+        connection.execute(
+            text(
+                "INSERT INTO delivery (id, edition_id, subscriber_id, status, attempts, sent_at, created_at) "
+                "SELECT id, :edition, id, 'sent', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM subscriber"
+            ),
+            {"edition": edition_id},
+        )
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE delivery"))  # as autovacuum would have, long before the events
+    engine.dispose()
+    return edition_id
+
+
+def events_for(request: int, size: int, readers: int, edition_id: int) -> list[dict[str, Any]]:
+    """Request ``request``'s events: every one a new sg_event_id, 1% for unknown deliveries."""
+    now = int(time.time())
+    events = []
+    for n in range(size):
+        serial = request * size + n
+        reader = (serial * 7919) % readers
+        delivery = reader + 1 if serial % 100 else readers + 10_000 + serial
+        events.append(
+            {
+                "email": f"reader{reader}@example{reader % 97}.ma",
+                "timestamp": now,
+                "event": KINDS[serial % len(KINDS)],
+                "sg_event_id": f"bench-{serial:012d}",
+                "sg_message_id": f"msg-{reader}",
+                "edition_id": str(edition_id),
+                "delivery_id": str(delivery),
+                "category": ["quotidien"],
+            }
+        )
+    return events
+
+
+class Signer:
+    """Signs bodies as SendGrid does (ECDSA P-256 over timestamp + body)."""
+
+    def __init__(self) -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1())
+        der = self.private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.public = base64.b64encode(der).decode()
+
+    def headers(self, body: bytes) -> dict[str, str]:
+        stamp = str(int(time.time()))
+        signature = self.private.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+            "Content-Type": "application/json",
+        }
+
+
+def run_webhook(database_url: str, *, requests: int, size: int, readers: int) -> tuple[int, float]:
+    """Post ``requests`` signed requests of ``size`` events; (events posted, seconds). Checks each stored once."""
+    edition_id = add_deliveries(database_url)
+    signer = Signer()
+    bodies = [json.dumps(events_for(r, size, readers, edition_id)).encode() for r in range(requests)]
+    with (
+        web_process(database_url, SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public) as base,
+        httpx.Client(base_url=base, timeout=60) as client,
+    ):
+        posted = 0
+        start = time.perf_counter()
+        for body in bodies:
+            answer = client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
+            answer.raise_for_status()
+            posted += size
+            if time.perf_counter() - start > MAX_SECONDS:
+                break
+        seconds = time.perf_counter() - start
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        stored = int(connection.execute(text("SELECT count(*) FROM delivery_event")).scalar_one())
+    engine.dispose()
+    if stored != posted:
+        raise RuntimeError(f"webhook: {posted} events posted, {stored} stored")
+    return posted, seconds
+
+
+def bench_webhook(
+    postgres_url: str | None, requests: int = 20, size: int = 1000, readers: int = 20_000
+) -> list[Figure]:
+    """Events per second through the whole route (verify, parse, store, act) on SQLite and PostgreSQL."""
+    figures = []
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        populate(url, readers)
+        count, seconds = run_webhook(url, requests=requests, size=size, readers=readers)
+        figures.append(Figure(f"webhook SQLite, {size}-event signed requests", count, "events", seconds))
+    if postgres_url:
+        with fresh_schema(postgres_url) as schema_url:
+            populate(schema_url, readers)
+            count, seconds = run_webhook(schema_url, requests=requests, size=size, readers=readers)
+        figures.append(Figure(f"webhook PostgreSQL, {size}-event signed requests", count, "events", seconds))
+    return figures

@@ -1,0 +1,47 @@
+"""What a command imports: `digest --help` and the commands that do not serve pages start without the web
+stack, the CSS inliner, the article extractor or Alembic (issue 19: the CLI must start fast)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("fastapi", "starlette", "uvicorn", "premailer", "trafilatura", "alembic")
+
+# Runs the command line in a fresh interpreter and prints which heavy modules it ended up importing.
+PROBE = """
+import json, sys
+from digest.cli import app
+try:
+    app(args=sys.argv[1:], prog_name="digest")
+except SystemExit:
+    pass
+print(json.dumps(sorted(name for name in {heavy!r} if name in sys.modules)))
+"""
+
+
+def _imported(*args: str) -> list[str]:
+    completed = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], capture_output=True, text=True, check=True
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [("--help",), ("send", "--help"), ("subscribers", "import", "--help")])
+def test_help_imports_no_heavy_module(args: tuple[str, ...]) -> None:
+    assert _imported(*args) == []
+
+
+def test_edition_and_delivery_modules_leave_the_web_stack_and_alembic_alone() -> None:
+    # What `digest build` and `digest send` import before they work: none of the web stack, Alembic (only
+    # `digest init` migrates), trafilatura (only article pages are extracted) or premailer (only a render).
+    probe = (
+        "import json, sys\n"
+        "import digest.edition, digest.delivery, digest.db, subscribers.importer\n"
+        f"print(json.dumps(sorted(n for n in {HEAVY!r} if n in sys.modules)))"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(completed.stdout) == []
