@@ -20,12 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, delete, exists, func, update
+from sqlalchemy import and_, delete, exists, func, or_, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from digest.errors import SubscriberError
-from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.addresses import email_hash, email_key, legacy_email_hash, normalize_email
 from subscribers.admission import Admission, admit
 from subscribers.inputs import check_slug, check_text
 from subscribers.models import (
@@ -128,7 +128,12 @@ def find_subscriber(*, session: Session, email: str) -> Subscriber | None:
 
 def is_suppressed(*, session: Session, email: str) -> Suppression | None:
     """The suppression of ``email`` (bounced, complained, erased), if any."""
-    return session.exec(select(Suppression).where(Suppression.email_hash == email_hash(email))).first()
+    legacy = and_(col(Suppression.email_hash) == legacy_email_hash(email), col(Suppression.legacy_key))
+    return session.exec(
+        select(Suppression)
+        .where(or_(col(Suppression.email_hash) == email_hash(email), legacy))
+        .order_by(col(Suppression.id))
+    ).first()
 
 
 def check_language(language: str | None) -> str | None:
