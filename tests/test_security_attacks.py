@@ -27,6 +27,7 @@ from digest.sources import parse_source
 from digest.sources.fetch import Fetcher
 
 SECRET = "k" + secrets.token_urlsafe(32)
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
 
 
 def _free_port() -> int:
@@ -52,7 +53,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     digest = [sys.executable, "-m", "digest"]
     for command in (
         ["init"],
-        ["subscribers", "add", "amina@example.com", "--confirmed"],
+        ["subscribers", "add", "amina@example.com", "--confirmed", "--name", HOSTILE_NAME],
         ["lists", "add", "interne", "--private"],
     ):
         subprocess.run([*digest, *command], env=env, cwd=folder, check=True, capture_output=True)
@@ -121,7 +122,10 @@ def test_link_attacks_get_404(served: tuple[str, Path]) -> None:
     assert httpx.get(f"{base}/p/{other}").status_code == 404
     _reader(database)
     preferences = links.token("preferences", subscriber_id, list_id, secret)
-    assert httpx.get(f"{base}/p/{preferences}").status_code == 200
+    page = httpx.get(f"{base}/p/{preferences}")
+    assert page.status_code == 200
+    # XSS from names: the reader's own name is shown escaped.
+    assert HOSTILE_NAME not in page.text and "&lt;img src=x onerror=alert(1)&gt;" in page.text
     # CSRF on the preference centre: a post without the form's token and cookie changes nothing.
     csrf = httpx.post(f"{base}/p/{preferences}", data={"frequency": "weekly", "list": []})
     assert csrf.status_code == 403
