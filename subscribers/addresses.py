@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import unicodedata
 
+import idna
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import SubscriberError
@@ -47,10 +49,40 @@ def _normalize_domain(domain: str) -> str | None:
 
 
 def email_key(email: str) -> str:
-    """The key that makes addresses unique regardless of case."""
-    return email.casefold()
+    """The key that makes addresses unique: the local part in NFC, lower-cased, ``@``, the domain through IDNA
+    (UTS 46, non-transitional), lower-cased, in its Unicode form.
+
+    The local part is lower-cased although RFC 5321 lets a server tell ``Amina@`` from ``amina@``: virtually no
+    provider does, people type their address in any case, and digest has always matched them as one reader (a
+    suppression of ``amina@`` must hold against ``AMINA@``, an import must not make a second reader). It is
+    lower-cased with ``str.lower``, never ``casefold``: case folding maps ``ß`` to ``ss`` (and ``ς`` to ``σ``,
+    ligatures to letters), which merges different mailboxes (``news@straße.de`` and ``news@strasse.de`` are on
+    two domains, ``maß@`` and ``mass@`` are two local parts). The domain keeps the Unicode form email-validator
+    normalises to, so an ASCII address's key is the address lower-cased, as before.
+    """
+    local, at, domain = email.strip().rpartition("@")
+    if not at:
+        return unicodedata.normalize("NFC", email.strip().lower())
+    return f"{unicodedata.normalize('NFC', local.lower())}@{_domain_key(domain)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain_key(domain: str) -> str:
+    """``domain`` as IDNA maps it (``XN--STRAE-OQA.DE`` and ``Straße.de`` are one domain, ``strasse.de`` another)."""
+    try:
+        return idna.decode(idna.encode(domain, uts46=True, transitional=False)).lower()
+    except (idna.IDNAError, UnicodeError):
+        return unicodedata.normalize("NFC", domain.lower())  # an address literal, or not a domain: as written
 
 
 def email_hash(email: str) -> str:
     """A one-way hash of an address, kept for erased addresses so they are never re-added silently."""
     return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+
+
+def legacy_email_hash(email: str) -> str:
+    """The hash an erasure made before the keys kept ``ß`` apart from ``ss`` stored for ``email`` (normalised):
+    of the case-folded address. The address is gone, so the upgrade could not recompute it; such rows are marked
+    ``Suppression.legacy_key`` and matched this way too. Erring that way refuses a sign-up; the other way would
+    re-add someone who asked to be forgotten."""
+    return hashlib.sha256(email.strip().casefold().encode("utf-8")).hexdigest()

@@ -7,12 +7,15 @@ CLI's `subscribers add`, an import), from what is stored about the address. No d
     reader no longer active               refused                       refused
     nothing on this list                  subscribed (pending, or active when confirmed by the publisher)
     pending or active on this list        kept; details may change      kept; details may change
-    unsubscribed from this list           pending again                 refused
+    unsubscribed from this list           web: asked, state unchanged   refused
+                                          CLI: pending again
 
-The difference in the last row is deliberate: a reader who left and signs up again on the web (or asks the
-publisher, who runs `subscribers add`) has acted themselves, and a new confirmation is asked of them; a
-file imported later is old consent, which must never bring back someone who left. Webhooks never admit
-anyone: a provider's events only take readers out (unsubscribe, suppress).
+The last row is deliberate. A web form is filled in by anyone, so a web sign-up never changes a known
+reader's state: the reader who left stays unsubscribed, is sent a confirmation, and only using that link makes
+them active again (a stranger cannot turn them pending, which expiry would later act on). The publisher's
+`subscribers add` speaks for the reader, so it makes them pending again. A file imported later is old consent,
+which must never bring back someone who left. Webhooks never admit anyone: a provider's events only take
+readers out (unsubscribe, suppress).
 """
 
 from __future__ import annotations
@@ -38,8 +41,11 @@ class Admission(StrEnum):
     NEW = "new"
     #: Already pending or active: keep it; name, language and sections may change.
     KEEP = "keep"
-    #: Left the list before and asks again: pending again (a new confirmation).
+    #: Left the list before and the publisher adds them again: pending again (a new confirmation).
     AGAIN = "again"
+    #: Left the list before and someone signs them up on the web: nothing changes, a confirmation is asked;
+    #: only its link makes them active again.
+    ASK = "ask"
     #: Not (re-)added; ``reason`` says why.
     REFUSED = "refused"
 
@@ -76,5 +82,5 @@ def admit(
     if subscription_status == SubscriptionStatus.UNSUBSCRIBED:
         if source == Source.IMPORT:
             return Decision(Admission.REFUSED, f"{email} unsubscribed from this list: not re-added")
-        return Decision(Admission.AGAIN)
+        return Decision(Admission.ASK if source == Source.WEB else Admission.AGAIN)
     return Decision(Admission.KEEP)

@@ -20,7 +20,7 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, SQLModel, col
 
 from digest.errors import DigestError, SubscriberError
-from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.addresses import email_hash, email_key, legacy_email_hash, normalize_email
 from subscribers.admission import Source, admit
 from subscribers.export import HEADER as EXPORT_HEADER
 from subscribers.export import MARKER as EXPORT_MARKER
@@ -301,14 +301,19 @@ class _Stored:
 
 
 def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
-    hashes = [email_hash(row.email) for row in chunk]
-    suppressed = dict(
-        session.execute(
-            sql_select(col(Suppression.email_hash), col(Suppression.reason)).where(
-                col(Suppression.email_hash).in_(hashes)
-            )
-        ).all()
-    )
+    hashes = {email_hash(row.email): row for row in chunk}
+    # An erasure from before the upgrade of the keys is stored under its legacy hash (Suppression.legacy_key).
+    legacy = {legacy_email_hash(row.email): primary for primary, row in hashes.items()}
+    suppressed: dict[str, str] = {}
+    for stored, reason, legacy_key in session.execute(
+        sql_select(col(Suppression.email_hash), col(Suppression.reason), col(Suppression.legacy_key)).where(
+            col(Suppression.email_hash).in_([*hashes, *legacy])
+        )
+    ):
+        if stored in hashes:
+            suppressed[stored] = reason
+        elif legacy_key:
+            suppressed.setdefault(legacy[stored], reason)
     existing = {
         r.email_key: r
         for r in session.execute(

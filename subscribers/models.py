@@ -6,7 +6,7 @@ import secrets
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Column, DateTime, UniqueConstraint, true
+from sqlalchemy import Boolean, Column, DateTime, UniqueConstraint, false, true
 from sqlmodel import Field, SQLModel
 
 
@@ -121,4 +121,7 @@ class Suppression(SQLModel, table=True):
     #: so that a send checks a million readers against thousands of suppressions by lookup, not by pairs.
     email_key: str | None = Field(default=None, index=True, max_length=320)
     reason: str = Field(max_length=16)
+    #: An erasure stored before address keys kept ``ß`` apart from ``ss``: its hash is of the case-folded address
+    #: (``subscribers.addresses.legacy_email_hash``), which the upgrade could not recompute.
+    legacy_key: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))

@@ -18,15 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from digest.errors import SubscriberError
-from subscribers.addresses import email_hash, email_key, normalize_email
+from subscribers.addresses import email_hash, email_key, legacy_email_hash, normalize_email
 from subscribers.admission import Admission, admit
 from subscribers.inputs import check_slug, check_text
 from subscribers.models import (
@@ -46,6 +46,8 @@ FREQUENCIES = ("daily", "weekly")
 FORMATS = ("html", "text")
 # An unconfirmed web sign-up is forgotten after this long (the confirm link lives as long).
 PENDING_MAX_AGE = timedelta(days=7)
+# The consent log's kind for a web sign-up of someone who had left the list: asked, nothing changed yet.
+ASKED = "request"
 _CENTRE = "from the preference centre"
 
 
@@ -127,7 +129,12 @@ def find_subscriber(*, session: Session, email: str) -> Subscriber | None:
 
 def is_suppressed(*, session: Session, email: str) -> Suppression | None:
     """The suppression of ``email`` (bounced, complained, erased), if any."""
-    return session.exec(select(Suppression).where(Suppression.email_hash == email_hash(email))).first()
+    legacy = and_(col(Suppression.email_hash) == legacy_email_hash(email), col(Suppression.legacy_key))
+    return session.exec(
+        select(Suppression)
+        .where(or_(col(Suppression.email_hash) == email_hash(email), legacy))
+        .order_by(col(Suppression.id))
+    ).first()
 
 
 def check_language(language: str | None) -> str | None:
@@ -176,7 +183,8 @@ def _set_status(
 
 @dataclass(frozen=True, slots=True)
 class AddResult:
-    """What ``add_subscriber`` did: ``added``, ``updated`` or ``unchanged``; ``needs_confirmation`` when pending."""
+    """What ``add_subscriber`` did: ``added``, ``updated``, ``unchanged`` or ``asked`` (a reader who had left was
+    signed up on the web: nothing changed, a confirmation is due); ``needs_confirmation`` when one is due."""
 
     subscriber: Subscriber
     subscription: Subscription
@@ -185,7 +193,7 @@ class AddResult:
     @property
     def needs_confirmation(self) -> bool:
         """True when the reader still has to confirm (double opt-in)."""
-        return self.subscription.status == SubscriptionStatus.PENDING
+        return self.outcome == "asked" or self.subscription.status == SubscriptionStatus.PENDING
 
 
 def add_subscriber(
@@ -204,8 +212,9 @@ def add_subscriber(
     """Subscribe ``email`` to ``mailing_list``; pending unless ``confirmed`` (double opt-in).
 
     Who may be (re-)added is :func:`subscribers.admission.admit`'s decision: a suppressed (bounced, complained,
-    erased) address is refused with the reason; someone who unsubscribed and signs up again becomes pending
-    again (or active when ``confirmed``).
+    erased) address is refused with the reason; someone who unsubscribed becomes pending again when the
+    publisher adds them (or active when ``confirmed``), and is only asked (state and details unchanged, an
+    ``request`` consent event) when the sign-up comes from the web.
     """
     now = now or utcnow()
     actor = actor or Actor(source=source)
@@ -232,6 +241,19 @@ def add_subscriber(
     )
     if decision.reason is not None:
         raise SubscriberError(decision.reason)
+    if decision.admission is Admission.ASK:
+        assert subscriber is not None and subscription is not None
+        record_consent(
+            session=session,
+            subscriber_id=subscriber.id,
+            list_id=subscription.list_id,
+            kind=ASKED,
+            actor=actor,
+            now=now,
+            detail="signed up again after unsubscribing; unsubscribed until the new confirm link is used",
+        )
+        session.flush()
+        return AddResult(subscriber, subscription, "asked")
     changed = False
     created = subscriber is None
     if subscriber is None:
@@ -313,11 +335,48 @@ def find_reader(*, session: Session, subscriber_id: int, list_id: int) -> Reader
     return Reader(*row)
 
 
-def confirm_subscription(*, session: Session, reader: Reader, actor: Actor, now: datetime | None = None) -> bool:
-    """Confirm a pending subscription (double opt-in); False when there was nothing to confirm."""
+def _aware(moment: datetime) -> datetime:
+    """``moment`` in UTC (SQLite hands stored times back without their zone)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def confirmable(*, session: Session, reader: Reader, issued: int) -> bool:
+    """Whether a confirm link made at ``issued`` (Unix time) acts on ``reader``'s subscription.
+
+    A pending (or already active) subscription: yes. One the reader left: only when a sign-up asked for them
+    since they left, and the link was made for that request, so a confirm link from before they left never
+    brings them back.
+    """
+    subscription = reader.subscription
+    if subscription.status != SubscriptionStatus.UNSUBSCRIBED:
+        return True
+
+    def last(kind: str) -> datetime | None:
+        return session.exec(
+            select(func.max(ConsentEvent.at)).where(
+                ConsentEvent.subscriber_id == subscription.subscriber_id,
+                ConsentEvent.list_id == subscription.list_id,
+                ConsentEvent.kind == kind,
+            )
+        ).first()
+
+    asked, left = last(ASKED), last("unsubscribe")
+    if asked is None or (left is not None and _aware(left) > _aware(asked)):
+        return False
+    return issued >= int(_aware(asked).timestamp())
+
+
+def confirm_subscription(
+    *, session: Session, reader: Reader, actor: Actor, issued: int | None = None, now: datetime | None = None
+) -> bool:
+    """Confirm a pending subscription (double opt-in), or an unsubscribed one whose new sign-up the link made
+    at ``issued`` answers (see :func:`confirmable`); False when there was nothing to confirm."""
     now = now or utcnow()
     subscription = reader.subscription
-    if subscription.status != SubscriptionStatus.PENDING:
+    if subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+        if issued is None or not confirmable(session=session, reader=reader, issued=issued):
+            return False
+    elif subscription.status != SubscriptionStatus.PENDING:
         return False
     subscription.confirmed_at = now
     _set_status(session, subscription, SubscriptionStatus.ACTIVE, kind="confirm", actor=actor, now=now)
@@ -462,19 +521,24 @@ def reader_lists(*, session: Session, subscriber_id: int) -> list[tuple[MailingL
 def expire_pending(*, session: Session, now: datetime | None = None, max_age: timedelta = PENDING_MAX_AGE) -> int:
     """Forget web sign-ups left unconfirmed longer than ``max_age``; returns how many.
 
-    Only sign-ups made through the web form expire: a publisher's import waits for its readers. A subscriber
-    left with no subscription at all is deleted (their address was never confirmed, so nothing is kept).
+    Only a subscription whose whole history is web sign-ups expires (never confirmed, never imported, added by
+    the publisher or left): a publisher's import waits for its readers, and a known reader keeps what they had.
+    A subscriber is deleted only when nothing else is known of them (no other subscription, no other consent
+    act): their address was never confirmed, so nothing is kept.
     """
     now = now or utcnow()
-    web_signup = exists().where(
+    web_signup = and_(col(ConsentEvent.kind).in_(("subscribe", "expire")), col(ConsentEvent.source) == "web")
+    same_subscription = and_(
         col(ConsentEvent.subscriber_id) == col(Subscription.subscriber_id),
         col(ConsentEvent.list_id) == col(Subscription.list_id),
-        col(ConsentEvent.kind) == "subscribe",
-        col(ConsentEvent.source) == "web",
     )
     stale = session.exec(
         select(Subscription).where(
-            Subscription.status == SubscriptionStatus.PENDING, col(Subscription.updated_at) < now - max_age, web_signup
+            Subscription.status == SubscriptionStatus.PENDING,
+            col(Subscription.confirmed_at).is_(None),
+            col(Subscription.updated_at) < now - max_age,
+            exists().where(same_subscription, col(ConsentEvent.kind) == "subscribe", col(ConsentEvent.source) == "web"),
+            ~exists().where(same_subscription, ~web_signup),
         )
     ).all()
     if not stale:
@@ -496,6 +560,7 @@ def expire_pending(*, session: Session, now: datetime | None = None, max_age: ti
         select(Subscriber.id).where(
             col(Subscriber.id).in_(subscriber_ids),
             ~exists().where(col(Subscription.subscriber_id) == col(Subscriber.id)),
+            ~exists().where(col(ConsentEvent.subscriber_id) == col(Subscriber.id), ~web_signup),
         )
     ).all()
     if orphans:

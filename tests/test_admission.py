@@ -24,11 +24,11 @@ TABLE = [
     ((None, "active", None), {s: Admission.NEW for s in Source}),
     ((None, "active", "pending"), {s: Admission.KEEP for s in Source}),
     ((None, "active", "active"), {s: Admission.KEEP for s in Source}),
-    # The deliberate difference: after an unsubscribe, a web sign-up (or the CLI) is pending again, an import
-    # refuses the row.
+    # The deliberate difference: after an unsubscribe, a web sign-up (anyone's) only asks the reader and changes
+    # nothing, the publisher's CLI makes them pending again, an import refuses the row.
     (
         (None, "active", "unsubscribed"),
-        {Source.WEB: Admission.AGAIN, Source.CLI: Admission.AGAIN, Source.IMPORT: Admission.REFUSED},
+        {Source.WEB: Admission.ASK, Source.CLI: Admission.AGAIN, Source.IMPORT: Admission.REFUSED},
     ),
 ]
 
@@ -59,7 +59,7 @@ def _import(engine, text: str):
     return report
 
 
-def test_after_an_unsubscribe_the_web_makes_pending_and_an_import_refuses(engine) -> None:
+def test_after_an_unsubscribe_the_web_only_asks_and_an_import_refuses(engine) -> None:
     make_reader(engine, EMAIL)
     with open_session(engine) as session:
         remove_subscriber(session=session, email=EMAIL)
@@ -71,7 +71,8 @@ def test_after_an_unsubscribe_the_web_makes_pending_and_an_import_refuses(engine
             session=session, mailing_list=get_list(session=session, slug="quotidien"), email=EMAIL, source="web"
         )
         session.commit()
-    assert result.outcome == "updated" and result.needs_confirmation
+    assert result.outcome == "asked" and result.needs_confirmation
+    assert result.subscription.status == "unsubscribed"
 
 
 def test_a_suppressed_address_is_refused_in_the_same_words_everywhere(engine) -> None:

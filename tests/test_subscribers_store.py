@@ -106,7 +106,7 @@ def test_eligible_readers_stream_in_batches_with_what_the_sender_needs(engine) -
     assert {r.language for r in readers} == {"ar"}
 
 
-def test_unsubscribed_reader_signing_up_again_is_pending_and_logged(engine) -> None:
+def test_unsubscribed_reader_signed_up_again_on_the_web_is_asked_and_logged(engine) -> None:
     reader, list_id = make_reader(engine, "amina@example.com")
     with open_session(engine) as session:
         remove_subscriber(session=session, email="amina@example.com")
@@ -117,8 +117,9 @@ def test_unsubscribed_reader_signing_up_again_is_pending_and_logged(engine) -> N
             source="web",
         )
         session.commit()
-    assert result.outcome == "updated" and result.needs_confirmation
-    assert consent_kinds(engine, reader) == ["subscribe", "confirm", "unsubscribe", "subscribe"]
+    assert result.outcome == "asked" and result.needs_confirmation
+    assert result.subscription.status == "unsubscribed"  # until the reader uses the new confirm link
+    assert consent_kinds(engine, reader) == ["subscribe", "confirm", "unsubscribe", "request"]
     assert reader not in _eligible(engine, list_id, THURSDAY)
 
 

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData
 
 from digest.db import open_session
 from digest.errors import SubscriberError
+from digest.links import BadToken
 from digest.mail.transactional import enqueue_confirmation, send_queued_mail
 from digest.models import Edition
 from digest.settings import Settings
@@ -51,6 +52,7 @@ from subscribers.store import (
     Reader,
     add_subscriber,
     confirm_subscription,
+    confirmable,
     expire_pending,
     find_subscriber,
     get_list,
@@ -209,12 +211,26 @@ def _may_confirm(limits: RateLimits, address: str) -> bool:
     )
 
 
+def _confirm_reader(request: Request, session: Session, token: str) -> tuple[Reader, int] | None:
+    """The reader a confirm token names and when the token was made, when it may act: never an old link of
+    someone who left since."""
+    reader = verified_reader(request, session, "confirm", token)
+    if reader is None:
+        return None
+    try:
+        issued = links_of(request).claim("confirm", token).issued
+    except BadToken:
+        return None  # expired in between
+    return (reader, issued) if confirmable(session=session, reader=reader, issued=issued) else None
+
+
 @router.get("/c/{token}", response_class=HTMLResponse)
 def confirm_page(request: Request, token: str, session: DbSession) -> Response:
     """The confirmation page: one button (a GET never confirms, so link scanners cannot)."""
-    reader = verified_reader(request, session, "confirm", token)
-    if reader is None or reader.subscription.status == SubscriptionStatus.UNSUBSCRIBED:
-        return not_found(request)  # an old confirm link never brings back someone who left
+    found = _confirm_reader(request, session, token)
+    if found is None:
+        return not_found(request)
+    reader, _ = found
     language = pick_language(request, reader.subscriber.language)
     if reader.subscription.status == SubscriptionStatus.ACTIVE:
         return _confirmed(request, reader, language)
@@ -232,13 +248,14 @@ def confirm_page(request: Request, token: str, session: DbSession) -> Response:
 def confirm(request: Request, token: str, session: DbSession, submitted: Form) -> Response:
     """Confirm the subscription the token names; confirming twice is harmless."""
     expire_pending(session=session)
-    reader = verified_reader(request, session, "confirm", token)
-    if reader is None or reader.subscription.status == SubscriptionStatus.UNSUBSCRIBED:
+    found = _confirm_reader(request, session, token)
+    if found is None:
         return not_found(request)
+    reader, issued = found
     language = pick_language(request, reader.subscriber.language)
     if problem := form_problem(request, submitted, language):
         return problem
-    confirm_subscription(session=session, reader=reader, actor=web_actor(request))
+    confirm_subscription(session=session, reader=reader, actor=web_actor(request), issued=issued)
     session.commit()
     return _confirmed(request, reader, language)
 
