@@ -21,6 +21,7 @@ from digest.errors import DigestError
 from digest.models import TransactionalMail, TransactionalMailStatus
 from digest.settings import Settings
 from subscribers.models import MailingList, Subscriber, SubscriberStatus, Subscription, SubscriptionStatus, utcnow
+from subscribers.store import Reader, confirmable
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def send_due(engine: Engine, settings: Settings, *, now: datetime | None = None,
                     or mailing_list is None
                     or subscriber.status != SubscriberStatus.ACTIVE
                     or subscription is None
-                    or subscription.status != SubscriptionStatus.PENDING
+                    or not _still_to_ask(session, Reader(subscriber, subscription, mailing_list), now)
                 ):
                     _settle(session, mail, TransactionalMailStatus.DROPPED, now)
                     run.dropped += 1
@@ -218,3 +219,14 @@ class QueueSender:
         # Sign-ups send their own mail at once (a background task); this thread only retries.
         while not self._stop.wait(self.interval):
             send_queued_mail(self.engine, self.settings)
+
+
+def _still_to_ask(session: Session, reader: Reader, now: datetime) -> bool:
+    """Whether the reader still waits for this confirmation: pending, or left and asked again since by a
+    sign-up (:func:`subscribers.store.confirmable`, for a link made now)."""
+    status = reader.subscription.status
+    if status == SubscriptionStatus.PENDING:
+        return True
+    return status == SubscriptionStatus.UNSUBSCRIBED and confirmable(
+        session=session, reader=reader, issued=int(now.timestamp())
+    )
