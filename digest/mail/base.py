@@ -8,6 +8,7 @@ provider's payload, posts it (the only network call), and parses the answer into
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,16 @@ def reader_headers(batch: Batch, recipient: Recipient) -> dict[str, str]:
     }
 
 
+def reader_problem(recipient: Recipient) -> str | None:
+    """Why no message can carry this reader's address or name (a line break or other control character
+    would forge headers), or None when they are fine."""
+    if not recipient.email.isprintable() or "@" not in recipient.email:
+        return f"address {recipient.email!r} is malformed"
+    if recipient.name and not recipient.name.isprintable():
+        return f"the name {recipient.name!r} holds a line break or another control character"
+    return None
+
+
 def sender_address(sender: str) -> Address:
     """The From address parsed from ``DIGEST_FROM`` ("Name <addr@domain>")."""
     name, addr = parseaddr(sender)
@@ -114,12 +125,25 @@ class MailBackend(ABC):
     has_sandbox: bool = False
 
     def send_batch(self, batch: Batch) -> list[RecipientResult]:
-        """Send ``batch`` and say, per reader, whether the provider took it."""
+        """Send ``batch`` and say, per reader, whether the provider took it.
+
+        A reader whose data no message can carry (:func:`reader_problem`) is failed with the reason before
+        anything is built: one reader's bad data never fails the batch.
+        """
+        refused = [
+            RecipientResult(recipient, Outcome.FAILED, error=problem)
+            for recipient in batch.recipients
+            if (problem := reader_problem(recipient))
+        ]
+        if refused:
+            bad = {id(result.recipient) for result in refused}
+            batch = dataclasses.replace(batch, recipients=[r for r in batch.recipients if id(r) not in bad])
         if not batch.recipients:
-            return []
+            return refused
         payload = self.build_payload(batch)
         answer = self.post(payload, batch)
-        return self.parse_response(answer, payload, batch)
+        results = self.parse_response(answer, payload, batch)
+        return refused + results if refused else results
 
     @abstractmethod
     def build_payload(self, batch: Batch) -> Any:

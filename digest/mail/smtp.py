@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from digest.errors import ConfigError, ProviderError, ProviderUnreachable
 from digest.mail.base import Batch, MailBackend, Outcome, Recipient, RecipientResult, sender_address
-from digest.mail.mime import MessageBuilder, WireMessage
+from digest.mail.mime import MessageBuilder, WireMessage, WireMessages
 
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 # What smtplib's send_message asks for when an address is not ASCII (RFC 6531).
@@ -71,13 +71,20 @@ class SmtpBackend(MailBackend):
         self.bounce_address = bounce_address
         self._tls_context: ssl.SSLContext | None = None
 
-    def build_payload(self, batch: Batch) -> list[WireMessage]:
-        """One RFC 5322 message per reader, as the bytes of its DATA."""
-        builder = MessageBuilder(batch)
-        return [builder.build(recipient) for recipient in batch.recipients]
+    def build_payload(self, batch: Batch) -> WireMessages:
+        """One RFC 5322 message per reader, as the bytes of its DATA (a reader whose message cannot be made
+        is failed with the reason)."""
+        return MessageBuilder(batch).build_each(batch.recipients)
 
-    def post(self, payload: list[WireMessage], batch: Batch) -> list[RecipientResult]:
+    def post(self, payload: WireMessages, batch: Batch) -> list[RecipientResult]:
         """Open one connection, send every message, and say per reader what the server answered."""
+        results = list(payload.refused)
+        if not payload.messages:
+            return results
+        results.extend(self._send_all(payload.messages, batch))
+        return results
+
+    def _send_all(self, payload: list[WireMessage], batch: Batch) -> list[RecipientResult]:
         # Bounces go to the From address, the envelope sender smtplib's send_message would derive from it.
         sender = sender_address(batch.sender).addr_spec
         connection = self._connect()
@@ -132,9 +139,7 @@ class SmtpBackend(MailBackend):
             _quit(connection)
         return results
 
-    def parse_response(
-        self, answer: list[RecipientResult], payload: list[WireMessage], batch: Batch
-    ) -> list[RecipientResult]:
+    def parse_response(self, answer: list[RecipientResult], payload: WireMessages, batch: Batch) -> list[RecipientResult]:
         """The server answered per message while sending; ``post`` already collected those answers."""
         return answer
 
