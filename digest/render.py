@@ -406,7 +406,7 @@ def _as_text(selection: Selection) -> Selection:
     (:func:`digest.personalize.literal`): a feed title "%%x%%" reaches readers as text, never filled."""
 
     def article(value: Article) -> Article:
-        changed = {
+        changed: dict[str, Any] = {
             field.name: literal(text)
             for field in dataclasses.fields(value)
             if isinstance(text := getattr(value, field.name), str) and "%%" in text

@@ -139,7 +139,9 @@ class SmtpBackend(MailBackend):
             _quit(connection)
         return results
 
-    def parse_response(self, answer: list[RecipientResult], payload: WireMessages, batch: Batch) -> list[RecipientResult]:
+    def parse_response(
+        self, answer: list[RecipientResult], payload: WireMessages, batch: Batch
+    ) -> list[RecipientResult]:
         """The server answered per message while sending; ``post`` already collected those answers."""
         return answer
 
