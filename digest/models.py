@@ -55,6 +55,10 @@ class Edition(SQLModel, table=True):
     # The lint findings of the rendered variants (digest.lint), and whether an editor chose to send anyway.
     lint_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     lint_override: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # The span of publication times the edition covers (digest.window), fixed at its first build. Editions
+    # built before windows were stored have none.
+    window_start: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    window_end: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     approved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

@@ -41,7 +41,7 @@ def build(
     Example: digest build --date 2025-11-27 --json
     """
     from digest.db import open_session
-    from digest.edition import build_edition, selection_summary
+    from digest.edition import article_count, build_edition, selection_summary, stored_window, thin_message
     from digest.lint import load_issues
     from digest.selection import EditorChoices
 
@@ -58,12 +58,17 @@ def build(
             # Without --featured/--exclude a rebuild keeps what the editor chose in the preview.
             choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())) if featured or exclude else None,
             warn=warn_on_stderr,
+            now=state.now(),
         )
         list_slug = list_ or settings.list_slug
+        window = stored_window(edition)
         for issue in load_issues(edition.lint_json):
             typer.echo(f"lint {issue}", err=True)
         for note in selection.notes:
             typer.echo(f"warning: {note}", err=True)
+        thin = thin_message(edition, article_count(selection), settings)
+        if thin:
+            typer.echo(f"warning: {thin}", err=True)
         if as_json:
             summary = selection_summary(
                 selection, list_slug=list_slug, subject=edition.subject, summary_chars=settings.summary_chars
@@ -75,6 +80,9 @@ def build(
                 f"{1 if selection.featured else 0} featured, {len(selection.headlines)} headlines, "
                 f"{len(selection.skipped)} skipped"
             )
+            if window:
+                start, end = (moment.astimezone(settings.tz) for moment in window)
+                typer.echo(f"window: {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({settings.timezone})")
             typer.echo(f"subject: {edition.subject}")
 
 
@@ -140,7 +148,7 @@ def send(
     from digest.db import open_session
     from digest.delivery import Mailing, SendOptions, StopFlag, send_edition, send_test
     from digest.delivery import dry_run as dry_run_send
-    from digest.edition import blocked_message, ensure_edition, lint_blockers
+    from digest.edition import auto_approve, blocked_message, ensure_edition, lint_blockers
     from digest.mail import open_backend
     from digest.progress import SendProgress
     from subscribers.store import get_list
@@ -159,8 +167,15 @@ def send(
         with open_session(engine) as session:
             mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
             edition = ensure_edition(
-                session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr
+                session=session,
+                settings=settings,
+                mailing_list=mailing_list,
+                day=day,
+                warn=warn_on_stderr,
+                now=state.now(),
             )
+            if not (dry_run or test_to or force):
+                edition = auto_approve(session=session, settings=settings, edition=edition)
             assert edition.id is not None
             blockers = lint_blockers(edition)
             if blockers and not ignore_lint and not test_to:
@@ -269,7 +284,7 @@ def stats(
 
     state = state_of(ctx)
     with open_session(state.ready_engine()) as session:
-        editions = edition_stats(session, list_slug=list_, day=parse_date(date_) if date_ else None)
+        editions = edition_stats(session, list_slug=list_, day=parse_date(state, date_) if date_ else None)
     if as_json:
         typer.echo(json.dumps({"editions": editions}, ensure_ascii=False, indent=2))
         return
@@ -343,7 +358,9 @@ def preview(
     engine = state.ready_engine()
     with open_session(engine) as session:
         mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
-        ensure_edition(session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr)
+        ensure_edition(
+            session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr, now=state.now()
+        )
         if output is not None:
             written = write_static(
                 session=session, settings=settings, mailing_list=mailing_list, day=day, folder=output
