@@ -106,6 +106,9 @@ class Delivery(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.QUEUED, max_length=16)
     attempts: int = 0
     lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # When a sender last took the delivery to hand it to the provider: how long an uncertain one has had
+    # for the provider's events to settle it (digest.settle).
+    claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     provider_id: str | None = Field(default=None, max_length=200)
     error: str | None = None

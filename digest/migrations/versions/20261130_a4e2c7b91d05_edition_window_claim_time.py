@@ -1,4 +1,4 @@
-"""edition window
+"""edition window, delivery claim time
 
 Revision ID: a4e2c7b91d05
 Revises: c3e8a1f4d7b2
@@ -21,9 +21,13 @@ def upgrade() -> None:
     with op.batch_alter_table('edition', schema=None) as batch_op:
         batch_op.add_column(sa.Column('window_start', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('window_end', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_column('claimed_at')
     with op.batch_alter_table('edition', schema=None) as batch_op:
         batch_op.drop_column('window_end')
         batch_op.drop_column('window_start')
