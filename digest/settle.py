@@ -30,9 +30,7 @@ def _settle(session: Session, condition: object) -> int:
         (TAKEN_EVENTS, DeliveryStatus.SENT, None),
         (REFUSED_EVENTS, DeliveryStatus.FAILED, "dropped by the provider"),
     ):
-        seen = exists().where(
-            col(DeliveryEvent.delivery_id) == col(Delivery.id), col(DeliveryEvent.event).in_(events)
-        )
+        seen = exists().where(col(DeliveryEvent.delivery_id) == col(Delivery.id), col(DeliveryEvent.event).in_(events))
         result = session.execute(
             update(Delivery)
             .where(condition, col(Delivery.status) == DeliveryStatus.UNCERTAIN, seen)  # type: ignore[arg-type]

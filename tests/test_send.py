@@ -48,7 +48,10 @@ def mailing(engine: Engine, settings: Settings, backend: Any, edition_id: int) -
 
 
 def _send(engine: Engine, settings: Settings, backend: Any, edition_id: int, **kwargs: Any) -> Any:
-    return send_edition(mailing(engine, settings, backend, edition_id), **kwargs)
+    try:
+        return send_edition(mailing(engine, settings, backend, edition_id), **kwargs)
+    finally:
+        backend.close()
 
 
 def _statuses(engine: Engine) -> Counter[str]:
@@ -405,5 +408,6 @@ def test_smtp_batches_are_short_so_a_crash_leaves_few_readers_uncertain(
     batches: list[int] = []
     backend = SmtpBackend(smtp_server.url(), timeout=5)
     send_edition(mailing(engine, settings, backend, edition), on_progress=batches.append)
+    backend.close()
     assert batches == [200, 50], "the default 1000 readers per request is capped at SMTP's 200"
     assert len(smtp_server.handler.received) == 250

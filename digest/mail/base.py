@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
@@ -83,6 +83,13 @@ class RecipientResult:
         return self.outcome is Outcome.SENT
 
 
+Answered = Callable[[RecipientResult], None]
+
+
+def ignore_answer(result: RecipientResult) -> None:
+    """The ``answered`` callback of a send nobody follows reader by reader."""
+
+
 def reader_headers(batch: Batch, recipient: Recipient) -> dict[str, str]:
     """The headers that differ per reader: one-click unsubscribe per RFC 8058."""
     return {
@@ -124,11 +131,13 @@ class MailBackend(ABC):
     #: True when the provider can check a request without delivering it (SendGrid's sandbox mode).
     has_sandbox: bool = False
 
-    def send_batch(self, batch: Batch) -> list[RecipientResult]:
+    def send_batch(self, batch: Batch, on_result: Answered | None = None) -> list[RecipientResult]:
         """Send ``batch`` and say, per reader, whether the provider took it.
 
         A reader whose data no message can carry (:func:`reader_problem`) is failed with the reason before
-        anything is built: one reader's bad data never fails the batch.
+        anything is built: one reader's bad data never fails the batch. ``on_result`` gets each reader's
+        result as soon as it is known: while sending from a backend that learns them one by one (SMTP),
+        else once the provider answered.
         """
         refused = [
             RecipientResult(recipient, Outcome.FAILED, error=problem)
@@ -138,11 +147,24 @@ class MailBackend(ABC):
         if refused:
             bad = {id(result.recipient) for result in refused}
             batch = dataclasses.replace(batch, recipients=[r for r in batch.recipients if id(r) not in bad])
+        reported: set[int] = set()
+
+        def answered(result: RecipientResult) -> None:
+            reported.add(id(result.recipient))
+            if on_result is not None:
+                on_result(result)
+
+        for result in refused:
+            answered(result)
         if not batch.recipients:
             return refused
         payload = self.build_payload(batch)
-        answer = self.post(payload, batch)
+        answer = self.post(payload, batch, answered if on_result is not None else ignore_answer)
         results = self.parse_response(answer, payload, batch)
+        if on_result is not None:
+            for result in results:
+                if id(result.recipient) not in reported:
+                    on_result(result)
         return refused + results if refused else results
 
     @abstractmethod
@@ -150,8 +172,9 @@ class MailBackend(ABC):
         """The provider's request (or messages) for ``batch``; no I/O."""
 
     @abstractmethod
-    def post(self, payload: Any, batch: Batch) -> Any:
-        """Hand ``payload`` to the provider: the one place with I/O."""
+    def post(self, payload: Any, batch: Batch, answered: Answered = ignore_answer) -> Any:
+        """Hand ``payload`` to the provider: the one place with I/O. A backend that learns each reader's fate
+        while sending passes it to ``answered`` at once; others leave that to :meth:`parse_response`."""
 
     @abstractmethod
     def parse_response(self, answer: Any, payload: Any, batch: Batch) -> list[RecipientResult]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from digest.mail.base import Batch, MailBackend, Outcome, RecipientResult
+from digest.mail.base import Answered, Batch, MailBackend, Outcome, RecipientResult, ignore_answer
 from digest.mail.mime import MessageBuilder, WireMessages
 
 
@@ -20,7 +20,7 @@ class ConsoleBackend(MailBackend):
     def build_payload(self, batch: Batch) -> WireMessages:
         return MessageBuilder(batch).build_each(batch.recipients)
 
-    def post(self, payload: WireMessages, batch: Batch) -> None:
+    def post(self, payload: WireMessages, batch: Batch, answered: Answered = ignore_answer) -> None:
         for message in payload.messages:
             self.stream.write(message.data.decode("utf-8", "replace"))
             self.stream.write("\n" + "-" * 78 + "\n")

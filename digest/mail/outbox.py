@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from digest.errors import MailError
-from digest.mail.base import Batch, MailBackend, Outcome, RecipientResult
+from digest.mail.base import Answered, Batch, MailBackend, Outcome, RecipientResult, ignore_answer
 from digest.mail.mime import MessageBuilder, WireMessage, WireMessages
 
 
@@ -22,7 +22,7 @@ class OutboxBackend(MailBackend):
     def build_payload(self, batch: Batch) -> WireMessages:
         return MessageBuilder(batch).build_each(batch.recipients)
 
-    def post(self, payload: WireMessages, batch: Batch) -> list[Path]:
+    def post(self, payload: WireMessages, batch: Batch, answered: Answered = ignore_answer) -> list[Path]:
         if not payload.messages:
             return []
         folder = self.directory / batch.edition_key.replace(".", os.sep, 1)
