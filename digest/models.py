@@ -109,6 +109,8 @@ class Delivery(SQLModel, table=True):
     # When a sender last took the delivery to hand it to the provider: how long an uncertain one has had
     # for the provider's events to settle it (digest.settle).
     claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The token of the sender that claimed it (digest.liveness): on PostgreSQL, whether that sender is alive.
+    claimed_by: int | None = Field(default=None, sa_type=BigInteger)
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     provider_id: str | None = Field(default=None, max_length=200)
     error: str | None = None

@@ -1,4 +1,4 @@
-"""edition window, delivery claim time
+"""edition window, delivery claim time and claimer
 
 Revision ID: a4e2c7b91d05
 Revises: c3e8a1f4d7b2
@@ -23,10 +23,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('window_end', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.add_column(sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('claimed_by', sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.drop_column('claimed_by')
         batch_op.drop_column('claimed_at')
     with op.batch_alter_table('edition', schema=None) as batch_op:
         batch_op.drop_column('window_end')
