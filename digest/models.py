@@ -107,9 +107,9 @@ class Delivery(SQLModel, table=True):
     attempts: int = 0
     lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     # When a sender last took the delivery to hand it to the provider: how long an uncertain one has had
-    # for the provider's events to settle it (digest.settle).
+    # for the provider's events to settle it (digest.delivery.settle).
     claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    # The token of the sender that claimed it (digest.liveness): on PostgreSQL, whether that sender is alive.
+    # The token of the sender that claimed it (digest.delivery.liveness): on PostgreSQL, whether that sender is alive.
     claimed_by: int | None = Field(default=None, sa_type=BigInteger)
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     provider_id: str | None = Field(default=None, max_length=200)

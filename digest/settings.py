@@ -16,8 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from digest.errors import ConfigError, SubscriberError
-from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
 from digest.window import WindowMode, parse_cutoff
+from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
 
 SAMPLE_FEED = Path(__file__).parent / "samples" / "feed.xml"
 SAMPLE_SUBSCRIBERS = Path(__file__).parent / "samples" / "subscribers.csv"

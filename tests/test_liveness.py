@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from digest.delivery.liveness import sender_lock, settle_orphans
 from digest.errors import DigestError
-from digest.liveness import sender_lock, settle_orphans
 from digest.models import Delivery
 from subscribers.models import Subscriber
 from tests.seed import add_readers, seed_edition

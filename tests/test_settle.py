@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from digest.delivery.settle import requeue_unsettled, settle_edition
 from digest.models import Delivery, DeliveryEvent
-from digest.settle import requeue_unsettled, settle_edition
 from subscribers.models import Subscriber
 from tests.seed import add_readers, seed_edition
 

@@ -19,8 +19,8 @@ from sqlmodel import Session, col
 from digest.counters import add_events
 from digest.delivery.policy import refuses_the_address
 from digest.delivery.queue import drop_queued_many
+from digest.delivery.settle import settle_deliveries
 from digest.models import Delivery, DeliveryEvent, Edition
-from digest.settle import settle_deliveries
 from subscribers.addresses import email_key
 from subscribers.models import Subscriber, SubscriberStatus, utcnow
 from subscribers.store import Actor, suppress_many, unsubscribe_many
@@ -71,7 +71,7 @@ def record_events(
     session: Session, events: Iterable[ProviderEvent], clock: Callable[[], datetime] = utcnow
 ) -> EventsResult:
     """Store each new event once and act on it: suppress, unsubscribe, count, settle an uncertain delivery the
-    provider reports on (:mod:`digest.settle`). Idempotent; does not commit.
+    provider reports on (:mod:`digest.delivery.settle`). Idempotent; does not commit.
 
     A whole request takes a few statements whatever its size: one look-up of the deliveries, one multi-row
     INSERT of the events (those already stored are left alone and act no more), then one statement per kind

@@ -130,6 +130,12 @@ class MailBackend(ABC):
     max_batch: int = 1000
     #: True when the provider can check a request without delivering it (SendGrid's sandbox mode).
     has_sandbox: bool = False
+    #: True when each reader's message goes and is answered on its own (SMTP, files), so the sender can record
+    #: readers one by one; False when one request carries the whole batch (SendGrid).
+    answers_each: bool = False
+    #: True when the provider later reports, per delivery, what it did (SendGrid's event webhook): an uncertain
+    #: delivery may still be settled by an event (digest.delivery.settle).
+    reports_events: bool = False
 
     def send_batch(self, batch: Batch, on_result: Answered | None = None) -> list[RecipientResult]:
         """Send ``batch`` and say, per reader, whether the provider took it.

@@ -13,6 +13,7 @@ class ConsoleBackend(MailBackend):
     """Writes every message, headers and body, to ``stream`` (stdout by default)."""
 
     name = "console"
+    answers_each = True
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout

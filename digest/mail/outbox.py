@@ -15,6 +15,7 @@ class OutboxBackend(MailBackend):
     """Writes `<dir>/<edition-date>/<list>/<delivery-id>.eml`; test sends go to `test-<n>.eml`."""
 
     name = "outbox"
+    answers_each = True
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)

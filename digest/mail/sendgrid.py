@@ -39,6 +39,7 @@ class SendGridBackend(MailBackend):
     """Posts each batch as one `/v3/mail/send` request; errors keep SendGrid's status and body."""
 
     name = "sendgrid"
+    reports_events = True
     max_batch = MAX_PERSONALIZATIONS
     has_sandbox = True
 

@@ -69,6 +69,7 @@ class SmtpBackend(MailBackend):
     """Sends each reader's message over one SMTP connection, kept from batch to batch until :meth:`close`."""
 
     name = "smtp"
+    answers_each = True
     # Each reader's fate is passed on as the server answers (see ``post``), so a batch's size no longer bounds
     # what a crash can leave uncertain: it only spaces the claims.
     max_batch = 200

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, CursorResult, Engine, and_, or_, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col
 
 from digest.errors import DigestError
@@ -147,3 +147,10 @@ def settle_orphans(session: Session, edition_id: int, now: datetime) -> int:
     )
     session.commit()
     return int(result.rowcount or 0) if isinstance(result, CursorResult) else 0
+
+
+def lost_database(engine: Engine, err: SQLAlchemyError) -> DigestError:
+    """The one-line error for a database lost while sending, naming it and what to do."""
+    reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    where = engine.url.render_as_string(hide_password=True)
+    return DigestError(f"lost the database {where} ({reason}); run `digest send` again to settle and resume")
