@@ -218,3 +218,45 @@ def test_a_lost_database_ends_the_run_in_one_line_and_the_rerun_settles(
     received = Counter(address for message in server.handler.received for address in message.rcpt_tos)
     assert max(received.values()) == 1, "nobody twice"
     assert set(received) == {email for email, status in statuses.items() if status in ("sent", "uncertain")}
+
+
+@pytest.mark.parametrize("database_url", SQLITE_ONLY, indirect=True)
+def test_provider_events_settle_uncertain_readers_and_retry_waits_for_them(
+    run_cli, engine: Engine, sendgrid_server: Any
+) -> None:
+    from digest.web.webhooks import record_events
+    from tests.servers.sendgrid import Answer
+
+    add_readers(engine, 5)
+    seed_edition(engine)
+    env = {
+        "DIGEST_MAIL_BACKEND": "sendgrid",
+        "SENDGRID_API_KEY": sendgrid_server.api_key,
+        "DIGEST_SENDGRID_HOST": sendgrid_server.url,
+        "DIGEST_SEND_TIMEOUT": "0.5",
+    }
+    sendgrid_server.script(Answer(stall=3))
+    first = run_cli("send", "--date", DAY.isoformat(), env=env)
+    assert first.exit_code == 1
+    with Session(engine) as session:
+        ids = sorted(session.exec(select(Delivery.id).where(Delivery.status == "uncertain")).all())
+    assert len(ids) == 5
+    processed = [
+        {"event": "processed", "sg_event_id": f"e{i}", "timestamp": 1764230400, "delivery_id": str(i)} for i in ids[:2]
+    ]
+    record_events(engine, processed)
+
+    waiting = run_cli("send", "--date", DAY.isoformat(), "--retry-uncertain", env=env)
+    assert waiting.exit_code == 1
+    assert "retry-uncertain: 0 sent again; 3 skipped, left less than 1:00:00 ago" in waiting.stdout
+    assert waiting.stderr.strip().splitlines()[-1].startswith("readers not done: 3 uncertain, 3 of them too recent")
+
+    settled = run_cli(
+        "send", "--date", DAY.isoformat(), "--retry-uncertain", env={**env, "DIGEST_UNCERTAIN_SETTLE": "0s"}
+    )
+    assert settled.exit_code == 0, settled.output
+    assert "retry-uncertain: 3 sent again" in settled.stdout
+    statuses = Counter(statuses_by_reader(engine).values())
+    assert statuses == {"sent": 5}
+    resent = Counter(message.to for message in sendgrid_server.messages)
+    assert sum(resent.values()) == 8, "the two the provider reported were never sent again"
