@@ -233,7 +233,15 @@ class Deliverer:
         while True:
             self.pacing.throttle(len(batch.recipients), self.options.max_rate / max(1, self.options.workers))
             try:
-                self.backend.send_batch(batch, on_result=answered)
+                if self.backend.answers_each:
+                    self.backend.send_batch(batch, on_result=answered)
+                else:
+                    # One request answers for the whole batch: its results are kept in one go.
+                    results = self.backend.send_batch(batch)
+                    self.errors.extend(
+                        f"{r.recipient.email}: {r.error}" for r in results if r.error and r.outcome is not Outcome.SENT
+                    )
+                    outcomes.add_results(results)
             except MailError as err:
                 # Readers answered before the error keep their outcome; only the others are tried again.
                 settled = outcomes.settled()
