@@ -32,8 +32,8 @@ _COUNTED_AS = {Outcome.RETRY: "queued", REQUEUE: "queued", SKIP: "skipped"}
 # Up to this many distinct answers per batch are stored with one UPDATE each; beyond, one executemany.
 GROUPED_UPDATES = 8
 # At most this many seconds of answers wait to be stored: what a crash can leave uncertain beyond the message
-# in flight. Backends answering message by message (SMTP, outbox) also get claims sized to about this long,
-# so a crash never leaves claimed but unsent readers looking uncertain either.
+# in flight. Backends answering message by message (SMTP, outbox) also get claims sized to about this long, so
+# the claimed readers a crash leaves in flight (sent, in flight, or not reached yet) are half a second's worth.
 RECORD_EVERY = 0.5
 # Outcomes that mean the message reached the provider (or was refused for good): what progress counts.
 _FINAL = (Outcome.SENT, Outcome.FAILED, Outcome.UNCERTAIN)
