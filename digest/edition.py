@@ -429,6 +429,9 @@ def build_edition(
     if selection.is_empty:
         latest = max((a.published for a in loaded.articles if a.published), default=None)
         hint = f" (the newest article is from {latest.astimezone(settings.tz):%Y-%m-%d %H:%M})" if latest else ""
+        if latest and latest >= end and settings.edition_window == "rolling":
+            # Articles of a past day published after its morning cutoff: a replay wants the calendar day.
+            hint += "; to replay a past day, set DIGEST_EDITION_WINDOW=calendar"
         raise NothingToSend(
             f"nothing to send for {day}: no article from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}{hint}"
         )

@@ -37,10 +37,11 @@ def build(
 ) -> None:
     """Build (or rebuild) the day's edition as a draft from the sources.
 
-    Sources are feeds (RSS, Atom), HTML article pages or news-page snapshots, as URLs or files. A broken
-    source is a warning; every source broken exits 1; a day without articles exits 3.
+    Sources are feeds (RSS, Atom), HTML article pages or news-page snapshots, as URLs or files. The edition
+    covers its window (DIGEST_EDITION_WINDOW), fixed at its first build. A broken source is a warning; every
+    source broken exits 1; no article in the window exits 3; a thin edition (DIGEST_MIN_ARTICLES) warns.
 
-    Example: digest build --date 2025-11-27 --json
+    Example: digest build --date yesterday --json
     """
     from digest.db import open_session
     from digest.edition import article_count, build_edition, selection_summary, stored_window, thin_message
