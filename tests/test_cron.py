@@ -157,6 +157,6 @@ def test_a_bad_name_fails_one_reader_and_a_feed_placeholder_stays_text(
     assert "Prices up 100%% says %%x%% and %%unsubscribe_url%%" in text, "sources' text reaches readers as text"
     with Session(engine) as session:
         day = session.exec(select(Edition.date)).one()
-    page = TestClient(create_app(settings, engine=engine)).get(f"/editions/quotidien/{day}")
+    page = TestClient(create_app(settings, engine=engine), base_url=settings.base_url).get(f"/editions/quotidien/{day}")
     assert page.status_code == 200
     assert "%%x%%" in page.text.replace("\u2060", "")

@@ -231,13 +231,16 @@ def test_a_lost_database_ends_the_run_in_one_line_and_the_rerun_settles(
 
 @pytest.mark.parametrize("database_url", SQLITE_ONLY, indirect=True)
 def test_provider_events_settle_uncertain_readers_and_retry_waits_for_them(
-    run_cli, engine: Engine, settings: Any, sendgrid_server: Any
+    run_cli, engine: Engine, make_settings: Any, sendgrid_server: Any
 ) -> None:
+    import json
+
     import httpx
 
     from digest.web.app import create_app
     from tests.servers.sendgrid import Answer
     from tests.servers.web import serve
+    from tests.test_webhook import HOST, Signer
 
     add_readers(engine, 5)
     seed_edition(engine)
@@ -256,9 +259,12 @@ def test_provider_events_settle_uncertain_readers_and_retry_waits_for_them(
     processed = [
         {"event": "processed", "sg_event_id": f"e{i}", "timestamp": 1764230400, "delivery_id": str(i)} for i in ids[:2]
     ]
-    # SendGrid's event webhook (unsigned: no key is set) reports two of them processed.
-    with serve(create_app(settings, engine=engine)) as url:
-        assert httpx.post(f"{url}/webhooks/sendgrid", json=processed).json()["recorded"] == 2
+    # SendGrid's signed event webhook reports two of them processed.
+    signer = Signer()
+    body = json.dumps(processed).encode()
+    with serve(create_app(make_settings(sendgrid_webhook_public_key=signer.public), engine=engine)) as url:
+        answer = httpx.post(f"{url}/webhooks/sendgrid", content=body, headers={**HOST, **signer.headers(body)})
+    assert answer.json()["recorded"] == 2
 
     waiting = run_cli("send", "--date", DAY.isoformat(), "--retry-uncertain", env=env)
     assert waiting.exit_code == 1
