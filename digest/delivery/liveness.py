@@ -16,15 +16,17 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, CursorResult, Engine, and_, or_, text, update
+from sqlalchemy import Connection, Engine, and_, or_, text, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col
 
+from digest.counters import add_outcomes
 from digest.errors import DigestError
 from digest.models import Delivery, DeliveryStatus
 
@@ -139,14 +141,19 @@ def settle_orphans(session: Session, edition_id: int, now: datetime) -> int:
         condition = and_(in_flight, or_(stamped_dead, col(Delivery.lease_until) < now))
     else:
         condition = in_flight
-    result = session.execute(
-        update(Delivery)
-        .where(condition)
-        .values(status=DeliveryStatus.UNCERTAIN, error=INTERRUPTED)
-        .execution_options(synchronize_session=False)
+    editions = Counter(
+        session.execute(
+            update(Delivery)
+            .where(condition)
+            .values(status=DeliveryStatus.UNCERTAIN, error=INTERRUPTED)
+            .returning(col(Delivery.edition_id))
+            .execution_options(synchronize_session=False)
+        ).scalars()
     )
+    # The dashboard's counters move with the deliveries.
+    add_outcomes(session, [(edition, DeliveryStatus.UNCERTAIN.value, n) for edition, n in editions.items()])
     session.commit()
-    return int(result.rowcount or 0) if isinstance(result, CursorResult) else 0
+    return editions.total()
 
 
 def lost_database(engine: Engine, err: SQLAlchemyError) -> DigestError:

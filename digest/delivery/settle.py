@@ -9,6 +9,7 @@ with no event at all once ``DIGEST_UNCERTAIN_SETTLE`` has passed since they left
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import CursorResult, and_, exists, or_, update
 from sqlmodel import Session, col, func, select
 
+from digest.counters import add_outcomes
 from digest.models import Delivery, DeliveryEvent, DeliveryStatus
 
 # Events that only come for a message the provider took.
@@ -31,13 +33,22 @@ def _settle(session: Session, condition: object) -> int:
         (REFUSED_EVENTS, DeliveryStatus.FAILED, "dropped by the provider"),
     ):
         seen = exists().where(col(DeliveryEvent.delivery_id) == col(Delivery.id), col(DeliveryEvent.event).in_(events))
-        result = session.execute(
-            update(Delivery)
-            .where(condition, col(Delivery.status) == DeliveryStatus.UNCERTAIN, seen)  # type: ignore[arg-type]
-            .values(status=status, error=error)
-            .execution_options(synchronize_session=False)
+        editions = Counter(
+            session.execute(
+                update(Delivery)
+                .where(condition, col(Delivery.status) == DeliveryStatus.UNCERTAIN, seen)  # type: ignore[arg-type]
+                .values(status=status, error=error)
+                .returning(col(Delivery.edition_id))
+                .execution_options(synchronize_session=False)
+            ).scalars()
         )
-        settled += int(result.rowcount or 0) if isinstance(result, CursorResult) else 0
+        # The dashboard's counters move with the deliveries: one less uncertain, one more sent (or failed).
+        add_outcomes(
+            session,
+            [(edition, status.value, n) for edition, n in editions.items()]
+            + [(edition, DeliveryStatus.UNCERTAIN.value, -n) for edition, n in editions.items()],
+        )
+        settled += editions.total()
     return settled
 
 
