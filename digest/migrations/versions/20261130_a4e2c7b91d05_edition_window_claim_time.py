@@ -1,7 +1,7 @@
 """edition window, delivery claim time and claimer
 
 Revision ID: a4e2c7b91d05
-Revises: a4f2d8c6e1b9
+Revises: a7d2f9c4e1b8
 Create Date: 2026-11-30 13:30:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = 'a4e2c7b91d05'
-down_revision: str | None = 'a4f2d8c6e1b9'
+down_revision: str | None = 'a7d2f9c4e1b8'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
