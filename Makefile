@@ -6,7 +6,8 @@ DIGEST := $(BIN)/digest
 # The sample feed (digest/samples/feed.xml) holds one fixed day: the demo builds that day's edition.
 DEMO_DATE := 2025-11-27
 # RFC 8058 one-click unsubscribe needs an HTTPS URL in List-Unsubscribe; the demo uses a placeholder host.
-DEMO_ENV := DIGEST_BASE_URL=$${DIGEST_BASE_URL:-https://news.example.com} DIGEST_AUTO_APPROVE=1
+# The sample day is replayed as it was, midnight to midnight.
+DEMO_ENV := DIGEST_BASE_URL=$${DIGEST_BASE_URL:-https://news.example.com} DIGEST_AUTO_APPROVE=1 DIGEST_EDITION_WINDOW=calendar
 
 .PHONY: demo test lint typecheck pytest bench golden eval messages clean
 

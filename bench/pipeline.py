@@ -22,7 +22,11 @@ SAMPLE_DAY = date(2025, 11, 27)
 
 def _settings(folder: Path) -> Settings:
     return Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=f"sqlite:///{folder / 'bench.db'}", secret_key="bench", auto_approve=True
+        _env_file=None,
+        database_url=f"sqlite:///{folder / 'bench.db'}",
+        secret_key="bench",
+        auto_approve=True,
+        edition_window="calendar",  # the sample day, replayed
     )
 
 

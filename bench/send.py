@@ -69,7 +69,7 @@ def populate(database_url: str, readers: int) -> Settings:
     """A fresh database with ``readers`` confirmed readers on the default list, 1% as many suppressed addresses
     (none of them a reader's), and the sample day built."""
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, database_url=database_url, secret_key="bench-key", auto_approve=True
+        _env_file=None, database_url=database_url, secret_key="bench-key", auto_approve=True, edition_window="calendar"
     )
     engine = make_engine(database_url)
     mailing_list = init_database(engine, default_list=settings.list_slug)

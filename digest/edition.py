@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from jinja2 import Environment
@@ -27,6 +27,7 @@ from digest.settings import Settings
 from digest.sources import LoadResult, load_articles
 from digest.sources.fetch import Fetcher
 from digest.sources.state import DatabaseFetchState, first_seen
+from digest.window import Window, rolling_window
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
 from subscribers.sections import Sections
 from subscribers.store import LANGUAGES, get_list
@@ -140,6 +141,68 @@ def load_selection(raw: str) -> Selection:
         intro=data.get("intro", ""),
         featured_summary=data.get("featured_summary", ""),
         window=(datetime.fromisoformat(window[0]), datetime.fromisoformat(window[1])) if window else None,
+    )
+
+
+def stored_window(edition: Edition) -> Window | None:
+    """The window ``edition`` was built for, in UTC (None for an edition built before windows were stored)."""
+    if edition.window_start is None or edition.window_end is None:
+        return None
+    return _aware(edition.window_start), _aware(edition.window_end)
+
+
+def _aware(value: datetime) -> datetime:
+    # Stored in UTC; SQLite gives it back naive.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def previous_end(session: Session, mailing_list: MailingList, day: date, tz: tzinfo) -> datetime | None:
+    """Where the list's edition before ``day`` ended: its stored window's end, or the end of its day for an
+    edition built before windows were stored; None when there is none."""
+    previous = session.exec(
+        select(Edition)
+        .where(Edition.list_id == mailing_list.id, col(Edition.date) < day)
+        .order_by(col(Edition.date).desc())
+        .limit(1)
+    ).first()
+    if previous is None:
+        return None
+    window = stored_window(previous)
+    return window[1] if window else calendar_window(previous.date, tz)[1]
+
+
+def window_for(*, session: Session, settings: Settings, mailing_list: MailingList, day: date, now: datetime) -> Window:
+    """The window the edition of ``day`` covers, in the publication's time zone: the one stored with it,
+    else computed now (``DIGEST_EDITION_WINDOW``: :func:`digest.window.rolling_window` or the calendar day)."""
+    tz = settings.tz
+    existing = find_edition(session, mailing_list, day)
+    stored = stored_window(existing) if existing else None
+    if stored:
+        return stored[0].astimezone(tz), stored[1].astimezone(tz)
+    if settings.edition_window == "calendar":
+        return calendar_window(day, tz)
+    return rolling_window(
+        day=day,
+        now=now,
+        tz=tz,
+        cutoff=settings.edition_cutoff,
+        previous_end=previous_end(session, mailing_list, day, tz),
+    )
+
+
+def article_count(selection: Selection) -> int:
+    """How many articles an edition carries: the featured one and the headlines."""
+    return (1 if selection.featured else 0) + len(selection.headlines)
+
+
+def thin_message(edition: Edition, count: int, settings: Settings) -> str | None:
+    """Why an edition of ``count`` articles waits for the editor although DIGEST_AUTO_APPROVE is set, or
+    None when it has enough."""
+    if count >= settings.min_articles:
+        return None
+    return (
+        f"the {edition.date} edition has only {count} article(s), fewer than DIGEST_MIN_ARTICLES="
+        f"{settings.min_articles}: it waits for the editor (`digest approve --date {edition.date}`)"
     )
 
 
@@ -323,8 +386,12 @@ def build_edition(
     choices: EditorChoices | None = None,
     warn: Warn = lambda _message: None,
     fetcher: Fetcher | None = None,
+    now: datetime | None = None,
 ) -> tuple[Edition, Selection]:
-    """Read the sources, select the day, render every variant and store the edition as a draft.
+    """Read the sources, select the edition's window, render every variant and store the edition as a draft.
+
+    The window is computed at the first build (``now``: the build time, default the clock) and kept by
+    every rebuild (:func:`window_for`).
 
     A broken source is passed to ``warn`` and skipped; when every source is broken, DigestError names each
     (see :func:`load_sources`).
@@ -339,13 +406,19 @@ def build_edition(
         )
     if choices is None:
         choices = load_choices(existing.choices_json) if existing else EditorChoices()
+    now = now or utcnow()
+    window = window_for(session=session, settings=settings, mailing_list=mailing_list, day=day, now=now)
+    start, end = window
+    if start >= end:
+        # The list's next edition was built first and covers this span already: nothing is left for this one.
+        raise NothingToSend(f"nothing to send for {day}: the list's edition before it already covers up to {end}")
     loaded = load_sources(session=session, settings=settings, day=day, sources=sources, warn=warn, fetcher=fetcher)
 
     # An undated item belongs to the window it was first read in: remembered so it never comes back.
-    seen = first_seen(session, (a.canonical_url for a in loaded.articles if a.published is None), utcnow())
+    seen = first_seen(session, (a.canonical_url for a in loaded.articles if a.published is None), now)
     selection = select_articles(
         loaded.articles,
-        window=calendar_window(day, settings.tz),
+        window=window,
         day=day,
         rules=selection_rules(settings),
         choices=choices,
@@ -355,8 +428,13 @@ def build_edition(
     choices = dataclasses.replace(choices, edits=edits)
     if selection.is_empty:
         latest = max((a.published for a in loaded.articles if a.published), default=None)
-        hint = f" (the newest article is from {latest.astimezone(settings.tz).date()})" if latest else ""
-        raise NothingToSend(f"nothing to send for {day}{hint}")
+        hint = f" (the newest article is from {latest.astimezone(settings.tz):%Y-%m-%d %H:%M})" if latest else ""
+        if latest and latest >= end and settings.edition_window == "rolling":
+            # Articles of a past day published after its morning cutoff: a replay wants the calendar day.
+            hint += "; to replay a past day, set DIGEST_EDITION_WINDOW=calendar"
+        raise NothingToSend(
+            f"nothing to send for {day}: no article from {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M}{hint}"
+        )
     edition = store_edition(
         session=session,
         settings=settings,
@@ -364,6 +442,7 @@ def build_edition(
         selection=selection,
         edition=existing,
         choices=choices,
+        window=window,
     )
     return edition, selection
 
@@ -376,9 +455,11 @@ def ensure_edition(
     day: date,
     change: Callable[[EditorChoices], EditorChoices] | None = None,
     warn: Warn = lambda _message: None,
+    now: datetime | None = None,
 ) -> Edition:
-    """The ``day``'s edition of ``mailing_list``: as stored, or built when there is none. With ``change``, it is
-    rebuilt from the sources with ``change`` applied to its stored choices (the editor's adjustments)."""
+    """The ``day``'s edition of ``mailing_list``: as stored, or built when there is none (at ``now``, see
+    :func:`build_edition`). With ``change``, it is rebuilt from the sources with ``change`` applied to its
+    stored choices (the editor's adjustments)."""
     edition = find_edition(session, mailing_list, day)
     if edition is not None and change is None:
         return edition
@@ -386,7 +467,7 @@ def ensure_edition(
     if change is not None:
         choices = change(load_choices(edition.choices_json) if edition else EditorChoices())
     built, _ = build_edition(
-        session=session, settings=settings, day=day, list_slug=mailing_list.slug, choices=choices, warn=warn
+        session=session, settings=settings, day=day, list_slug=mailing_list.slug, choices=choices, warn=warn, now=now
     )
     return built
 
@@ -399,11 +480,13 @@ def store_edition(
     selection: Selection,
     edition: Edition | None = None,
     choices: EditorChoices | None = None,
+    window: Window | None = None,
 ) -> Edition:
     """Render ``selection`` once per variant the list's readers want, lint it and store it as the edition.
 
-    An unsent edition's variants are replaced, its approval and lint override dropped (unless auto-approve),
-    so what an editor approved is exactly what is sent.
+    An unsent edition's variants are replaced, its approval and lint override dropped (unless auto-approve,
+    for an edition of at least DIGEST_MIN_ARTICLES articles), so what an editor approved is exactly what is
+    sent. ``window`` is stored with a new edition; an existing one keeps its own.
     """
     if choices is None and edition is not None:
         choices = load_choices(edition.choices_json)
@@ -448,8 +531,12 @@ def store_edition(
         edition.choices_json = dump_choices(choices)
     edition.lint_json = dump_issues(issues)
     edition.lint_override = False
-    edition.status = EditionStatus.APPROVED if settings.auto_approve else EditionStatus.DRAFT
-    edition.approved_at = utcnow() if settings.auto_approve else None
+    if window is not None and edition.window_start is None:
+        # Kept in UTC: SQLite would drop the offset of a local time.
+        edition.window_start, edition.window_end = (moment.astimezone(UTC) for moment in window)
+    approve = settings.auto_approve and article_count(selection) >= settings.min_articles
+    edition.status = EditionStatus.APPROVED if approve else EditionStatus.DRAFT
+    edition.approved_at = utcnow() if approve else None
     session.add(edition)
     session.flush()
     session.execute(delete(EditionVariant).where(col(EditionVariant.edition_id) == edition.id))
@@ -486,6 +573,20 @@ def blocked_message(edition: Edition, blockers: list[LintIssue]) -> str:
         f"the {edition.date} edition has {len(blockers)} lint error(s): {listed}{more}. "
         f"Fix them and rebuild, or send anyway with `digest approve --date {edition.date} --ignore-lint`"
     )
+
+
+def auto_approve(*, session: Session, settings: Settings, edition: Edition) -> Edition:
+    """With DIGEST_AUTO_APPROVE=1, approve a draft at send time (one an earlier preview or build left), as the
+    cron run needs; an edition already approved, sending or sent is left as it is, never rebuilt.
+
+    EditionError when the draft waits for the editor: fewer than DIGEST_MIN_ARTICLES articles, or lint errors.
+    """
+    if not settings.auto_approve or edition.status != EditionStatus.DRAFT:
+        return edition
+    thin = thin_message(edition, article_count(load_selection(edition.selection_json)), settings)
+    if thin:
+        raise EditionError(thin)
+    return approve_edition(session=session, edition=edition)
 
 
 def approve_edition(*, session: Session, edition: Edition, ignore_lint: bool = False) -> Edition:

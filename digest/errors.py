@@ -6,6 +6,7 @@
     ├── NothingToSend                nothing for the day, or the edition already reached everyone (exit 3)
     ├── EditionError                 an edition cannot move on (not approved, blocked by lint, ...)
     ├── SubscriberError              bad address, unknown list or subscriber
+    ├── RecipientError               one reader's message cannot be made (fails that reader, not the batch)
     └── MailError                    a mail backend failed; keeps the provider's status and body
         ├── ProviderError            the provider answered with an error status
         ├── ProviderUnreachable      the request never left (connection refused, unknown host): safe to retry
@@ -49,6 +50,16 @@ class EditionError(DigestError):
 
 class SubscriberError(DigestError):
     """Bad subscriber input: an invalid address, an unknown list or subscriber."""
+
+
+class RecipientError(DigestError):
+    """One reader's data cannot make a message (a line break in the name, a malformed address, a per-reader
+    link missing): that reader fails with this reason; the batch and the run go on."""
+
+    def __init__(self, email: str, reason: str) -> None:
+        super().__init__(f"{email}: {reason}")
+        self.email = email
+        self.reason = reason
 
 
 class MailError(DigestError):

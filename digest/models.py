@@ -55,6 +55,10 @@ class Edition(SQLModel, table=True):
     # The lint findings of the rendered variants (digest.lint), and whether an editor chose to send anyway.
     lint_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     lint_override: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # The span of publication times the edition covers (digest.window), fixed at its first build. Editions
+    # built before windows were stored have none.
+    window_start: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    window_end: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts(nullable=False))
     approved_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
@@ -102,6 +106,11 @@ class Delivery(SQLModel, table=True):
     status: str = Field(default=DeliveryStatus.QUEUED, max_length=16)
     attempts: int = 0
     lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # When a sender last took the delivery to hand it to the provider: how long an uncertain one has had
+    # for the provider's events to settle it (digest.delivery.settle).
+    claimed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # The token of the sender that claimed it (digest.delivery.liveness): on PostgreSQL, whether that sender is alive.
+    claimed_by: int | None = Field(default=None, sa_type=BigInteger)
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     provider_id: str | None = Field(default=None, max_length=200)
     error: str | None = None

@@ -10,6 +10,13 @@ from dataclasses import dataclass, field
 # same value serves HTML, text and SendGrid substitutions without escaping.
 FIELDS = ("unsubscribe_url", "preferences_url")
 _PATTERN = re.compile(r"%%([a-z_]+)%%")
+# Only the per-reader fields are placeholders: any other %%name%% is text and stays as written.
+_FIELD_PATTERN = re.compile("%%(" + "|".join(FIELDS) + ")%%")
+# Put between two "%" of text from the sources, so that no title or summary can form a placeholder
+# ("%%unsubscribe_url%%" in a feed would otherwise be filled, "%%x%%" read as a template mistake): an
+# invisible WORD JOINER, so a reader still sees "%%".
+_JOINER = "\u2060"
+_DOUBLE_PERCENT = re.compile(r"%(?=%)")
 
 
 def placeholder(name: str) -> str:
@@ -17,6 +24,11 @@ def placeholder(name: str) -> str:
     if name not in FIELDS:
         raise ValueError(f"unknown per-reader field {name!r}")
     return f"%%{name}%%"
+
+
+def literal(text: str) -> str:
+    """``text`` from outside (a feed, an editor) made unable to form a placeholder, looking the same."""
+    return _DOUBLE_PERCENT.sub("%" + _JOINER, text) if "%%" in text else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +53,12 @@ class Personalizable:
 
     @classmethod
     def compile(cls, content: str) -> Personalizable:
-        """Split ``content`` at its placeholders."""
-        pieces = _PATTERN.split(content)
+        """Split ``content`` at its placeholders (the per-reader fields; any other ``%%name%%`` is text)."""
+        pieces = _FIELD_PATTERN.split(content)
         return cls(parts=tuple(pieces[0::2]), names=tuple(pieces[1::2]))
 
     def fill(self, values: Mapping[str, str]) -> str:
-        """The content with every placeholder replaced by ``values[name]``."""
+        """The content with every placeholder replaced by ``values[name]`` (KeyError names a missing one)."""
         pieces = list(self._pieces)
         for index, name in self._gaps:
             pieces[index] = values[name]

@@ -39,6 +39,7 @@ class SendProgress:
         self.done = 0
         self._started = 0.0
         self._logged = 0.0
+        self._logged_done = -1
         self._bar: Progress | None = None
         self._task: TaskID | None = None
 
@@ -48,7 +49,8 @@ class SendProgress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
-        elif self.total:
+        elif self.total and self.done != self._logged_done:
+            # The last figures, unless the last line already said them.
             self._log()
 
     def start(self, total: int) -> None:
@@ -73,7 +75,8 @@ class SendProgress:
             self.stream.flush()
 
     def advance(self, count: int) -> None:
-        """``count`` more readers are settled (sent, failed, uncertain or put back in the queue)."""
+        """``count`` more messages reached the provider (sent, refused or uncertain); readers put back in the
+        queue or skipped are not counted: they did not leave."""
         self.done += count
         now = self.monotonic()
         if self._bar is not None and self._task is not None:
@@ -87,7 +90,10 @@ class SendProgress:
     def _log(self) -> None:
         now = self.monotonic()
         self._logged = now
+        self._logged_done = self.done
         rate = self._rate(now)
         left = (self.total - self.done) / rate if rate else 0.0
-        self.stream.write(f"{self.label}: {self.done}/{self.total} settled, {rate:.0f}/s, about {left:.0f} s left\n")
+        self.stream.write(
+            f"{self.label}: {self.done}/{self.total} messages out, {rate:.0f}/s, about {left:.0f} s left\n"
+        )
         self.stream.flush()

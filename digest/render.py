@@ -7,6 +7,7 @@ clocks. Per-reader links stay as placeholders (:mod:`digest.personalize`), fille
 
 from __future__ import annotations
 
+import dataclasses
 import gettext
 import io
 import logging
@@ -28,7 +29,7 @@ from markupsafe import Markup
 
 from digest.content import Article, Selection
 from digest.markup import intro_html, intro_text
-from digest.personalize import placeholder
+from digest.personalize import literal, placeholder
 from digest.typography import label, typographic_spaces
 
 RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
@@ -343,6 +344,7 @@ def render_variant(
     part with the per-reader links left as placeholders.
     """
     options = options or RenderOptions()
+    selection = _as_text(selection)
     featured = selection.featured.article if selection.featured else None
     headlines = [pick.article for pick in selection.headlines if in_sections(pick.article, sections)]
     utm = utm_parameters(options, publication, selection)
@@ -396,6 +398,29 @@ def render_variant(
         preheader=preheader,
         html=inline_css(html),
         text=wrap_text(text),
+    )
+
+
+def _as_text(selection: Selection) -> Selection:
+    """``selection`` with every text from the sources and the editor unable to form a per-reader placeholder
+    (:func:`digest.personalize.literal`): a feed title "%%x%%" reaches readers as text, never filled."""
+
+    def article(value: Article) -> Article:
+        changed: dict[str, Any] = {
+            field.name: literal(text)
+            for field in dataclasses.fields(value)
+            if isinstance(text := getattr(value, field.name), str) and "%%" in text
+        }
+        return dataclasses.replace(value, **changed) if changed else value
+
+    return dataclasses.replace(
+        selection,
+        featured=dataclasses.replace(selection.featured, article=article(selection.featured.article))
+        if selection.featured
+        else None,
+        headlines=tuple(dataclasses.replace(pick, article=article(pick.article)) for pick in selection.headlines),
+        intro=literal(selection.intro),
+        featured_summary=literal(selection.featured_summary),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import string
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from digest.errors import ConfigError, SubscriberError
+from digest.window import WindowMode, parse_cutoff
 from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
 
 SAMPLE_FEED = Path(__file__).parent / "samples" / "feed.xml"
@@ -50,6 +52,18 @@ def check_text_template(template: str) -> None:
     if unknown:
         allowed = ", ".join(f"{{{field}}}" for field in TEXT_TEMPLATE_FIELDS)
         raise ValueError(f"unknown field {{{unknown[0]}}} in {template!r}; use {allowed}")
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> timedelta:
+    """A duration written like ``1h``, ``30m``, ``90s`` or ``2d``; ValueError says the form."""
+    match = _DURATION.fullmatch(value.strip().lower())
+    if not match:
+        raise ValueError(f"not a duration like 1h, 30m or 90s (got {value!r})")
+    return timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
 
 
 class Settings(BaseSettings):
@@ -128,6 +142,20 @@ class Settings(BaseSettings):
         default_factory=dict, validation_alias="DIGEST_SOURCE_WEIGHTS"
     )
     headline_order: Literal["importance", "time"] = Field("importance", validation_alias="DIGEST_HEADLINE_ORDER")
+    edition_window: WindowMode = Field("rolling", validation_alias="DIGEST_EDITION_WINDOW")
+    edition_cutoff: time = Field(time(6, 0), validation_alias="DIGEST_EDITION_CUTOFF")
+    min_articles: int = Field(3, ge=0, le=100, validation_alias="DIGEST_MIN_ARTICLES")
+    uncertain_settle: timedelta = Field(timedelta(hours=1), validation_alias="DIGEST_UNCERTAIN_SETTLE")
+
+    @field_validator("edition_cutoff", mode="before")
+    @classmethod
+    def _parse_cutoff(cls, value: Any) -> Any:
+        return parse_cutoff(value) if isinstance(value, str) else value
+
+    @field_validator("uncertain_settle", mode="before")
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("section_weights", "source_weights", mode="before")
     @classmethod

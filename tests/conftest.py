@@ -73,6 +73,8 @@ def make_settings(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
             "outbox_dir": tmp_path / "outbox",
             "secret_key": "test-secret",
             "base_url": "https://news.example.com",
+            # The sample feed holds one past day: its editions replay that calendar day.
+            "edition_window": "calendar",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -103,6 +105,7 @@ def cli_env(settings: Settings) -> dict[str, str]:
         "DIGEST_OUTBOX_DIR": str(settings.outbox_dir),
         "DIGEST_SECRET_KEY": "test-secret",
         "DIGEST_BASE_URL": settings.base_url,
+        "DIGEST_EDITION_WINDOW": settings.edition_window,
     }
 
 

@@ -77,10 +77,9 @@ def case(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Case]:
         yield Case(ConsoleBackend(stream), printed)
     elif request.param == "smtp":
         with SmtpStandIn(tmp_path) as server:
-            yield Case(
-                SmtpBackend(server.url(), timeout=5),
-                lambda: [_from_message(r.message) for r in server.handler.received],
-            )
+            backend = SmtpBackend(server.url(), timeout=5)
+            yield Case(backend, lambda: [_from_message(r.message) for r in server.handler.received])
+            backend.close()
     else:
         with SendGridStandIn() as server:
             yield Case(

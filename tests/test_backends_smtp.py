@@ -20,7 +20,7 @@ from tests.servers.smtp import SmtpStandIn
 @pytest.mark.parametrize("mode", ["starttls", "tls"])
 def test_encrypted_and_authenticated_sends(tmp_path: Path, mode: str) -> None:
     with SmtpStandIn(tmp_path, mode=mode, credentials=("digest", "s3cret/+")) as server:
-        results = SmtpBackend(server.url("digest", "s3cret%2F%2B"), timeout=5).send_batch(make_batch(2))
+        results = send_once(server.url("digest", "s3cret%2F%2B"), make_batch(2), timeout=5)
         assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT]
         assert [r.rcpt_tos for r in server.handler.received] == [["reader0@example.com"], ["reader1@example.com"]]
 
@@ -28,7 +28,7 @@ def test_encrypted_and_authenticated_sends(tmp_path: Path, mode: str) -> None:
 def test_wrong_password_keeps_the_server_answer(tmp_path: Path) -> None:
     with SmtpStandIn(tmp_path, mode="starttls", credentials=("digest", "right")) as server:
         with pytest.raises(ProviderError) as caught:
-            SmtpBackend(server.url("digest", "wrong"), timeout=5).send_batch(make_batch(1))
+            send_once(server.url("digest", "wrong"), make_batch(1), timeout=5)
         assert caught.value.status == 535
         assert "Authentication" in caught.value.body
         assert server.handler.received == []
@@ -38,13 +38,13 @@ def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
     with SmtpStandIn(tmp_path, mode="starttls") as server:
         url = server.url().split("&cafile=")[0]
         with pytest.raises(ProviderUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
-            SmtpBackend(url, timeout=5).send_batch(make_batch(1))
+            send_once(url, make_batch(1), timeout=5)
 
 
 def test_each_refused_reader_gets_a_clear_error_and_the_others_are_sent(smtp_server: Any) -> None:
     smtp_server.handler.refuse["reader1@example.com"] = (550, "5.1.1 no such mailbox")
     smtp_server.handler.refuse["reader2@example.com"] = (451, "4.3.0 try again later")
-    results = SmtpBackend(smtp_server.url(), timeout=5).send_batch(make_batch(4))
+    results = send_once(smtp_server.url(), make_batch(4), timeout=5)
     outcomes = {r.recipient.email: r for r in results}
     assert outcomes["reader0@example.com"].outcome is Outcome.SENT
     assert outcomes["reader3@example.com"].outcome is Outcome.SENT
@@ -55,10 +55,28 @@ def test_each_refused_reader_gets_a_clear_error_and_the_others_are_sent(smtp_ser
     assert len(smtp_server.handler.received) == 2
 
 
-def test_one_connection_per_batch(smtp_server: Any) -> None:
-    SmtpBackend(smtp_server.url(), timeout=5).send_batch(make_batch(5))
+def send_once(url: str, batch: Any, *, timeout: float) -> list[Any]:
+    """One batch through a backend of its own, closed after."""
+    backend = SmtpBackend(url, timeout=timeout)
+    try:
+        return backend.send_batch(batch)
+    finally:
+        backend.close()
+
+
+def test_one_connection_serves_batch_after_batch_and_answers_come_one_by_one(smtp_server: Any) -> None:
+    backend = SmtpBackend(smtp_server.url(), timeout=5)
+    seen: list[tuple[str, int]] = []
+    # Each answer is passed on before the next message leaves: the server has received exactly that many.
+    backend.send_batch(make_batch(3), on_result=lambda r: seen.append((r.outcome, len(smtp_server.handler.received))))
+    backend.send_batch(make_batch(2))
+    assert seen == [(Outcome.SENT, 1), (Outcome.SENT, 2), (Outcome.SENT, 3)]
     assert len(smtp_server.handler.received) == 5
     assert smtp_server.handler.connections == 1
+    backend.close()
+    backend.send_batch(make_batch(1))
+    assert smtp_server.handler.connections == 2, "closed: the next batch connects again"
+    backend.close()
 
 
 def test_an_unreachable_server_never_took_anything() -> None:
@@ -66,7 +84,7 @@ def test_an_unreachable_server_never_took_anything() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(ProviderUnreachable, match=f"127.0.0.1:{port}"):
-        SmtpBackend(f"smtp://127.0.0.1:{port}", timeout=2).send_batch(make_batch(1))
+        send_once(f"smtp://127.0.0.1:{port}", make_batch(1), timeout=2)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +107,7 @@ def test_bad_smtp_urls_name_the_setting(url: str) -> None:
 
 def test_no_answer_after_the_message_left_is_uncertain_and_the_rest_go_again(smtp_server: Any) -> None:
     smtp_server.handler.stall["reader1@example.com"] = 3.0
-    results = SmtpBackend(smtp_server.url(), timeout=0.5).send_batch(make_batch(4))
+    results = send_once(smtp_server.url(), make_batch(4), timeout=0.5)
     assert [r.outcome for r in results] == [Outcome.SENT, Outcome.UNCERTAIN, Outcome.RETRY, Outcome.RETRY]
     assert "connection lost" in (results[1].error or "")
     assert [r.rcpt_tos for r in smtp_server.handler.received] == [["reader0@example.com"], ["reader1@example.com"]]
@@ -99,7 +117,7 @@ def test_the_server_gets_the_built_bytes_from_the_from_address(smtp_server: Any)
     batch = make_batch(2, html=False)
     # Lines that SMTP dot-stuffs: the server must get them back as they were built.
     batch = dataclasses.replace(batch, content=dataclasses.replace(batch.content, text=".\n..x\n%%unsubscribe_url%%"))
-    SmtpBackend(smtp_server.url(), timeout=5).send_batch(batch)
+    send_once(smtp_server.url(), batch, timeout=5)
     builder = MessageBuilder(batch)
     for recipient, received in zip(batch.recipients, smtp_server.handler.received, strict=True):
         assert received.mail_from == "news@example.com"
@@ -115,7 +133,7 @@ def _with_readers(*emails: str) -> Any:
 
 def test_a_non_ascii_address_is_sent_with_smtputf8(smtp_server: Any) -> None:
     batch = _with_readers("reader0@example.com", "ünal@exämple.com")
-    results = SmtpBackend(smtp_server.url(), timeout=5).send_batch(batch)
+    results = send_once(smtp_server.url(), batch, timeout=5)
     assert [r.outcome for r in results] == [Outcome.SENT, Outcome.SENT]
     plain, international = smtp_server.handler.received
     assert "SMTPUTF8" not in plain.mail_options
@@ -127,7 +145,7 @@ def test_a_non_ascii_address_is_sent_with_smtputf8(smtp_server: Any) -> None:
 def test_a_non_ascii_address_fails_clearly_without_smtputf8_and_the_others_go(tmp_path: Path) -> None:
     with SmtpStandIn(tmp_path, smtputf8=False) as server:
         batch = _with_readers("reader0@example.com", "ünal@example.com", "reader2@example.com")
-        results = SmtpBackend(server.url(), timeout=5).send_batch(batch)
+        results = send_once(server.url(), batch, timeout=5)
         assert [r.outcome for r in results] == [Outcome.SENT, Outcome.FAILED, Outcome.SENT]
         assert results[1].error == (
             f"smtp: 127.0.0.1:{server.port} does not offer SMTPUTF8, which the address ünal@example.com needs"
@@ -139,5 +157,5 @@ def test_a_non_ascii_sender_without_smtputf8_stops_before_any_reader(tmp_path: P
     with SmtpStandIn(tmp_path, smtputf8=False) as server:
         batch = dataclasses.replace(make_batch(2), sender="Infos <réd@example.com>")
         with pytest.raises(ConfigError, match=r"DIGEST_FROM: réd@example\.com is not ASCII"):
-            SmtpBackend(server.url(), timeout=5).send_batch(batch)
+            send_once(server.url(), batch, timeout=5)
         assert server.handler.received == []

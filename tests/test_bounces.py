@@ -4,6 +4,7 @@ Maildir, matched by VERP address, Message-ID or recent delivery; idempotent."""
 from __future__ import annotations
 
 import mailbox
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +149,8 @@ def test_with_a_bounce_address_each_smtp_message_names_its_delivery(smtp_server:
     from tests.seed import make_batch
 
     batch = make_batch(2)
-    SmtpBackend(smtp_server.url(), timeout=5, bounce_address=BOUNCE_ADDRESS).send_batch(batch)
+    with closing(SmtpBackend(smtp_server.url(), timeout=5, bounce_address=BOUNCE_ADDRESS)) as backend:
+        backend.send_batch(batch)  # closed after: the backend keeps its connection from batch to batch
     senders = sorted(message.mail_from for message in smtp_server.handler.received)
     assert senders == sorted(f"bounces+{r.delivery_id}@example.com" for r in batch.recipients)
 

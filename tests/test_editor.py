@@ -74,6 +74,7 @@ def test_page_shows_variants_lint_and_skipped(client: TestClient, editor_setting
         assert label in page.text
     assert "No problem found." in page.text
     assert "outside the window" in page.text
+    assert "Window: 2025-11-27 00:00 – 2025-11-28 00:00 (Africa/Casablanca)" in page.text
     # Every pick's reason is shown: the featured one's and each headline's.
     assert "featured: score " in page.text and "headline 1 of " in page.text
     assert 'title="Phone preview"' in page.text and 'title="Dark mode preview"' in page.text

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from digest.errors import RecipientError
 from digest.mail.base import Batch, Content, Recipient
 from digest.mail.mime import MessageBuilder
 from digest.personalize import Personalizable
@@ -186,7 +187,7 @@ def test_a_long_unsubscribe_url_stays_verbatim_in_its_header(length: int) -> Non
 def test_a_url_longer_than_a_line_of_998_is_refused_not_mangled() -> None:
     fields = _fields(1, tail="x" * 1000)
     recipient = Recipient(email="reader@example.com", fields=fields, delivery_id=1)
-    with pytest.raises(ValueError, match="List-Unsubscribe"):
+    with pytest.raises(RecipientError, match="List-Unsubscribe"):
         MessageBuilder(_batch(Content("S", None, "t"), [recipient])).build(recipient)
 
 
@@ -237,8 +238,23 @@ def test_a_non_ascii_address_gets_an_smtputf8_message(address: str) -> None:
 
 def test_a_name_with_a_line_break_is_refused() -> None:
     recipient = Recipient(email="reader@example.com", name="Zoé\r\nBcc: victim@example.com", fields=_fields(1))
-    with pytest.raises(ValueError, match="CR or LF"):
+    with pytest.raises(RecipientError, match="CR or LF"):
         MessageBuilder(_batch(Content("S", None, "t"), [recipient])).build(recipient)
+
+
+def test_a_reader_whose_message_cannot_be_made_is_failed_alone() -> None:
+    good = Recipient(email="good@example.com", name="Amina", fields=_fields(1), delivery_id=1)
+    broken = Recipient(email="bad@example.com", name="Zoé\nBcc: victim@example.com", fields=_fields(2), delivery_id=2)
+    lacking = Recipient(email="lacking@example.com", fields={}, delivery_id=3)
+    content = Content("S", None, "%%unsubscribe_url%%")
+    built = MessageBuilder(_batch(content, [good, broken, lacking])).build_each([good, broken, lacking])
+    assert [m.recipient.email for m in built.messages] == ["good@example.com"]
+    assert [(r.recipient.email, r.outcome) for r in built.refused] == [
+        ("bad@example.com", "failed"),
+        ("lacking@example.com", "failed"),
+    ]
+    assert "CR or LF" in (built.refused[0].error or "")
+    assert "unsubscribe_url" in (built.refused[1].error or "")
 
 
 def test_test_sends_get_a_fresh_message_id_and_deliveries_a_stable_one() -> None:

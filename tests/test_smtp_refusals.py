@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import timedelta
 from typing import Any
 
@@ -47,7 +48,8 @@ def test_a_550_user_unknown_suppresses_the_reader_and_the_next_edition_skips_the
     smtp_server.handler.refuse["reader1@example.com"] = (550, "5.1.1 <reader1@example.com>: user unknown")
     smtp_server.handler.refuse["reader2@example.com"] = (550, "5.7.1 rejected by local policy")
     first = seed_edition(engine)
-    send_edition(mailing(engine, settings, SmtpBackend(smtp_server.url(), timeout=5), first))
+    with closing(SmtpBackend(smtp_server.url(), timeout=5)) as backend:  # it keeps its connection until closed
+        send_edition(mailing(engine, settings, backend, first))
     with Session(engine) as session:
         statuses = {s.email: s.status for s in session.exec(select(Subscriber))}
         failed = {d.subscriber_id for d in session.exec(select(Delivery).where(Delivery.status == "failed"))}
@@ -59,6 +61,7 @@ def test_a_550_user_unknown_suppresses_the_reader_and_the_next_edition_skips_the
     smtp_server.handler.refuse.clear()
     smtp_server.handler.received.clear()
     second = seed_edition(engine, day=DAY + timedelta(days=1))
-    send_edition(mailing(engine, settings, SmtpBackend(smtp_server.url(), timeout=5), second))
+    with closing(SmtpBackend(smtp_server.url(), timeout=5)) as backend:
+        send_edition(mailing(engine, settings, backend, second))
     mailed = sorted(address for message in smtp_server.handler.received for address in message.rcpt_tos)
     assert mailed == ["reader0@example.com", "reader2@example.com", "reader3@example.com"]

@@ -287,3 +287,27 @@ def test_a_large_mixed_request_stores_each_event_once_and_acts_once(client, sign
     assert statuses["reader1@example.com"] == "complained" and suppressed == {"reader1@example.com": "complained"}
     assert subscriptions["reader2@example.com"] == "unsubscribed" and subscriptions["reader0@example.com"] == "active"
     assert [c.detail for c in consent] == ["unsubscribe"], "the retried request acts no more"
+
+
+def _status(engine: Engine, delivery_id: int) -> str:
+    with Session(engine) as session:
+        delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None
+        return delivery.status
+
+
+def test_an_event_settles_an_uncertain_delivery(client, signer, sent, engine) -> None:
+    ids = sent["deliveries"]
+    with Session(engine) as session:
+        for delivery in session.exec(select(Delivery)):
+            delivery.status = "uncertain"
+            session.add(delivery)
+        session.commit()
+    events = [
+        event(sent, "reader0@example.com", "processed", 1),
+        event(sent, "reader1@example.com", "dropped", 2, reason="Bounced Address"),
+    ]
+    assert post(client, signer, events).status_code == 200
+    assert _status(engine, ids["reader0@example.com"]) == "sent", "the provider had it"
+    assert _status(engine, ids["reader1@example.com"]) == "failed", "the provider refused it"
+    assert _status(engine, ids["reader2@example.com"]) == "uncertain", "no event: still unknown"

@@ -13,10 +13,13 @@ them, so `digest --help` and every command start fast.
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
+
 import typer
 
 from digest.cli import bounces, db, editions, lists, serve, subscribers
-from digest.cli.common import errors_to_exit, state_of
+from digest.cli.common import State, errors_to_exit, state_of
 
 app = typer.Typer(
     help="Build the day's digest from your feeds and mail it to your lists.",
@@ -27,12 +30,24 @@ app = typer.Typer(
 
 
 @app.callback()
-def root(ctx: typer.Context) -> None:
+def root(
+    ctx: typer.Context,
+    now: Annotated[
+        datetime | None,
+        typer.Option(
+            "--now",
+            hidden=True,
+            formats=["%Y-%m-%dT%H:%M:%S%z"],
+            help="Run as if the clock said this instant (tests replay days with it).",
+        ),
+    ] = None,
+) -> None:
     """digest: read the day's articles, pick headlines and a featured story, mail the edition.
 
     Settings come from the environment and `.env` (see .env.example).
     """
-    ctx.call_on_close(state_of(ctx).close)
+    ctx.obj = State(now)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -23,9 +23,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 class State:
     """What commands share: settings and engine, built on first use so `--help` never needs them."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: datetime | None = None) -> None:
         self._settings: Settings | None = None
         self._engine: Engine | None = None
+        self._now = now
+
+    def now(self) -> datetime:
+        """The time of this run: the clock, or the instant given with the hidden ``--now`` (tests)."""
+        return self._now or datetime.now(UTC)
 
     @property
     def settings(self) -> Settings:
@@ -89,19 +94,25 @@ def errors_to_exit(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def parse_date(value: str | None) -> date | None:
-    """``value`` (YYYY-MM-DD) as a date, or a usage error naming it."""
+def parse_date(state: State, value: str | None) -> date | None:
+    """``value`` (today, yesterday or YYYY-MM-DD) as a date, or a usage error naming it."""
+    from digest.window import parse_day
+
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        return parse_day(value, state.now().astimezone(state.settings.tz).date())
     except ValueError as err:
-        raise typer.BadParameter(f"{value!r} is not a date like 2025-11-27") from err
+        raise typer.BadParameter(str(err), param_hint="--date") from err
 
 
 DateOption = Annotated[
     str | None,
-    typer.Option("--date", help="Edition date, YYYY-MM-DD (default: today in DIGEST_TIMEZONE).", show_default=False),
+    typer.Option(
+        "--date",
+        help="Edition date: today, yesterday or YYYY-MM-DD (default: today in DIGEST_TIMEZONE).",
+        show_default=False,
+    ),
 ]
 ListOption = Annotated[str | None, typer.Option("--list", help="List slug (default: DIGEST_LIST).", show_default=False)]
 
@@ -113,4 +124,4 @@ def warn_on_stderr(message: str) -> None:
 
 def day_of(state: State, value: str | None) -> date:
     """The edition day ``--date`` names, default today in the publication's timezone."""
-    return parse_date(value) or datetime.now(state.settings.tz).date()
+    return parse_date(state, value) or state.now().astimezone(state.settings.tz).date()

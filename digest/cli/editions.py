@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -14,6 +15,7 @@ from digest.errors import DigestError, EditionError
 
 if TYPE_CHECKING:
     from rich.table import Table
+    from sqlmodel import Session
 
     from digest.delivery import DryRunReport, SendReport
     from digest.mail import RecipientResult
@@ -35,13 +37,14 @@ def build(
 ) -> None:
     """Build (or rebuild) the day's edition as a draft from the sources.
 
-    Sources are feeds (RSS, Atom), HTML article pages or news-page snapshots, as URLs or files. A broken
-    source is a warning; every source broken exits 1; a day without articles exits 3.
+    Sources are feeds (RSS, Atom), HTML article pages or news-page snapshots, as URLs or files. The edition
+    covers its window (DIGEST_EDITION_WINDOW), fixed at its first build. A broken source is a warning; every
+    source broken exits 1; no article in the window exits 3; a thin edition (DIGEST_MIN_ARTICLES) warns.
 
-    Example: digest build --date 2025-11-27 --json
+    Example: digest build --date yesterday --json
     """
     from digest.db import open_session
-    from digest.edition import build_edition, selection_summary
+    from digest.edition import article_count, build_edition, selection_summary, stored_window, thin_message
     from digest.lint import load_issues
     from digest.selection import EditorChoices
 
@@ -58,12 +61,17 @@ def build(
             # Without --featured/--exclude a rebuild keeps what the editor chose in the preview.
             choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())) if featured or exclude else None,
             warn=warn_on_stderr,
+            now=state.now(),
         )
         list_slug = list_ or settings.list_slug
+        window = stored_window(edition)
         for issue in load_issues(edition.lint_json):
             typer.echo(f"lint {issue}", err=True)
         for note in selection.notes:
             typer.echo(f"warning: {note}", err=True)
+        thin = thin_message(edition, article_count(selection), settings)
+        if thin:
+            typer.echo(f"warning: {thin}", err=True)
         if as_json:
             summary = selection_summary(
                 selection, list_slug=list_slug, subject=edition.subject, summary_chars=settings.summary_chars
@@ -75,6 +83,9 @@ def build(
                 f"{1 if selection.featured else 0} featured, {len(selection.headlines)} headlines, "
                 f"{len(selection.skipped)} skipped"
             )
+            if window:
+                start, end = (moment.astimezone(settings.tz) for moment in window)
+                typer.echo(f"window: {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} ({settings.timezone})")
             typer.echo(f"subject: {edition.subject}")
 
 
@@ -132,16 +143,19 @@ def send(
 ) -> None:
     """Send the day's edition to every eligible reader who does not have it yet (safe to repeat).
 
-    Builds the edition first when it does not exist. Exit 0 when everyone got it, 1 when any delivery
-    failed or is uncertain (or on error), 3 when everyone already had it.
+    Builds the edition first when it does not exist; with DIGEST_AUTO_APPROVE=1 approves a waiting draft.
+    Exit 0 when everyone due got it in this run; 1 when this run failed a reader, any reader is still
+    uncertain or queued, or the edition waits for the editor (one line on stderr says how many and what to
+    do); 3 when there was nothing to do. --dry-run writes nothing.
 
     Example: digest send --date 2025-11-27 --workers 4
     """
     from digest.db import open_session
     from digest.delivery import Mailing, SendOptions, StopFlag, send_edition, send_test
     from digest.delivery import dry_run as dry_run_send
-    from digest.edition import blocked_message, ensure_edition, lint_blockers
+    from digest.edition import auto_approve, blocked_message, ensure_edition, lint_blockers
     from digest.mail import open_backend
+    from digest.models import Edition
     from digest.progress import SendProgress
     from subscribers.store import get_list
 
@@ -149,6 +163,22 @@ def send(
     settings = state.settings
     day = day_of(state, date_)
     engine = state.ready_engine()
+    list_slug = list_ or settings.list_slug
+
+    def edition_to_send(session: Session) -> Edition:
+        mailing_list = get_list(session=session, slug=list_slug)
+        edition = ensure_edition(
+            session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr, now=state.now()
+        )
+        if not (test_to or force):
+            # A dry run approves too, inside its transaction that is rolled back: it shows what send would do.
+            edition = auto_approve(session=session, settings=settings, edition=edition)
+        blockers = lint_blockers(edition)
+        if blockers and not ignore_lint and not test_to:
+            raise EditionError(blocked_message(edition, blockers))
+        assert edition.id is not None
+        return edition
+
     settings.signing_keys()  # a missing key is named before the backend's own settings are checked
     if not dry_run and not test_to:
         # Confirmation requests the mail server could not take earlier go out with each cron run.
@@ -156,16 +186,7 @@ def send(
 
         send_queued_mail(engine, settings)
     with open_backend(settings) as backend:
-        with open_session(engine) as session:
-            mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
-            edition = ensure_edition(
-                session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr
-            )
-            assert edition.id is not None
-            blockers = lint_blockers(edition)
-            if blockers and not ignore_lint and not test_to:
-                raise EditionError(blocked_message(edition, blockers))
-        mailing = Mailing.from_settings(settings, engine, edition.id, backend)
+        mailing = Mailing.from_settings(settings, engine, 0, backend)
         options = SendOptions(
             batch_size=batch_size,
             retry_uncertain=retry_uncertain,
@@ -173,14 +194,18 @@ def send(
             workers=workers,
             max_rate=settings.send_rate,
             retries=settings.send_retries,
+            uncertain_settle=settings.uncertain_settle if backend.reports_events else None,
         )
+        if dry_run:
+            # The edition is found or built inside the dry run's transaction, which is rolled back.
+            _report_dry_run(dry_run_send(mailing, options=options, edition_for=edition_to_send), day, list_slug)
+            return
+        with open_session(engine) as session:
+            mailing = dataclasses.replace(mailing, edition_id=edition_to_send(session).id or 0)
         if test_to:
             _report_test(send_test(mailing, [_test_address(a) for a in test_to]))
             return
-        if dry_run:
-            _report_dry_run(dry_run_send(mailing, options=options), day, mailing_list.slug)
-            return
-        with SendProgress(f"{day} {mailing_list.slug}") as progress, StopFlag.on_signals() as stop:
+        with SendProgress(f"{day} {list_slug}") as progress, StopFlag.on_signals() as stop:
             report = send_edition(
                 mailing,
                 options=options,
@@ -189,11 +214,11 @@ def send(
                 worker_settings=settings,
                 should_stop=stop,
             )
-    _print_report(report, day, mailing_list.slug, settings)
-    # Anything short of "everyone got it" needs a person: failures, uncertain readers (this run's or an
-    # interrupted run's found now), readers left queued.
-    run = report.this_run
-    if run["failed"] or run["uncertain"] or run["queued"] or report.made_uncertain:
+    _print_report(report, day, list_slug, settings)
+    attention = report.needs_attention
+    if attention:
+        # The last line: what cron mails and what a person reads first.
+        typer.echo(attention, err=True)
         raise typer.Exit(1)
 
 
@@ -232,19 +257,22 @@ def _print_report(report: SendReport, day: date, list_slug: str, settings: Setti
         f"skipped {run['skipped']} (left the list), still queued {run['queued']} this run"
         + (f" ({report.made_uncertain} interrupted earlier now uncertain)" if report.made_uncertain else "")
     )
-    typer.echo(f"sending took {report.seconds:.3f} s, {report.rate:,.0f} readers/s")
+    if report.settled_by_events:
+        typer.echo(f"{report.settled_by_events} uncertain settled by the provider's events")
+    if report.requeued_uncertain or report.uncertain_waiting:
+        typer.echo(
+            f"retry-uncertain: {report.requeued_uncertain} sent again; {report.uncertain_waiting} skipped, left "
+            f"less than {settings.uncertain_settle} ago (DIGEST_UNCERTAIN_SETTLE) with no event from the provider yet"
+        )
+    if report.seconds:
+        typer.echo(f"sending took {report.seconds:.3f} s, {report.rate:,.0f} readers/s")
     totals = report.totals
+    # The same figures as `digest stats` (which counts those in flight as queued).
     typer.echo(
         f"edition totals: {totals['sent']} sent, {totals['failed']} failed, {totals['uncertain']} uncertain, "
-        f"{totals['queued']} queued"
-        + (f", {totals['sending']} in flight in another worker" if totals["sending"] else "")
+        f"{totals['queued'] + totals['sending']} queued"
+        + (f" ({totals['sending']} of them in flight with another sender)" if totals["sending"] else "")
     )
-    if totals["uncertain"]:
-        typer.echo(
-            "uncertain: the provider may or may not have these; check its activity log, then "
-            "`digest send --retry-uncertain` to send them again",
-            err=True,
-        )
     if settings.mail_backend == "outbox":
         typer.echo(f"messages written under {settings.outbox_dir / day.isoformat() / list_slug}")
     for error in report.errors[:5]:
@@ -269,7 +297,7 @@ def stats(
 
     state = state_of(ctx)
     with open_session(state.ready_engine()) as session:
-        editions = edition_stats(session, list_slug=list_, day=parse_date(date_) if date_ else None)
+        editions = edition_stats(session, list_slug=list_, day=parse_date(state, date_) if date_ else None)
     if as_json:
         typer.echo(json.dumps({"editions": editions}, ensure_ascii=False, indent=2))
         return
@@ -343,7 +371,9 @@ def preview(
     engine = state.ready_engine()
     with open_session(engine) as session:
         mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
-        ensure_edition(session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr)
+        ensure_edition(
+            session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr, now=state.now()
+        )
         if output is not None:
             written = write_static(
                 session=session, settings=settings, mailing_list=mailing_list, day=day, folder=output

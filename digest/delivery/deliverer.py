@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from sqlmodel import Session
 from digest.delivery.batches import Clock, EditionContext, Mailing, build_batches, claimed_readers
 from digest.delivery.events import suppress_refused_addresses
 from digest.delivery.ledger import REQUEUE, Ledger
+from digest.delivery.liveness import SenderLock, settle_orphans
 from digest.delivery.policy import Action, SendOptions, on_error
 from digest.delivery.runtime import Pacing, rare_collections
 from digest.errors import DigestError, MailError, ProviderError
@@ -29,6 +31,12 @@ SKIP = "skip"
 _COUNTED_AS = {Outcome.RETRY: "queued", REQUEUE: "queued", SKIP: "skipped"}
 # Up to this many distinct answers per batch are stored with one UPDATE each; beyond, one executemany.
 GROUPED_UPDATES = 8
+# At most this many seconds of answers wait to be stored: what a crash can leave uncertain beyond the message
+# in flight. Backends answering message by message (SMTP, outbox) also get claims sized to about this long, so
+# the claimed readers a crash leaves in flight (sent, in flight, or not reached yet) are half a second's worth.
+RECORD_EVERY = 0.5
+# Outcomes that mean the message reached the provider (or was refused for good): what progress counts.
+_FINAL = (Outcome.SENT, Outcome.FAILED, Outcome.UNCERTAIN)
 log = logging.getLogger(__name__)
 
 
@@ -37,6 +45,8 @@ class Outcomes:
 
     def __init__(self) -> None:
         self.groups: defaultdict[tuple[str, str | None, str | None], list[int]] = defaultdict(list)
+        #: Deliveries of the batch whose outcome is already stored (recorded as they were answered).
+        self.stored: set[int] = set()
 
     def add(self, outcome: str, ids: Iterable[int], error: str | None = None) -> None:
         """The same ``outcome`` for every delivery of ``ids``."""
@@ -52,8 +62,14 @@ class Outcomes:
                 groups[(result.outcome, result.provider_id, result.error)].append(result.recipient.delivery_id)
 
     def settled(self) -> set[int]:
-        """The deliveries that have an outcome."""
-        return {delivery_id for ids in self.groups.values() for delivery_id in ids}
+        """The deliveries that have an outcome, stored or not yet."""
+        return self.stored | {delivery_id for ids in self.groups.values() for delivery_id in ids}
+
+    def clear(self) -> None:
+        """Forget the stored outcomes' groups (their ids stay in ``stored``)."""
+        for ids in self.groups.values():
+            self.stored.update(ids)
+        self.groups.clear()
 
     def counts(self) -> Counter[str]:
         """How many deliveries each outcome settled, as a run's counts show them."""
@@ -102,8 +118,11 @@ class Deliverer:
         clock: Clock,
         on_progress: Callable[[int], None] | None,
         should_stop: Callable[[], bool] = lambda: False,
+        lock: SenderLock | None = None,
     ) -> None:
         self.should_stop = should_stop
+        self.lock = lock or SenderLock()
+        self._last_record = time.monotonic()
         self.session = session
         self.context = context
         self.backend = mailing.backend
@@ -132,10 +151,15 @@ class Deliverer:
         edition_id = self.context.edition.id
         assert edition_id is not None
         list_id = self.context.edition.list_id
-        size = min(self.options.batch_size, self.backend.max_batch)
+        most = min(self.options.batch_size, self.backend.max_batch)
+        # A backend answering message by message starts with one reader per claim and grows towards claims of
+        # RECORD_EVERY seconds; a provider call for many readers at once takes as many as it may.
+        size = 1 if self.backend.answers_each else most
         after = 0
         while not self.should_stop():
-            ids = self.ledger.claim(edition_id, size, self.clock() + LEASE, after)
+            self.lock.check()
+            now = self.clock()
+            ids = self.ledger.claim(edition_id, size, now + LEASE, after, now=now, claimer=self.lock.token)
             self.session.commit()
             if not ids:
                 if not after:
@@ -144,6 +168,7 @@ class Deliverer:
                 after = 0
                 continue
             after = max(ids)
+            started = time.monotonic()
             readers = claimed_readers(self.ledger, list_id, ids)
             outcomes = Outcomes()
             # Readers who left since they were queued are taken off the queue, not mailed.
@@ -161,8 +186,13 @@ class Deliverer:
                 self._requeue_rest(ids, outcomes, err)
                 raise
             self._record(outcomes)
+            if self.backend.answers_each:
+                size = _next_size(size, len(ids), time.monotonic() - started, most)
         if self.should_stop():
             raise DigestError("stopped on request; the readers not reached yet stay queued: run `digest send` again")
+        # The queue is empty: a sender that died meanwhile left rows in flight; settled now, not after its lease.
+        if settle_orphans(self.session, edition_id, self.clock()):
+            log.warning("a sender died: its deliveries in flight are now uncertain")
 
     def _requeue_rest(self, ids: dict[int, int], outcomes: Outcomes, error: DigestError) -> None:
         settled = outcomes.settled()
@@ -170,24 +200,57 @@ class Deliverer:
         self._record(outcomes)
 
     def _record(self, outcomes: Outcomes) -> None:
+        """Store the outcomes not stored yet and commit them."""
         outcomes.store(self.ledger, self.clock())
         failures = ((ids, error) for (outcome, _, error), ids in outcomes.groups.items() if outcome == Outcome.FAILED)
         suppress_refused_addresses(self.session, failures, self.clock())
         self.session.commit()
+        self._last_record = time.monotonic()
         counts = outcomes.counts()
+        outcomes.clear()
         self.counts.update(counts)
         if self.on_progress:
-            self.on_progress(counts.total())
+            self.on_progress(sum(counts[outcome] for outcome in _FINAL))
+
+    def _answered(self, outcomes: Outcomes) -> Callable[[RecipientResult], None]:
+        """What to do with each reader's result as the backend learns it: keep it, and store what waited
+        RECORD_EVERY seconds."""
+
+        def answered(result: RecipientResult) -> None:
+            if result.error and result.outcome is not Outcome.SENT:
+                self.errors.append(f"{result.recipient.email}: {result.error}")
+            outcomes.add_results((result,))
+            if time.monotonic() - self._last_record >= RECORD_EVERY:
+                self._record(outcomes)
+
+        return answered
 
     def _send(self, batch: Batch, claimed: dict[int, int], outcomes: Outcomes) -> None:
         """Send one batch, retrying what may be retried; adds an outcome for each of its readers to ``outcomes``
         as soon as it is known, so a later stop never puts back in the queue a reader already sent."""
         attempt = 0
+        answered = self._answered(outcomes)
         while True:
             self.pacing.throttle(len(batch.recipients), self.options.max_rate / max(1, self.options.workers))
             try:
-                results = self.backend.send_batch(batch)
+                if self.backend.answers_each:
+                    self.backend.send_batch(batch, on_result=answered)
+                else:
+                    # One request answers for the whole batch: its results are kept in one go.
+                    results = self.backend.send_batch(batch)
+                    self.errors.extend(
+                        f"{r.recipient.email}: {r.error}" for r in results if r.error and r.outcome is not Outcome.SENT
+                    )
+                    outcomes.add_results(results)
             except MailError as err:
+                # Readers answered before the error keep their outcome; only the others are tried again.
+                settled = outcomes.settled()
+                if any(r.delivery_id in settled for r in batch.recipients):
+                    batch = dataclasses.replace(
+                        batch, recipients=[r for r in batch.recipients if r.delivery_id not in settled]
+                    )
+                    if not batch.recipients:
+                        return
                 action = on_error(err, attempt=attempt, batch_size=len(batch.recipients), options=self.options)
                 if action is Action.HALVE:
                     # Too large for one request: halve it until it fits (a single reader too large fails).
@@ -205,10 +268,6 @@ class Deliverer:
                 failed = Outcome.FAILED if action is Action.FAIL else Outcome.UNCERTAIN
                 outcomes.add(failed, _delivery_ids(batch), error=str(err))
                 return
-            for result in results:
-                if result.error and result.outcome is not Outcome.SENT:
-                    self.errors.append(f"{result.recipient.email}: {result.error}")
-            outcomes.add_results(results)
             return
 
     def _wait(self, attempt: int, err: MailError, claimed: dict[int, int]) -> None:
@@ -218,6 +277,16 @@ class Deliverer:
         self.ledger.extend_lease(claimed, self.clock() + LEASE + timedelta(seconds=delay))
         self.session.commit()
         self.pacing.sleep(delay)
+
+
+def _next_size(size: int, claimed: int, seconds: float, most: int) -> int:
+    """The next claim's size for a backend answering message by message: as many readers as it sends in
+    RECORD_EVERY seconds at the pace just seen, at most twice the last claim, at least one."""
+    if claimed < size:
+        return size
+    per_message = seconds / claimed
+    fits = int(RECORD_EVERY / per_message) if per_message > 0 else most
+    return max(1, min(most, size * 2, fits))
 
 
 def _delivery_ids(batch: Batch) -> list[int]:

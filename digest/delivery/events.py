@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 from digest.counters import add_events
 from digest.delivery.policy import refuses_the_address
 from digest.delivery.queue import drop_queued_many
+from digest.delivery.settle import settle_deliveries
 from digest.models import Delivery, DeliveryEvent, Edition
 from subscribers.addresses import email_key
 from subscribers.models import Subscriber, SubscriberStatus, utcnow
@@ -69,7 +70,8 @@ class _Delivery:
 def record_events(
     session: Session, events: Iterable[ProviderEvent], clock: Callable[[], datetime] = utcnow
 ) -> EventsResult:
-    """Store each new event once and act on it: suppress, unsubscribe, count. Idempotent; does not commit.
+    """Store each new event once and act on it: suppress, unsubscribe, count, settle an uncertain delivery the
+    provider reports on (:mod:`digest.delivery.settle`). Idempotent; does not commit.
 
     A whole request takes a few statements whatever its size: one look-up of the deliveries, one multi-row
     INSERT of the events (those already stored are left alone and act no more), then one statement per kind
@@ -102,6 +104,8 @@ def record_events(
         ),
     )
     _act(session, [(event, deliveries[event.event_id]) for event in fresh if _acts(event)], now)
+    # An uncertain delivery the provider reports on was taken by it: settled now, never resent.
+    settle_deliveries(session, (delivery.id for event in fresh if (delivery := deliveries[event.event_id]) is not None))
     return result
 
 

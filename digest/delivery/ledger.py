@@ -84,18 +84,36 @@ class Ledger:
         finally:
             cursor.close()
 
-    def claim(self, edition_id: int, size: int, lease_until: datetime, after: int = 0) -> dict[int, int]:
+    def claim(
+        self,
+        edition_id: int,
+        size: int,
+        lease_until: datetime,
+        after: int = 0,
+        *,
+        now: datetime | None = None,
+        claimer: int | None = None,
+    ) -> dict[int, int]:
         """Take up to ``size`` queued deliveries with ids above ``after``, oldest first: {delivery id: subscriber
         id}. Callers move ``after`` forward so no claim rescans what is already sent (the planners, told that
-        most rows are queued, walk the primary key and would skip them one by one)."""
+        most rows are queued, walk the primary key and would skip them one by one). The rows keep when
+        (``now``) and by whom (``claimer``, the sender's token: digest.delivery.liveness) they were taken."""
         pick = f"SELECT id {_NEXT_QUEUED}"
         # On PostgreSQL other workers skip what this one locked; "= ANY(ARRAY(...))" makes it pick the rows by
         # primary key, where with "IN (...)" it may hash-join the whole table for every claim.
         chosen = f"id = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED))" if self.postgres else f"id IN ({pick})"
         rows = self._execute(
-            f"UPDATE delivery SET status = ?, lease_until = ?, attempts = attempts + 1 WHERE {chosen} "
-            "RETURNING id, subscriber_id",
-            (DeliveryStatus.SENDING.value, self._timestamp(lease_until), edition_id, after, size),
+            "UPDATE delivery SET status = ?, lease_until = ?, claimed_at = ?, claimed_by = ?, attempts = attempts + 1 "
+            f"WHERE {chosen} RETURNING id, subscriber_id",
+            (
+                DeliveryStatus.SENDING.value,
+                self._timestamp(lease_until),
+                self._timestamp(now or lease_until),
+                claimer,
+                edition_id,
+                after,
+                size,
+            ),
         )
         return dict(sorted(rows))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from digest.errors import MailError, OutcomeUnknown, ProviderError, ProviderUnreachable
@@ -44,6 +45,9 @@ class SendOptions:
     max_rate: float = 0.0
     #: Tries after the first for a batch answered 429 / 5xx or refused at connection.
     retries: int = 5
+    #: With ``retry_uncertain``: how long a provider that reports events (SendGrid) may take to settle an
+    #: uncertain delivery before it is sent again (None: resend at once).
+    uncertain_settle: timedelta | None = None
 
 
 class Action(StrEnum):

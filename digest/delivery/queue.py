@@ -1,6 +1,6 @@
 """The queue of one edition's deliveries: enqueue its readers, settle what earlier runs left in flight,
-put uncertain deliveries back on request, count by status. The per-batch statements are in
-:mod:`digest.delivery.ledger`.
+put uncertain deliveries back on request (see :mod:`digest.delivery.settle`), count by status. The
+per-batch statements are in :mod:`digest.delivery.ledger`.
 
 Every reader has at most one Delivery row per edition (a unique constraint), so a send can be repeated or
 resumed without mailing anyone twice. A crashed run leaves rows in ``sending``; the next run marks them
@@ -10,17 +10,19 @@ resumed without mailing anyone twice. A crashed run leaves rows in ``sending``; 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import CursorResult, delete, func, literal, text, true, update
+from sqlalchemy import CursorResult, delete, func, literal, text, true
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from digest.counters import set_delivery_counts
+from digest.delivery.liveness import settle_orphans
 from digest.delivery.policy import SendOptions
+from digest.delivery.settle import requeue_unsettled, settle_edition
 from digest.errors import EditionError
 from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus
 from subscribers.eligibility import eligible_subscribers
@@ -81,30 +83,6 @@ def count_by_status(session: Session, edition_id: int) -> Counter[str]:
     return Counter({status: count for status, count in rows})
 
 
-def mark_orphans_uncertain(session: Session, edition_id: int, now: datetime, *, all_in_flight: bool) -> int:
-    condition = [col(Delivery.edition_id) == edition_id, col(Delivery.status) == DeliveryStatus.SENDING]
-    if not all_in_flight:
-        condition.append(col(Delivery.lease_until) < now)
-    result = session.execute(
-        update(Delivery)
-        .where(*condition)
-        .values(status=DeliveryStatus.UNCERTAIN, error="interrupted while sending: the provider may have it")
-    )
-    session.commit()
-    return rowcount(result)
-
-
-def requeue_uncertain(session: Session, edition_id: int) -> int:
-    """Put the edition's uncertain deliveries back in the queue (``--retry-uncertain``); how many."""
-    result = session.execute(
-        update(Delivery)
-        .where(col(Delivery.edition_id) == edition_id, col(Delivery.status) == DeliveryStatus.UNCERTAIN)
-        .values(status=DeliveryStatus.QUEUED, error=None)
-    )
-    session.commit()
-    return rowcount(result)
-
-
 class Prepared(NamedTuple):
     """What settling and enqueueing did before a send."""
 
@@ -113,27 +91,48 @@ class Prepared(NamedTuple):
     newly_queued: int
     #: Deliveries waiting in the queue.
     waiting: int
+    #: Uncertain deliveries ``--retry-uncertain`` left alone: too recent for the provider's events to be in.
+    uncertain_waiting: int = 0
+    #: Uncertain deliveries a provider event settled.
+    settled_by_events: int = 0
 
 
 def prepare(session: Session, edition: Edition, options: SendOptions, now: datetime) -> Prepared:
-    """Settle what earlier runs left, enqueue new readers."""
+    """Settle what earlier runs left, enqueue new readers.
+
+    Rows a dead sender left ``sending`` become uncertain (:func:`settle_orphans`; the caller holds its own
+    sender lock); uncertain rows a provider event explains are settled; with ``options.retry_uncertain``
+    the rest go back in the queue, those that left less than ``options.uncertain_settle`` ago excepted when
+    the provider reports events.
+    """
     assert edition.id is not None
     if edition.status == EditionStatus.DRAFT and not options.force:
         raise EditionError(
             f"the {edition.date} edition is a draft: approve it (`digest approve --date {edition.date}`) "
             "or set DIGEST_AUTO_APPROVE=1"
         )
-    dialect = session.get_bind().dialect.name
-    # On SQLite the send lock proves no other sender lives: every row still `sending` is an orphan.
-    made_uncertain = mark_orphans_uncertain(session, edition.id, now, all_in_flight=dialect == "sqlite")
-    requeued = requeue_uncertain(session, edition.id) if options.retry_uncertain else 0
+    made_uncertain = settle_orphans(session, edition.id, now)
+    settled = settle_edition(session, edition.id)
+    session.commit()
+    requeued = waiting_uncertain = 0
+    if options.retry_uncertain:
+        plan = requeue_unsettled(session, edition.id, now=now, settle=options.uncertain_settle or timedelta(0))
+        session.commit()
+        requeued, waiting_uncertain = plan.retry, plan.waiting
     before = count_by_status(session, edition.id).total()
     enqueue(session, edition, now)
     after = count_by_status(session, edition.id)
     set_delivery_counts(session, edition.id, after)
     session.commit()
     # Counted rather than taken from the INSERT's rowcount, which psycopg reports as -1 for INSERT ... SELECT.
-    return Prepared(made_uncertain, requeued, after.total() - before, after[DeliveryStatus.QUEUED])
+    return Prepared(
+        made_uncertain,
+        requeued,
+        after.total() - before,
+        after[DeliveryStatus.QUEUED],
+        waiting_uncertain,
+        settled,
+    )
 
 
 def finish(session: Session, edition: Edition, now: datetime) -> None:

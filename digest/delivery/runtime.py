@@ -1,53 +1,19 @@
-"""What a send needs from the process around it: pacing (backoff, rate limit), stop signals, the garbage
-collector's tuning and, on SQLite, the one-sender lock."""
+"""What a send needs from the process around it: pacing (backoff, rate limit), stop signals and the garbage
+collector's tuning (the senders' locks are :mod:`digest.delivery.liveness`)."""
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import logging
-import os
 import random
 import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-
-from digest.errors import DigestError
-
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def sqlite_send_lock(engine: Engine) -> Iterator[None]:
-    """On SQLite, one `digest send` at a time: a second one stops with a clear message.
-
-    The lock is an OS file lock beside the database, released by the kernel even when the process is killed,
-    so holding it also proves that rows left in ``sending`` belong to a dead run.
-    """
-    database = engine.url.database
-    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
-        yield
-        return
-    path = Path(database).with_name(Path(database).name + ".send-lock")
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise DigestError(f"already sending: another `digest send` holds {path}") from err
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextmanager

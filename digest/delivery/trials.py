@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlmodel import Session
@@ -14,6 +15,7 @@ from digest.delivery.ledger import Ledger
 from digest.delivery.policy import SendOptions
 from digest.delivery.queue import prepare
 from digest.mail.base import Content, Recipient, RecipientResult
+from digest.models import Edition
 from subscribers.models import utcnow
 
 
@@ -41,9 +43,13 @@ def dry_run(
     *,
     options: SendOptions | None = None,
     clock: Clock = utcnow,
+    edition_for: Callable[[Session], Edition] | None = None,
 ) -> DryRunReport:
     """Everything a send does but the delivery: the queue is computed in a transaction rolled back at
-    the end, every batch is built, and a provider with a sandbox (SendGrid) checks each request."""
+    the end, every batch is built, and a provider with a sandbox (SendGrid) checks each request.
+
+    ``edition_for(session)``, when given, finds or builds the edition inside that transaction (so a dry run
+    of an edition not built yet stores nothing either); else the mailing's edition is used."""
     options = options or SendOptions()
     backend = mailing.backend
     report = DryRunReport(checked_by_provider=backend.has_sandbox)
@@ -52,6 +58,8 @@ def dry_run(
         # The session's commits stay inside the outer transaction, which is rolled back: nothing is stored.
         session = Session(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
         try:
+            if edition_for is not None:
+                mailing = dataclasses.replace(mailing, edition_id=edition_for(session).id or 0)
             context = mailing.load(session)
             edition = context.edition
             prepare(session, edition, options, clock())

@@ -1,5 +1,6 @@
 """Worker processes (``--workers``, PostgreSQL only): each runs its own deliverer on one edition, and they
-share its queue through ``FOR UPDATE SKIP LOCKED`` claims."""
+share its queue through ``FOR UPDATE SKIP LOCKED`` claims. Each holds its own sender lock
+(:mod:`digest.delivery.liveness`), so what a dead one left in flight is seen at once."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from digest.db import make_engine
 from digest.delivery.batches import Mailing
 from digest.delivery.deliverer import Deliverer
+from digest.delivery.liveness import lost_database, sender_lock
 from digest.delivery.policy import SendOptions
 from digest.delivery.runtime import Pacing, StopFlag
 from digest.errors import DigestError, MailError
@@ -74,6 +77,7 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
         with (
             open_backend(settings) as backend,
             StopFlag.on_signals() as stop,
+            sender_lock(engine) as lock,
             Session(engine, expire_on_commit=False) as session,
         ):
             mailing = Mailing.from_settings(settings, engine, edition_id, backend)
@@ -86,6 +90,7 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
                 clock=utcnow,
                 on_progress=lambda n: messages.put(("progress", n)),
                 should_stop=stop,
+                lock=lock,
             )
             try:
                 deliverer.run()
@@ -93,6 +98,8 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
                 counts, errors = deliverer.counts, deliverer.errors
     except DigestError as err:
         failure = str(err)
+    except SQLAlchemyError as err:
+        failure = str(lost_database(engine, err))
     finally:
         engine.dispose()
         messages.put(("done", (dict(counts), errors, failure)))

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import binascii
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.policy import SMTP
 from email.utils import format_datetime, formataddr
 from typing import Any
 
-from digest.mail.base import Batch, Recipient, reader_headers, sender_address
+from digest.errors import RecipientError
+from digest.mail.base import Batch, Outcome, Recipient, RecipientResult, reader_headers, sender_address
 from digest.personalize import Personalizable
 
 CRLF = b"\r\n"
@@ -38,6 +39,14 @@ class WireMessage:
     recipient: Recipient
     message_id: str
     data: bytes
+
+
+@dataclass(slots=True)
+class WireMessages:
+    """A batch's messages, and the readers whose message could not be made (already failed, with why)."""
+
+    messages: list[WireMessage] = field(default_factory=list)
+    refused: list[RecipientResult] = field(default_factory=list)
 
 
 class MessageBuilder:
@@ -80,7 +89,29 @@ class MessageBuilder:
         return f"<{unique}@{self.sender.domain}>"
 
     def build(self, recipient: Recipient) -> WireMessage:
-        """The whole message for ``recipient``: text part first, then HTML, both UTF-8."""
+        """The whole message for ``recipient``: text part first, then HTML, both UTF-8.
+
+        RecipientError says why this reader's data cannot make a message (a line break in the name, a link
+        too long for a header line, a per-reader field missing): it concerns this reader alone.
+        """
+        try:
+            return self._build(recipient)
+        except KeyError as err:
+            raise RecipientError(recipient.email, f"no value for the per-reader field {err.args[0]}") from err
+        except ValueError as err:
+            raise RecipientError(recipient.email, str(err)) from err
+
+    def build_each(self, recipients: Sequence[Recipient]) -> WireMessages:
+        """The messages of ``recipients``; a reader whose message cannot be made is failed with the reason."""
+        built = WireMessages()
+        for recipient in recipients:
+            try:
+                built.messages.append(self.build(recipient))
+            except RecipientError as err:
+                built.refused.append(RecipientResult(recipient, Outcome.FAILED, error=f"message: {err.reason}"))
+        return built
+
+    def _build(self, recipient: Recipient) -> WireMessage:
         fields = recipient.fields
         message_id = self.message_id(recipient)
         # A non-ASCII address makes the message an SMTPUTF8 one, whose headers may hold UTF-8 (RFC 6532).

@@ -19,7 +19,16 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from digest.errors import ConfigError, OutcomeUnknown, ProviderError, ProviderUnreachable
-from digest.mail.base import Batch, MailBackend, Outcome, RecipientResult, reader_headers, sender_address
+from digest.mail.base import (
+    Answered,
+    Batch,
+    MailBackend,
+    Outcome,
+    RecipientResult,
+    ignore_answer,
+    reader_headers,
+    sender_address,
+)
 from digest.personalize import Personalizable, placeholder
 
 # SendGrid refuses requests with more personalizations than this (DESIGN "SendGrid reference").
@@ -30,6 +39,7 @@ class SendGridBackend(MailBackend):
     """Posts each batch as one `/v3/mail/send` request; errors keep SendGrid's status and body."""
 
     name = "sendgrid"
+    reports_events = True
     max_batch = MAX_PERSONALIZATIONS
     has_sandbox = True
 
@@ -96,7 +106,7 @@ class SendGridBackend(MailBackend):
             payload["mail_settings"] = {"sandbox_mode": {"enable": True}}
         return payload
 
-    def post(self, payload: dict[str, Any], batch: Batch) -> Any:
+    def post(self, payload: dict[str, Any], batch: Batch, answered: Answered = ignore_answer) -> Any:
         """One POST /v3/mail/send; classifies every failure by whether the request may have arrived."""
         try:
             return self.client.send(payload)

@@ -1,4 +1,4 @@
-"""The SMTP backend: one connection per batch, one message per reader, a clear error per refused reader.
+"""The SMTP backend: one connection kept open, one message per reader, a clear error per refused reader.
 
 ``DIGEST_SMTP_URL`` is ``smtp://user:pass@host:port`` (plain, or ``?starttls=1`` to upgrade), or
 ``smtps://…`` for TLS from the first byte. ``?cafile=/path/ca.pem`` trusts a private certificate authority.
@@ -12,8 +12,17 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from digest.errors import ConfigError, ProviderError, ProviderUnreachable
-from digest.mail.base import Batch, MailBackend, Outcome, Recipient, RecipientResult, sender_address
-from digest.mail.mime import MessageBuilder, WireMessage
+from digest.mail.base import (
+    Answered,
+    Batch,
+    MailBackend,
+    Outcome,
+    Recipient,
+    RecipientResult,
+    ignore_answer,
+    sender_address,
+)
+from digest.mail.mime import MessageBuilder, WireMessage, WireMessages
 
 DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 # What smtplib's send_message asks for when an address is not ASCII (RFC 6531).
@@ -57,11 +66,12 @@ class SmtpServer:
 
 
 class SmtpBackend(MailBackend):
-    """Sends each reader's message over one SMTP connection per batch."""
+    """Sends each reader's message over one SMTP connection, kept from batch to batch until :meth:`close`."""
 
     name = "smtp"
-    # A batch is one connection and one ledger write: at ~1 ms a message, 200 keeps what a crash can leave
-    # uncertain (the batch in flight) to a fifth of a second of sending, for one reconnection per 200 messages.
+    answers_each = True
+    # Each reader's fate is passed on as the server answers (see ``post``), so a batch's size no longer bounds
+    # what a crash can leave uncertain: it only spaces the claims.
     max_batch = 200
 
     def __init__(self, url: str, *, timeout: float = 30.0, bounce_address: str | None = None) -> None:
@@ -70,32 +80,43 @@ class SmtpBackend(MailBackend):
         #: ``DIGEST_BOUNCE_ADDRESS`` (``bounces+{delivery}@example.com``): each delivery's envelope sender.
         self.bounce_address = bounce_address
         self._tls_context: ssl.SSLContext | None = None
+        self._connection: smtplib.SMTP | None = None
 
-    def build_payload(self, batch: Batch) -> list[WireMessage]:
-        """One RFC 5322 message per reader, as the bytes of its DATA."""
-        builder = MessageBuilder(batch)
-        return [builder.build(recipient) for recipient in batch.recipients]
+    def build_payload(self, batch: Batch) -> WireMessages:
+        """One RFC 5322 message per reader, as the bytes of its DATA (a reader whose message cannot be made
+        is failed with the reason)."""
+        return MessageBuilder(batch).build_each(batch.recipients)
 
-    def post(self, payload: list[WireMessage], batch: Batch) -> list[RecipientResult]:
-        """Open one connection, send every message, and say per reader what the server answered."""
+    def post(self, payload: WireMessages, batch: Batch, answered: Answered = ignore_answer) -> list[RecipientResult]:
+        """Send every message over the connection and say per reader what the server answered, passing each
+        answer to ``answered`` as soon as it comes (the sender records it before the next message's fate is
+        known, so a crash leaves at most the message in flight unknown)."""
+        results: list[RecipientResult] = []
+        if not payload.messages:
+            return results
+
+        def done(result: RecipientResult) -> None:
+            results.append(result)
+            answered(result)
+
         # Bounces go to the From address, the envelope sender smtplib's send_message would derive from it.
         sender = sender_address(batch.sender).addr_spec
-        connection = self._connect()
+        connection = self._open()
         if not sender.isascii() and not connection.has_extn("smtputf8"):
             # A setting every message would fail on: stop before anyone is failed, readers stay queued.
-            _quit(connection)
+            self.close()
             raise ConfigError(
                 f"DIGEST_FROM: {sender} is not ASCII and {self.server.host}:{self.server.port} does not offer "
                 "SMTPUTF8; use an ASCII sender address"
             )
-        results: list[RecipientResult] = []
+        messages = payload.messages
         try:
-            for index, message in enumerate(payload):
+            for index, message in enumerate(messages):
                 recipient = message.recipient
                 options: tuple[str, ...] = ()
                 if not (sender + recipient.email).isascii():
                     if not connection.has_extn("smtputf8"):
-                        results.append(_needs_smtputf8(recipient, self.server))
+                        done(_needs_smtputf8(recipient, self.server))
                         continue
                     options = SMTPUTF8_OPTIONS
                 envelope = sender
@@ -106,37 +127,66 @@ class SmtpBackend(MailBackend):
                     refused = connection.sendmail(envelope, [recipient.email], message.data, options)
                 except smtplib.SMTPRecipientsRefused as err:
                     code, reason = err.recipients.get(recipient.email, (None, b"refused"))
-                    results.append(_refused(recipient, code, reason, "refused the reader"))
+                    done(_refused(recipient, code, reason, "refused the reader"))
                     continue
                 except smtplib.SMTPSenderRefused as err:
                     # The sender is refused for every message: stop and let every remaining reader go again.
                     if not results:
                         raise ProviderError(self.name, err.smtp_code, _decode(err.smtp_error)) from err
-                    results.extend(_not_sent(payload[index:], f"sender refused: {err.smtp_code}"))
+                    for rest in _not_sent(messages[index:], f"sender refused: {err.smtp_code}"):
+                        done(rest)
                     return results
                 except smtplib.SMTPDataError as err:
-                    results.append(_refused(recipient, err.smtp_code, err.smtp_error, "refused the message"))
+                    done(_refused(recipient, err.smtp_code, err.smtp_error, "refused the message"))
                     continue
                 except (smtplib.SMTPServerDisconnected, OSError) as err:
                     # The connection died during this message: it may have been taken; the rest never left.
-                    lost = f"smtp: connection lost ({err})"
-                    results.append(RecipientResult(recipient, Outcome.UNCERTAIN, error=lost))
-                    results.extend(_not_sent(payload[index + 1 :], f"not sent: connection lost ({err})"))
+                    self._drop()
+                    done(RecipientResult(recipient, Outcome.UNCERTAIN, error=f"smtp: connection lost ({err})"))
+                    for rest in _not_sent(messages[index + 1 :], f"not sent: connection lost ({err})"):
+                        done(rest)
                     return results
                 if refused:
                     code, reason = refused[recipient.email]
-                    results.append(_refused(recipient, code, reason, "refused the reader"))
+                    done(_refused(recipient, code, reason, "refused the reader"))
                 else:
-                    results.append(RecipientResult(recipient, Outcome.SENT, provider_id=message.message_id))
-        finally:
-            _quit(connection)
+                    done(RecipientResult(recipient, Outcome.SENT, provider_id=message.message_id))
+        except BaseException:
+            # Whatever stopped the loop (a stop signal, a database error in ``answered``) leaves the connection
+            # in an unknown state: never reuse it.
+            self.close()
+            raise
         return results
 
     def parse_response(
-        self, answer: list[RecipientResult], payload: list[WireMessage], batch: Batch
+        self, answer: list[RecipientResult], payload: WireMessages, batch: Batch
     ) -> list[RecipientResult]:
         """The server answered per message while sending; ``post`` already collected those answers."""
-        return answer
+        return [*payload.refused, *answer]
+
+    def close(self) -> None:
+        """Say goodbye to the server (QUIT) and forget the connection."""
+        if self._connection is not None:
+            _quit(self._connection)
+            self._connection = None
+
+    def _drop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _open(self) -> smtplib.SMTP:
+        """The connection of the previous batch if the server still answers it (NOOP), else a new one."""
+        if self._connection is not None:
+            try:
+                code, _ = self._connection.noop()
+            except (OSError, smtplib.SMTPException):
+                code = 0
+            if code == 250:
+                return self._connection
+            self._drop()
+        self._connection = self._connect()
+        return self._connection
 
     def _connect(self) -> smtplib.SMTP:
         server = self.server

@@ -39,6 +39,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, object]]:
         outbox_dir=tmp_path / "outbox",
         secret_key="test-secret",
         base_url="https://news.example.com",
+        edition_window="calendar",  # the sample day, replayed
     )
     engine = make_engine(settings.database_url)
     init_database(engine, default_list=settings.list_slug)

@@ -133,7 +133,8 @@ def test_reader_changes_preferences_then_unsubscribes_in_a_real_browser(
 
     feed = tmp_path / "next-days.xml"
     feed.write_text(NEXT_DAYS_FEED, encoding="utf-8")
-    env = {"DIGEST_SOURCES": f"{SAMPLE_FEED},{feed}"}
+    # One story a day: enough for these editions to go out on their own.
+    env = {"DIGEST_SOURCES": f"{SAMPLE_FEED},{feed}", "DIGEST_MIN_ARTICLES": "1"}
     assert run_cli("send", "--date", FRIDAY, env=env).exit_code == 0
     assert READER not in _recipients(settings.outbox_dir, FRIDAY)  # weekly now: not on a Friday
     assert len(_recipients(settings.outbox_dir, FRIDAY)) == 4

@@ -76,6 +76,8 @@ class Handler:
     refuse: dict[str, tuple[int, str]] = field(default_factory=dict)
     #: Readers whose message the server takes but answers only after this many seconds.
     stall: dict[str, float] = field(default_factory=dict)
+    #: Seconds every message takes to be answered once received (a slow server).
+    delay: float = 0.0
     received: list[Received] = field(default_factory=list)
     connections: int = 0
 
@@ -101,6 +103,8 @@ class Handler:
             envelope.mail_from, list(envelope.rcpt_tos), message, envelope.content, list(envelope.mail_options)
         )
         self.received.append(received)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         for address in envelope.rcpt_tos:
             if address in self.stall:
                 await asyncio.sleep(self.stall[address])

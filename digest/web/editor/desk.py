@@ -32,6 +32,7 @@ from digest.edition import (
     load_choices,
     load_selection,
     recipients_per_variant,
+    stored_window,
     variant_key,
 )
 from digest.edits import (
@@ -221,7 +222,9 @@ def page_context(
     preheader = choices.edits.preheader.get(shown.language) or (
         edition.preheader if shown.language == settings.language else ""
     )
+    window = stored_window(edition)
     context.update(
+        window=[moment.astimezone(settings.tz) for moment in window] if window else None,
         selection=load_selection(edition.selection_json),
         choices=choices,
         wording=choices.edits.wording,
