@@ -67,6 +67,8 @@ def edition_stats(session: Session, *, list_slug: str | None = None, day: date |
         row: dict[str, Any] = {
             "date": edition.date.isoformat(),
             "list": mailing_list.slug,
+            # Every edition is a daily one until weekly round-ups exist (DESIGN's shape names the kind).
+            "kind": "daily",
             "status": edition.status,
             "recipients": sum(counts.values()),
         }

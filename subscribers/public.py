@@ -21,6 +21,8 @@ class SubscriberPublic(BaseModel):
     frequency: str
     format: str
     paused_until: str | None
+    #: The reader's own time zone; None until readers can set one: they get mail in the publication's.
+    timezone: str | None = None
     subscribed_at: str
     confirmed_at: str | None
 

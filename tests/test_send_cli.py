@@ -21,6 +21,7 @@ from tests.seed import DAY, SUBJECT, add_readers, seed_edition
 STATS_KEYS = {
     "date",
     "list",
+    "kind",
     "status",
     "recipients",
     "queued",

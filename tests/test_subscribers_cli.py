@@ -42,6 +42,19 @@ def test_list_json_export_and_remove(run_cli, tmp_path) -> None:
     listed = json.loads(run_cli("subscribers", "list", "--json").stdout)
     assert [r["email"] for r in listed] == ["amina@example.com", "john@example.net"]
     assert listed[0]["frequency"] == "daily" and listed[0]["confirmed_at"]
+    assert set(listed[0]) == {  # DESIGN's shape
+        "email",
+        "name",
+        "language",
+        "status",
+        "sections",
+        "frequency",
+        "format",
+        "paused_until",
+        "timezone",
+        "subscribed_at",
+        "confirmed_at",
+    }
     removed = run_cli("subscribers", "remove", "john@example.net")
     assert removed.exit_code == 0 and "unsubscribed john@example.net from 1 lists" in removed.output
     assert "already unsubscribed" in run_cli("subscribers", "remove", "john@example.net").output
