@@ -35,7 +35,8 @@ async def _load(base: str, method: str, paths: list[str], body: bytes | None) ->
     headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        # The app answers only for its own host (DIGEST_BASE_URL's), as behind a proxy.
+        async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Host": "news.example.com"}) as http:
             while queue and time.perf_counter() - start < MAX_SECONDS:
                 path = queue.pop()
                 sent = time.perf_counter()
@@ -61,8 +62,14 @@ def run_pages(database_url: str, database: str, readers: int, requests: int) -> 
     engine = make_engine(database_url)
     with engine.connect() as connection:
         list_id = int(connection.execute(text("SELECT id FROM mailing_list LIMIT 1")).scalar_one())
-    gets = [f"/p/{links.token('preferences', reader, list_id)}" for reader in range(1, requests + 1)]
-    posts = [f"/u/{links.token('unsubscribe', reader, list_id)}" for reader in range(1, requests + 1)]
+        # Each reader's links are signed over the reader's own secret.
+        secrets = dict(
+            connection.execute(
+                text("SELECT id, token_secret FROM subscriber WHERE id <= :last"), {"last": requests}
+            ).all()
+        )
+    gets = [f"/p/{links.token('preferences', r, list_id, secrets[r])}" for r in range(1, requests + 1)]
+    posts = [f"/u/{links.token('unsubscribe', r, list_id, secrets[r])}" for r in range(1, requests + 1)]
     with web_process(database_url, DIGEST_BASE_URL="https://news.example.com") as base:
         asyncio.run(_load(base, "GET", gets[:20], None))  # warm-up: templates compiled, connections open
         get_seconds, get_latencies = asyncio.run(_load(base, "GET", gets[20:], None))
