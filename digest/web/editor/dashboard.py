@@ -135,7 +135,9 @@ def dashboard(request: Request, list_slug: ListSlug = "") -> HTMLResponse:
         .render(
             **frame,
             slug=slug,
-            editions=editions[:TABLE_ROWS],
+            # Daily editions and weekly round-ups are listed apart: their figures do not compare.
+            editions=[e for e in editions if e["kind"] == "daily"][:TABLE_ROWS],
+            weekly_editions=[e for e in editions if e["kind"] == "weekly"][:TABLE_ROWS],
             chart_editions=list(reversed(editions)),
             growth=growth,
             labels=_labels(frame["ui"]),
