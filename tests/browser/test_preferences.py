@@ -121,8 +121,8 @@ def test_reader_changes_preferences_then_unsubscribes_in_a_real_browser(
     assert page.get_by_label("Économie").is_checked() and page.get_by_label("Tech").is_checked()
     page.get_by_label("Tech").uncheck()
     page.get_by_label("Société").check()
-    assert page.get_by_label("Les deux : chaque jour et l’essentiel de la semaine").is_visible()
-    page.get_by_label("Une fois par semaine : l’essentiel de la semaine").check()
+    assert page.get_by_label("Les deux\u00a0: chaque jour et l’essentiel de la semaine").is_visible()
+    page.get_by_label("Une fois par semaine\u00a0: l’essentiel de la semaine").check()
     page.get_by_role("button", name="Enregistrer").click()
     page.wait_for_url(lambda url: url.endswith("?saved=1"), timeout=5000)
     assert page.get_by_role("status").inner_text() == "Vos préférences sont enregistrées."
