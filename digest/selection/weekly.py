@@ -33,7 +33,9 @@ from digest.selection import (
     _cap,
     _display,
     _find_pinned,
+    _leads,
     _notes,
+    _ranked,
     _richness,
     _stories,
     _Story,
@@ -189,21 +191,15 @@ def select_week(
             _latest_richest(story, rules.language, window)
         _weigh(story, signals, window)
 
-    def in_language(story: _Story) -> bool:
-        return rules.language is None or story.lang in (None, rules.language)
-
-    def importance(story: _Story) -> tuple[bool, bool, float, float, int]:
-        published = story.shown.published.timestamp() if story.shown.published else 0.0
-        return (in_language(story), story.dated, story.score, published, -story.order)
-
-    ranked = sorted(stories, key=importance, reverse=True)
+    ranked = _ranked(stories, rules)
     featured_story: _Story | None
     featured: Pick | None
     if pinned is not None:
         featured_story = next(s for s in stories if s.shown.url == pinned.url)
         featured = Pick(featured_story.shown, "pinned by the editor", None, _also(featured_story))
     else:
-        leads = [s for s in ranked if in_language(s) and s.dated] or [s for s in ranked if in_language(s)]
+        # The week's best story leads (a daily edition may prefer one with an image; a round-up does not).
+        leads = _leads(ranked, rules)
         featured_story = leads[0] if leads else None
         featured = (
             Pick(
