@@ -396,3 +396,26 @@ def test_the_sample_day_replayed_as_a_week_keeps_its_featured_story(engine, make
     assert subjects["en"].startswith("Le Quotidien · This week: "), subjects["en"]
     assert subjects["ar"].startswith("اليومية · الأسبوع: "), subjects["ar"]
     assert all("LES TITRES DE LA SEMAINE" in t or "THE WEEK'S HEADLINES" in t or "عناوين الأسبوع" in t for t in texts)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_rolling_daily_edition_starts_where_the_previous_daily_one_ended_not_the_weekly(
+    engine, make_settings, tmp_path: Path
+) -> None:
+    settings = make_settings(edition_window="rolling", sources=[str(_week_feed(tmp_path / "week.xml"))])
+    sunday_morning = datetime.combine(SUNDAY, time(7), tzinfo=CASABLANCA)
+    with Session(engine, expire_on_commit=False) as session:
+        daily, _ = build_edition(session=session, settings=settings, day=SUNDAY, now=sunday_morning)
+        weekly, _ = build_edition(
+            session=session, settings=settings, day=SUNDAY, now=sunday_morning + timedelta(minutes=30), kind="weekly"
+        )
+        monday, _ = build_edition(
+            session=session, settings=settings, day=SUNDAY + timedelta(days=1), now=sunday_morning + timedelta(days=1)
+        )
+    assert load_selection(weekly.selection_json).window == (
+        sunday_morning + timedelta(minutes=30) - timedelta(days=7),
+        sunday_morning + timedelta(minutes=30),
+    ), "the 7 days ending at its build time on its date"
+    monday_window = load_selection(monday.selection_json).window
+    assert monday_window is not None and monday_window[0] == sunday_morning, "after the daily, not the weekly"
+    assert (daily.kind, weekly.kind, monday.kind) == ("daily", "weekly", "daily")
