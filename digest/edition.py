@@ -19,15 +19,16 @@ from digest.errors import ConfigError, DigestError, EditionError, NothingToSend
 from digest.links import Links
 from digest.lint import LintIssue, dump_issues, lint_variant, load_issues
 from digest.lint import errors as lint_errors
-from digest.models import Edition, EditionStatus, EditionVariant
+from digest.models import Edition, EditionKind, EditionStatus, EditionVariant
 from digest.render import Publication, RenderOptions, make_environment, normalize_sections, render_variant
 from digest.selection import EditorChoices, SelectionRules, calendar_window, summarize
 from digest.selection import select as select_articles
+from digest.selection.weekly import DailyEdition, select_week
 from digest.settings import Settings
 from digest.sources import LoadResult, load_articles
 from digest.sources.fetch import Fetcher
 from digest.sources.state import DatabaseFetchState, first_seen
-from digest.window import Window, rolling_window
+from digest.window import WEEK, Window, rolling_end, rolling_window, week_window
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
 from subscribers.sections import Sections
 from subscribers.store import LANGUAGES, get_list
@@ -156,12 +157,15 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def previous_end(session: Session, mailing_list: MailingList, day: date, tz: tzinfo) -> datetime | None:
-    """Where the list's edition before ``day`` ended: its stored window's end, or the end of its day for an
-    edition built before windows were stored; None when there is none."""
+def previous_end(
+    session: Session, mailing_list: MailingList, day: date, tz: tzinfo, kind: str = EditionKind.DAILY
+) -> datetime | None:
+    """Where the list's edition of ``kind`` before ``day`` ended (a daily edition follows the previous daily
+    one, whatever weekly ones lie between): its stored window's end, or the end of its day for an edition
+    built before windows were stored; None when there is none."""
     previous = session.exec(
         select(Edition)
-        .where(Edition.list_id == mailing_list.id, col(Edition.date) < day)
+        .where(Edition.list_id == mailing_list.id, Edition.kind == kind, col(Edition.date) < day)
         .order_by(col(Edition.date).desc())
         .limit(1)
     ).first()
@@ -171,14 +175,27 @@ def previous_end(session: Session, mailing_list: MailingList, day: date, tz: tzi
     return window[1] if window else calendar_window(previous.date, tz)[1]
 
 
-def window_for(*, session: Session, settings: Settings, mailing_list: MailingList, day: date, now: datetime) -> Window:
-    """The window the edition of ``day`` covers, in the publication's time zone: the one stored with it,
-    else computed now (``DIGEST_EDITION_WINDOW``: :func:`digest.window.rolling_window` or the calendar day)."""
+def window_for(
+    *,
+    session: Session,
+    settings: Settings,
+    mailing_list: MailingList,
+    day: date,
+    now: datetime,
+    kind: str = EditionKind.DAILY,
+) -> Window:
+    """The window the edition of ``day`` and ``kind`` covers, in the publication's time zone: the one stored
+    with it, else computed now (``DIGEST_EDITION_WINDOW``: :func:`digest.window.rolling_window` or the calendar
+    day; a weekly edition: the 7 days ending where that daily window would end)."""
     tz = settings.tz
-    existing = find_edition(session, mailing_list, day)
+    existing = find_edition(session, mailing_list, day, kind)
     stored = stored_window(existing) if existing else None
     if stored:
         return stored[0].astimezone(tz), stored[1].astimezone(tz)
+    if kind == EditionKind.WEEKLY:
+        if settings.edition_window == "calendar":
+            return week_window(calendar_window(day, tz)[1])
+        return week_window(rolling_end(day=day, now=now, tz=tz, cutoff=settings.edition_cutoff))
     if settings.edition_window == "calendar":
         return calendar_window(day, tz)
     return rolling_window(
@@ -188,6 +205,16 @@ def window_for(*, session: Session, settings: Settings, mailing_list: MailingLis
         cutoff=settings.edition_cutoff,
         previous_end=previous_end(session, mailing_list, day, tz),
     )
+
+
+def edition_name(kind: str) -> str:
+    """How messages name an edition of ``kind``: "edition" (daily) or "weekly edition"."""
+    return "edition" if kind == EditionKind.DAILY else f"{kind} edition"
+
+
+def kind_option(kind: str) -> str:
+    """The command-line option that names ``kind`` ("" for daily, the default), for messages' hints."""
+    return "" if kind == EditionKind.DAILY else f" --kind {kind}"
 
 
 def article_count(selection: Selection) -> int:
@@ -201,14 +228,38 @@ def thin_message(edition: Edition, count: int, settings: Settings) -> str | None
     if count >= settings.min_articles:
         return None
     return (
-        f"the {edition.date} edition has only {count} article(s), fewer than DIGEST_MIN_ARTICLES="
-        f"{settings.min_articles}: it waits for the editor (`digest approve --date {edition.date}`)"
+        f"the {edition.date} {edition_name(edition.kind)} has only {count} article(s), fewer than "
+        f"DIGEST_MIN_ARTICLES={settings.min_articles}: it waits for the editor "
+        f"(`digest approve --date {edition.date}{kind_option(edition.kind)}`)"
     )
 
 
-def find_edition(session: Session, mailing_list: MailingList, day: date) -> Edition | None:
-    """The edition of ``mailing_list`` for ``day``, if built."""
-    return session.exec(select(Edition).where(Edition.list_id == mailing_list.id, Edition.date == day)).first()
+def find_edition(
+    session: Session, mailing_list: MailingList, day: date, kind: str = EditionKind.DAILY
+) -> Edition | None:
+    """The edition of ``mailing_list`` for ``day`` of ``kind``, if built."""
+    return session.exec(
+        select(Edition).where(Edition.list_id == mailing_list.id, Edition.date == day, Edition.kind == kind)
+    ).first()
+
+
+def week_dailies(session: Session, mailing_list: MailingList, day: date) -> list[DailyEdition]:
+    """The list's daily editions of the week ending on ``day`` (dated ``day`` - 6 to ``day``), as the weekly
+    selection takes them: date, selection and the URL their editor pinned."""
+    editions = session.exec(
+        select(Edition)
+        .where(
+            Edition.list_id == mailing_list.id,
+            Edition.kind == EditionKind.DAILY,
+            col(Edition.date) > day - WEEK,
+            col(Edition.date) <= day,
+        )
+        .order_by(col(Edition.date))
+    ).all()
+    return [
+        DailyEdition(edition.date, load_selection(edition.selection_json), load_choices(edition.choices_json).featured)
+        for edition in editions
+    ]
 
 
 def parse_sections(raw: str | None) -> frozenset[str] | None:
@@ -387,11 +438,13 @@ def build_edition(
     warn: Warn = lambda _message: None,
     fetcher: Fetcher | None = None,
     now: datetime | None = None,
+    kind: str = EditionKind.DAILY,
 ) -> tuple[Edition, Selection]:
     """Read the sources, select the edition's window, render every variant and store the edition as a draft.
 
     The window is computed at the first build (``now``: the build time, default the clock) and kept by
-    every rebuild (:func:`window_for`).
+    every rebuild (:func:`window_for`). A weekly edition selects from the sources and the week's stored daily
+    editions (:func:`digest.selection.weekly.select_week`).
 
     A broken source is passed to ``warn`` and skipped; when every source is broken, DigestError names each
     (see :func:`load_sources`).
@@ -399,15 +452,15 @@ def build_edition(
     never rebuilt.
     """
     mailing_list = get_list(session=session, slug=list_slug or settings.list_slug)
-    existing = find_edition(session, mailing_list, day)
+    existing = find_edition(session, mailing_list, day, kind)
     if existing and existing.status in (EditionStatus.SENDING, EditionStatus.SENT):
         raise EditionError(
-            f"the {day} edition of {mailing_list.slug} is already {existing.status}: it cannot be rebuilt"
+            f"the {day} {edition_name(kind)} of {mailing_list.slug} is already {existing.status}: it cannot be rebuilt"
         )
     if choices is None:
         choices = load_choices(existing.choices_json) if existing else EditorChoices()
     now = now or utcnow()
-    window = window_for(session=session, settings=settings, mailing_list=mailing_list, day=day, now=now)
+    window = window_for(session=session, settings=settings, mailing_list=mailing_list, day=day, now=now, kind=kind)
     start, end = window
     if start >= end:
         # The list's next edition was built first and covers this span already: nothing is left for this one.
@@ -416,14 +469,25 @@ def build_edition(
 
     # An undated item belongs to the window it was first read in: remembered so it never comes back.
     seen = first_seen(session, (a.canonical_url for a in loaded.articles if a.published is None), now)
-    selection = select_articles(
-        loaded.articles,
-        window=window,
-        day=day,
-        rules=selection_rules(settings),
-        choices=choices,
-        first_seen=seen,
-    )
+    if kind == EditionKind.WEEKLY:
+        selection = select_week(
+            loaded.articles,
+            week_dailies(session, mailing_list, day),
+            window=window,
+            day=day,
+            rules=selection_rules(settings),
+            choices=choices,
+            first_seen=seen,
+        )
+    else:
+        selection = select_articles(
+            loaded.articles,
+            window=window,
+            day=day,
+            rules=selection_rules(settings),
+            choices=choices,
+            first_seen=seen,
+        )
     selection, edits = apply_edits(selection, loaded.articles, choices.edits, tz=settings.tz)
     choices = dataclasses.replace(choices, edits=edits)
     if selection.is_empty:
@@ -443,6 +507,7 @@ def build_edition(
         edition=existing,
         choices=choices,
         window=window,
+        kind=kind,
     )
     return edition, selection
 
@@ -456,18 +521,26 @@ def ensure_edition(
     change: Callable[[EditorChoices], EditorChoices] | None = None,
     warn: Warn = lambda _message: None,
     now: datetime | None = None,
+    kind: str = EditionKind.DAILY,
 ) -> Edition:
-    """The ``day``'s edition of ``mailing_list``: as stored, or built when there is none (at ``now``, see
-    :func:`build_edition`). With ``change``, it is rebuilt from the sources with ``change`` applied to its
-    stored choices (the editor's adjustments)."""
-    edition = find_edition(session, mailing_list, day)
+    """The ``day``'s edition of ``kind`` of ``mailing_list``: as stored, or built when there is none (at
+    ``now``, see :func:`build_edition`). With ``change``, it is rebuilt from the sources with ``change``
+    applied to its stored choices (the editor's adjustments)."""
+    edition = find_edition(session, mailing_list, day, kind)
     if edition is not None and change is None:
         return edition
     choices = None
     if change is not None:
         choices = change(load_choices(edition.choices_json) if edition else EditorChoices())
     built, _ = build_edition(
-        session=session, settings=settings, day=day, list_slug=mailing_list.slug, choices=choices, warn=warn, now=now
+        session=session,
+        settings=settings,
+        day=day,
+        list_slug=mailing_list.slug,
+        choices=choices,
+        warn=warn,
+        now=now,
+        kind=kind,
     )
     return built
 
@@ -481,8 +554,10 @@ def store_edition(
     edition: Edition | None = None,
     choices: EditorChoices | None = None,
     window: Window | None = None,
+    kind: str = EditionKind.DAILY,
 ) -> Edition:
-    """Render ``selection`` once per variant the list's readers want, lint it and store it as the edition.
+    """Render ``selection`` once per variant the list's readers want, lint it and store it as the edition
+    (a new one of ``kind``; an existing one keeps its own).
 
     An unsent edition's variants are replaced, its approval and lint override dropped (unless auto-approve,
     for an edition of at least DIGEST_MIN_ARTICLES articles), so what an editor approved is exactly what is
@@ -491,8 +566,10 @@ def store_edition(
     if choices is None and edition is not None:
         choices = load_choices(edition.choices_json)
     edits = choices.edits if choices else Edits()
+    if edition is not None:
+        kind = edition.kind
     links = Links.from_settings(settings)
-    web_url = links.edition_url(mailing_list.slug, selection.day)
+    web_url = links.edition_url(mailing_list.slug, selection.day, kind)
     environments: dict[str, Environment] = {}
     variants = []
     for language, sections in reader_variants(session, mailing_list, settings.language):
@@ -508,6 +585,7 @@ def store_edition(
                 web_url=web_url,
                 sections=sections,
                 options=render_options(settings, language, edits),
+                weekly=kind == EditionKind.WEEKLY,
             )
         )
     issues = [
@@ -523,7 +601,7 @@ def store_edition(
     ]
     assert mailing_list.id is not None
     if edition is None:
-        edition = Edition(list_id=mailing_list.id, date=selection.day)
+        edition = Edition(list_id=mailing_list.id, date=selection.day, kind=kind)
     edition.subject = variants[0].subject
     edition.preheader = variants[0].preheader
     edition.selection_json = dump_selection(selection)
@@ -570,8 +648,9 @@ def blocked_message(edition: Edition, blockers: list[LintIssue]) -> str:
     listed = "; ".join(str(issue) for issue in blockers[:10])
     more = f" (and {len(blockers) - 10} more)" if len(blockers) > 10 else ""
     return (
-        f"the {edition.date} edition has {len(blockers)} lint error(s): {listed}{more}. "
-        f"Fix them and rebuild, or send anyway with `digest approve --date {edition.date} --ignore-lint`"
+        f"the {edition.date} {edition_name(edition.kind)} has {len(blockers)} lint error(s): {listed}{more}. "
+        f"Fix them and rebuild, or send anyway with "
+        f"`digest approve --date {edition.date}{kind_option(edition.kind)} --ignore-lint`"
     )
 
 
@@ -596,7 +675,7 @@ def approve_edition(*, session: Session, edition: Edition, ignore_lint: bool = F
     the send goes ahead too.
     """
     if edition.status not in (EditionStatus.DRAFT, EditionStatus.APPROVED):
-        raise EditionError(f"the {edition.date} edition is already {edition.status}")
+        raise EditionError(f"the {edition.date} {edition_name(edition.kind)} is already {edition.status}")
     blockers = lint_blockers(edition)
     if blockers and not ignore_lint:
         raise EditionError(blocked_message(edition, blockers))

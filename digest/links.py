@@ -151,6 +151,7 @@ class Links:
             "preferences_url": f"{base}/p/{value}{self._signature('preferences', data, secret_bytes)}",
         }
 
-    def edition_url(self, list_slug: str, day: date) -> str:
-        """The public web version of an edition."""
-        return f"{self.base_url}/editions/{list_slug}/{day.isoformat()}"
+    def edition_url(self, list_slug: str, day: date, kind: str = "daily") -> str:
+        """The public web version of an edition (one of another kind than daily ends in ``/<kind>``)."""
+        suffix = "" if kind == "daily" else f"/{kind}"
+        return f"{self.base_url}/editions/{list_slug}/{day.isoformat()}{suffix}"

@@ -39,14 +39,23 @@ class DeliveryStatus(StrEnum):
     UNCERTAIN = "uncertain"
 
 
-class Edition(SQLModel, table=True):
-    """The digest of one list for one date: the selection, subject, and status."""
+class EditionKind(StrEnum):
+    """What an edition covers: one day (``daily``) or the week ending on its date (``weekly``)."""
 
-    __table_args__ = (UniqueConstraint("list_id", "date"),)
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class Edition(SQLModel, table=True):
+    """The digest of one list for one date and kind: the selection, subject, and status."""
+
+    # A list's daily and weekly editions may share a date.
+    __table_args__ = (UniqueConstraint("list_id", "date", "kind", name="uq_edition_list_date_kind"),)
 
     id: int | None = Field(default=None, primary_key=True)
     list_id: int = Field(foreign_key="mailing_list.id", index=True)
     date: date
+    kind: str = Field(default=EditionKind.DAILY, max_length=16, sa_column_kwargs={"server_default": "daily"})
     status: str = Field(default=EditionStatus.DRAFT, max_length=16)
     subject: str = Field(default="", max_length=400)
     preheader: str = Field(default="", max_length=400)

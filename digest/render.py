@@ -104,6 +104,9 @@ def make_environment(language: str = "fr", folder: Path | None = None) -> Enviro
     env.filters["label"] = lambda text: label(str(text), language)
     env.filters["typography"] = lambda text: typographic_spaces(str(text), language)
     env.globals["default_subject_template"] = translations.gettext("{publication}: {featured_title}")
+    env.globals["weekly_subject_template"] = translations.gettext("{publication} · This week: {featured_title}")
+    # A weekly edition's heading; it also opens the subject a publisher's own subject template makes.
+    env.globals["weekly_heading"] = translations.gettext("This week")
     return env
 
 
@@ -337,11 +340,14 @@ def render_variant(
     web_url: str,
     sections: frozenset[str] | None = None,
     options: RenderOptions | None = None,
+    weekly: bool = False,
 ) -> RenderedVariant:
     """Render ``selection`` for readers of ``language`` who chose ``sections`` (None: all).
 
     ``env`` must speak ``language`` (:func:`make_environment`). Returns the HTML (CSS inlined) and the text
-    part with the per-reader links left as placeholders.
+    part with the per-reader links left as placeholders. A ``weekly`` round-up carries its own heading ("This
+    week" in the reader's language) and subject: the language's weekly wording, or the publisher's subject
+    template after the heading.
     """
     options = options or RenderOptions()
     selection = _as_text(selection)
@@ -358,8 +364,11 @@ def render_variant(
         "list": publication.list_name,
     }
     # The template's own words get the language's typography; the fields (titles) are left as written.
-    default_subject = str(env.globals["default_subject_template"])
+    default_subject = str(env.globals["weekly_subject_template" if weekly else "default_subject_template"])
+    heading = str(env.globals["weekly_heading"]) if weekly else ""
     subject_template = typographic_spaces(options.subject_template or default_subject, language)
+    if weekly and options.subject_template:
+        subject_template = f"{heading} · {subject_template}"
     subject = shorten(fill_text_template(subject_template, fields), SUBJECT_MAX).strip(" :-–—\u00a0\u202f")
     subject = subject or one_line(publication.name)
     preheader_template = typographic_spaces(options.preheader_template, language)
@@ -383,6 +392,7 @@ def render_variant(
         "direction": "rtl" if rtl else "ltr",
         "align": "right" if rtl else "left",
         "date_label": date_label,
+        "weekly_heading": heading,
         "subject": subject,
         "preheader": preheader,
         "web_url": web_url,

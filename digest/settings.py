@@ -7,7 +7,7 @@ import re
 import string
 from datetime import time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -40,6 +40,9 @@ TEXT_TEMPLATE_FIELDS = ("publication", "featured_title", "featured_summary", "da
 
 MailBackendName = Literal["outbox", "sendgrid", "smtp", "console"]
 HeadlineStyleName = Literal["titles", "summaries", "thumbnails"]
+WeekdayName = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+# In date.weekday() order.
+WEEKDAYS: tuple[str, ...] = get_args(WeekdayName)
 
 
 def check_text_template(template: str) -> None:
@@ -145,12 +148,23 @@ class Settings(BaseSettings):
     edition_window: WindowMode = Field("rolling", validation_alias="DIGEST_EDITION_WINDOW")
     edition_cutoff: time = Field(time(6, 0), validation_alias="DIGEST_EDITION_CUTOFF")
     min_articles: int = Field(3, ge=0, le=100, validation_alias="DIGEST_MIN_ARTICLES")
+    weekly_day: WeekdayName = Field("sunday", validation_alias="DIGEST_WEEKLY_DAY")
     uncertain_settle: timedelta = Field(timedelta(hours=1), validation_alias="DIGEST_UNCERTAIN_SETTLE")
 
     @field_validator("edition_cutoff", mode="before")
     @classmethod
     def _parse_cutoff(cls, value: Any) -> Any:
         return parse_cutoff(value) if isinstance(value, str) else value
+
+    @field_validator("weekly_day", mode="before")
+    @classmethod
+    def _lower_weekday(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def weekly_weekday(self) -> int:
+        """DIGEST_WEEKLY_DAY as ``date.weekday()`` numbers it (Monday 0)."""
+        return WEEKDAYS.index(self.weekly_day)
 
     @field_validator("uncertain_settle", mode="before")
     @classmethod

@@ -49,14 +49,19 @@ def delivery_counts(session: Session, edition_ids: list[int]) -> dict[int, Count
     return counts
 
 
-def edition_stats(session: Session, *, list_slug: str | None = None, day: date | None = None) -> list[dict[str, Any]]:
-    """Each edition (of ``list_slug``, on ``day``), newest first, as `digest stats --json` shows it (DESIGN)."""
+def edition_stats(
+    session: Session, *, list_slug: str | None = None, day: date | None = None, kind: str | None = None
+) -> list[dict[str, Any]]:
+    """Each edition (of ``list_slug``, on ``day``, of ``kind``), newest first, as `digest stats --json` shows it
+    (DESIGN); a daily and a weekly edition of one date come daily first."""
     query = select(Edition, MailingList).join(MailingList, col(MailingList.id) == col(Edition.list_id))
     if list_slug:
         query = query.where(MailingList.slug == list_slug)
     if day:
         query = query.where(Edition.date == day)
-    found = session.exec(query.order_by(col(Edition.date).desc(), col(MailingList.slug))).all()
+    if kind:
+        query = query.where(Edition.kind == kind)
+    found = session.exec(query.order_by(col(Edition.date).desc(), col(MailingList.slug), col(Edition.kind))).all()
     ids = [edition.id for edition, _ in found if edition.id is not None]
     statuses = delivery_counts(session, ids)
     events = event_counts(session, ids)
@@ -67,8 +72,7 @@ def edition_stats(session: Session, *, list_slug: str | None = None, day: date |
         row: dict[str, Any] = {
             "date": edition.date.isoformat(),
             "list": mailing_list.slug,
-            # Every edition is a daily one until weekly round-ups exist (DESIGN's shape names the kind).
-            "kind": "daily",
+            "kind": edition.kind,
             "status": edition.status,
             "recipients": sum(counts.values()),
         }
@@ -120,6 +124,7 @@ def counted_editions(
             {
                 "date": edition.date,
                 "list": mailing_list.slug,
+                "kind": edition.kind,
                 "status": edition.status,
                 "subject": edition.subject,
                 **figures,

@@ -6,6 +6,8 @@ between two editions and none is in two. The first edition, or one after a gap o
 ``MAX_GAP``, starts ``FIRST_SPAN`` before its end. ``calendar``: midnight to midnight local (an evening
 edition, or replaying a past day): :func:`digest.selection.calendar_window`.
 
+A weekly edition covers the 7 days ending where a daily edition of its date would end (:func:`week_window`).
+
 Once stored with an edition, a window is never computed again: a rebuild keeps it.
 """
 
@@ -20,6 +22,7 @@ Window = tuple[datetime, datetime]
 # A first edition, or one whose previous edition ended longer ago than MAX_GAP, covers this much.
 FIRST_SPAN = timedelta(hours=24)
 MAX_GAP = timedelta(hours=48)
+WEEK = timedelta(days=7)
 
 
 def rolling_window(*, day: date, now: datetime, tz: tzinfo, cutoff: time, previous_end: datetime | None) -> Window:
@@ -29,10 +32,20 @@ def rolling_window(*, day: date, now: datetime, tz: tzinfo, cutoff: time, previo
     ending after this one's end (a past day rebuilt later) gives an empty window rather than repeat its
     articles.
     """
-    end = now.astimezone(tz) if now.astimezone(tz).date() == day else datetime.combine(day, cutoff, tzinfo=tz)
+    end = rolling_end(day=day, now=now, tz=tz, cutoff=cutoff)
     if previous_end is None or end - previous_end > MAX_GAP:
         return end - FIRST_SPAN, end
     return min(previous_end, end).astimezone(tz), end
+
+
+def rolling_end(*, day: date, now: datetime, tz: tzinfo, cutoff: time) -> datetime:
+    """Where a rolling window of ``day`` built at ``now`` ends: ``now`` on ``day`` itself, else its cutoff."""
+    return now.astimezone(tz) if now.astimezone(tz).date() == day else datetime.combine(day, cutoff, tzinfo=tz)
+
+
+def week_window(end: datetime) -> Window:
+    """The week a weekly edition covers: the 7 days (local wall-clock days, in ``end``'s zone) up to ``end``."""
+    return end - WEEK, end
 
 
 def parse_day(value: str, today: date) -> date:

@@ -42,7 +42,8 @@ from subscribers.models import (
 from subscribers.sections import Sections
 
 LANGUAGES = ("fr", "en", "ar")
-FREQUENCIES = ("daily", "weekly")
+# daily editions, weekly round-ups, or both (subscribers.eligibility.RECEIVING).
+FREQUENCIES = ("daily", "weekly", "both")
 FORMATS = ("html", "text")
 # An unconfirmed web sign-up is forgotten after this long (the confirm link lives as long).
 PENDING_MAX_AGE = timedelta(days=7)

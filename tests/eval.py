@@ -14,6 +14,12 @@ two feeds read as one edition. Every annotated day is selected as a calendar day
   with no cap on the headlines, so every group is tested.
 
 An output item matches a link by URL (scheme, ``utm_*`` parameters and fragment ignored) or by title.
+
+Then each annotated edition's feeds are replayed as a week (:func:`evaluate_weekly`): a daily edition (calendar
+day, default rules) for each of the 7 days ending on the last day the feeds hold, then the weekly round-up of
+that week; printed: how many days had an edition, the recall of the daily editions' featured stories in the
+weekly (featured, headline, or another copy of one), and stories shown twice (none expected). Most feeds hold
+fewer than 7 days: the days they hold are replayed.
 """
 
 from __future__ import annotations
@@ -21,13 +27,14 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from digest.content import Article, Selection
 from digest.selection import SelectionRules, calendar_window, select
+from digest.selection.weekly import DailyEdition, select_week
 from digest.sources import parse_source
 
 DEFAULT_DIR = Path(__file__).parent / "data" / "real"
@@ -201,12 +208,84 @@ def report(results: list[tuple[str, Score]], *, verbose: bool = False) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class WeekScore:
+    """The figures of one replayed week: daily editions built, their featured stories, how many of those the
+    weekly shows, and links the weekly shows more than once."""
+
+    days: int = 0
+    featured: int = 0
+    featured_shown: int = 0
+    repeated: int = 0
+
+
+def replay_week(articles: list[Article], tz: ZoneInfo, language: str) -> tuple[list[DailyEdition], Selection]:
+    """The daily editions (calendar days) of the 7 days ending on the last day ``articles`` hold, and the
+    weekly edition of that week built from the articles and those editions."""
+    last = max(a.published.astimezone(tz).date() for a in articles if a.published is not None)
+    rules = SelectionRules(language=language)
+    dailies = []
+    for back in range(6, -1, -1):
+        day = last - timedelta(days=back)
+        daily = select(articles, window=calendar_window(day, tz), day=day, rules=rules)
+        if not daily.is_empty:
+            dailies.append(DailyEdition(day, daily))
+    week = (calendar_window(last, tz)[1] - timedelta(days=7), calendar_window(last, tz)[1])
+    return dailies, select_week(articles, dailies, window=week, day=last, rules=rules)
+
+
+def score_week(dailies: list[DailyEdition], weekly: Selection) -> WeekScore:
+    """How many of the daily editions' featured stories ``weekly`` shows, and the links it shows twice."""
+    shown = [link.canonical_url for article, also in _shown(weekly) for link in (article, *also)]
+    featured = [d.selection.featured.article.canonical_url for d in dailies if d.selection.featured]
+    return WeekScore(
+        days=len(dailies),
+        featured=len(featured),
+        featured_shown=sum(url in shown for url in featured),
+        repeated=len(shown) - len(set(shown)),
+    )
+
+
+def evaluate_weekly(directory: Path) -> list[tuple[str, WeekScore]]:
+    """Each annotated edition's feeds replayed as a week (:func:`replay_week`), with its figures."""
+    results = []
+    for path in sorted((directory / "annotations").glob("*/*.json")):
+        annotation = json.loads(path.read_text(encoding="utf-8"))
+        feeds = annotation.get("feeds") or [annotation["feed"]]
+        tz = ZoneInfo(annotation["timezone"])
+        day = date.fromisoformat(annotation["date"])
+        articles = [a for feed in feeds for a in _read_feed(directory / feed, tz, day)]
+        dailies, weekly = replay_week(articles, tz, feeds[0].split("/", 1)[0])
+        results.append((f"{path.parent.name}/{path.stem}", score_week(dailies, weekly)))
+    return results
+
+
+def weekly_report(results: list[tuple[str, WeekScore]]) -> str:
+    """The replayed weeks' figures as a table, per week then in total."""
+    lines = [f"{'week of':42} days  daily featured in the weekly  shown twice"]
+    total = WeekScore()
+    for name, week in results:
+        for field_name in ("days", "featured", "featured_shown", "repeated"):
+            setattr(total, field_name, getattr(total, field_name) + getattr(week, field_name))
+        lines.append(
+            f"{name:42} {week.days:>4}  {week.featured_shown:>2}/{week.featured:<2}"
+            f" {_percent(week.featured_shown, week.featured)}{'':14}{week.repeated:>4}"
+        )
+    lines.append(
+        f"{'total (' + str(len(results)) + ' weeks)':42} {total.days:>4}  {total.featured_shown:>2}/{total.featured:<2}"
+        f" {_percent(total.featured_shown, total.featured)}{'':14}{total.repeated:>4}"
+    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     """Print the figures of the annotated editions of ``argv[0]`` (default: tests/data/real); -v lists misses."""
     verbose = "-v" in argv
     args = [a for a in argv if a != "-v"]
     directory = Path(args[0]) if args else DEFAULT_DIR
     print(report(evaluate(directory), verbose=verbose))
+    print()
+    print(weekly_report(evaluate_weekly(directory)))
     return 0
 
 

@@ -31,7 +31,7 @@ subscriptions = st.fixed_dictionaries(
     {
         "status": st.sampled_from(("pending", "active", "unsubscribed")),
         "sections": st.lists(st.sampled_from(("Économie", "Tech", "Sport", "=Culture")), unique=True, max_size=3),
-        "frequency": st.sampled_from(("daily", "weekly")),
+        "frequency": st.sampled_from(("daily", "weekly", "both")),
         "format": st.sampled_from(("html", "text")),
         "paused_until": st.one_of(st.none(), st.dates(min_value=date(2025, 1, 1), max_value=date(2027, 12, 31))),
         "subscribed_at": moments,

@@ -30,11 +30,12 @@ from tests.subscribers_helpers import consent_kinds, make_reader
 
 MONDAY = date(2025, 11, 24)
 THURSDAY = date(2025, 11, 27)
+SUNDAY = date(2025, 11, 30)
 
 
-def _eligible(engine, list_id: int, day: date) -> set[int]:
+def _eligible(engine, list_id: int, day: date, kind: str = "daily") -> set[int]:
     with open_session(engine) as session:
-        return set(session.execute(eligible_subscribers(list_id=list_id, day=day)).scalars())
+        return set(session.execute(eligible_subscribers(list_id=list_id, day=day, kind=kind)).scalars())
 
 
 def _prefs(engine, subscriber_id: int, list_id: int, **changes) -> None:
@@ -63,10 +64,12 @@ def test_eligibility_active_confirmed_not_suppressed_not_paused_matching_frequen
     active, list_id = make_reader(engine, "active@example.com")
     pending, _ = make_reader(engine, "pending@example.com", confirmed=False)
     weekly, _ = make_reader(engine, "weekly@example.com")
+    both, _ = make_reader(engine, "both@example.com")
     paused, _ = make_reader(engine, "paused@example.com")
     bounced, _ = make_reader(engine, "bounced@example.com")
     gone, _ = make_reader(engine, "gone@example.com")
     _prefs(engine, weekly, list_id, frequency="weekly")
+    _prefs(engine, both, list_id, frequency="both")
     _prefs(engine, paused, list_id, paused_until=THURSDAY + timedelta(days=1))
     with open_session(engine) as session:
         suppress(session=session, email="Bounced@Example.com", reason=SubscriberStatus.BOUNCED)
@@ -74,9 +77,13 @@ def test_eligibility_active_confirmed_not_suppressed_not_paused_matching_frequen
     with open_session(engine) as session:
         remove_subscriber(session=session, email="gone@example.com")
         session.commit()
-    assert _eligible(engine, list_id, THURSDAY) == {active}
-    assert _eligible(engine, list_id, MONDAY) == {active, weekly}  # weekly readers get Monday's edition
-    assert _eligible(engine, list_id, THURSDAY + timedelta(days=1)) == {active, paused}  # resumes that day
+    assert _eligible(engine, list_id, THURSDAY) == {active, both}
+    assert _eligible(engine, list_id, MONDAY) == {active, both}, "weekly readers get no daily edition, any day"
+    assert _eligible(engine, list_id, SUNDAY, "weekly") == {weekly, both}, "the round-up: weekly and both only"
+    assert _eligible(engine, list_id, THURSDAY + timedelta(days=1)) == {active, both, paused}  # resumes that day
+    assert _eligible(engine, list_id, THURSDAY, "weekly") == {weekly, both}
+    with pytest.raises(SubscriberError, match="no such edition kind 'monthly'"):
+        _eligible(engine, list_id, THURSDAY, "monthly")
     del pending, bounced, gone
 
 

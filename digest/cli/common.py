@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -114,6 +115,23 @@ DateOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+class Kind(StrEnum):
+    """The kinds of edition ``--kind`` names (digest.models.EditionKind, without importing the models)."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+KindOption = Annotated[
+    Kind,
+    typer.Option(
+        "--kind",
+        help="Edition kind: daily, or weekly (the week's round-up, dated DIGEST_WEEKLY_DAY).",
+        case_sensitive=False,
+    ),
+]
 ListOption = Annotated[str | None, typer.Option("--list", help="List slug (default: DIGEST_LIST).", show_default=False)]
 
 
@@ -125,3 +143,24 @@ def warn_on_stderr(message: str) -> None:
 def day_of(state: State, value: str | None) -> date:
     """The edition day ``--date`` names, default today in the publication's timezone."""
     return parse_date(state, value) or state.now().astimezone(state.settings.tz).date()
+
+
+def edition_day_of(state: State, value: str | None, kind: Kind) -> date:
+    """The date of the edition of ``kind`` that ``--date`` names (default today in the publication's timezone).
+
+    A weekly edition is dated DIGEST_WEEKLY_DAY: without ``--date`` on another day there is nothing to do
+    (NothingToSend, exit 3: a daily cron line may run `digest send --kind weekly`); an explicit other day is
+    a usage error naming the setting.
+    """
+    day = day_of(state, value)
+    settings = state.settings
+    if kind != Kind.WEEKLY or day.weekday() == settings.weekly_weekday:
+        return day
+    if value is None:
+        raise NothingToSend(
+            f"nothing to do: today ({day:%A} {day}) is not DIGEST_WEEKLY_DAY={settings.weekly_day}, "
+            "the day weekly editions are built and sent"
+        )
+    raise typer.BadParameter(
+        f"{day} is a {day:%A}: weekly editions are dated DIGEST_WEEKLY_DAY={settings.weekly_day}", param_hint="--date"
+    )

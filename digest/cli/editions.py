@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from digest.cli.common import DateOption, ListOption, day_of, errors_to_exit, parse_date, state_of, warn_on_stderr
+from digest.cli.common import (
+    DateOption,
+    Kind,
+    KindOption,
+    ListOption,
+    edition_day_of,
+    errors_to_exit,
+    parse_date,
+    state_of,
+    warn_on_stderr,
+)
 from digest.errors import DigestError, EditionError
 
 if TYPE_CHECKING:
@@ -27,6 +37,7 @@ def build(
     ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
+    kind: KindOption = Kind.DAILY,
     source: Annotated[
         list[str] | None,
         typer.Option("--source", help="Feed or page URL or file (repeatable; default: DIGEST_SOURCES)."),
@@ -41,16 +52,25 @@ def build(
     covers its window (DIGEST_EDITION_WINDOW), fixed at its first build. A broken source is a warning; every
     source broken exits 1; no article in the window exits 3; a thin edition (DIGEST_MIN_ARTICLES) warns.
 
+    A weekly edition (--kind weekly) is dated DIGEST_WEEKLY_DAY and covers the 7 days before its end.
+
     Example: digest build --date yesterday --json
     """
     from digest.db import open_session
-    from digest.edition import article_count, build_edition, selection_summary, stored_window, thin_message
+    from digest.edition import (
+        article_count,
+        build_edition,
+        edition_name,
+        selection_summary,
+        stored_window,
+        thin_message,
+    )
     from digest.lint import load_issues
     from digest.selection import EditorChoices
 
     state = state_of(ctx)
     settings = state.settings
-    day = day_of(state, date_)
+    day = edition_day_of(state, date_, kind)
     with open_session(state.ready_engine()) as session:
         edition, selection = build_edition(
             session=session,
@@ -62,6 +82,7 @@ def build(
             choices=EditorChoices(featured=featured, exclude=frozenset(exclude or ())) if featured or exclude else None,
             warn=warn_on_stderr,
             now=state.now(),
+            kind=kind.value,
         )
         list_slug = list_ or settings.list_slug
         window = stored_window(edition)
@@ -74,12 +95,16 @@ def build(
             typer.echo(f"warning: {thin}", err=True)
         if as_json:
             summary = selection_summary(
-                selection, list_slug=list_slug, subject=edition.subject, summary_chars=settings.summary_chars
+                selection,
+                list_slug=list_slug,
+                subject=edition.subject,
+                kind=edition.kind,
+                summary_chars=settings.summary_chars,
             )
             typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         else:
             typer.echo(
-                f"built the {day} edition of {list_slug} ({edition.status}): "
+                f"built the {day} {edition_name(edition.kind)} of {list_slug} ({edition.status}): "
                 f"{1 if selection.featured else 0} featured, {len(selection.headlines)} headlines, "
                 f"{len(selection.skipped)} skipped"
             )
@@ -94,6 +119,7 @@ def approve(
     ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
+    kind: KindOption = Kind.DAILY,
     ignore_lint: Annotated[
         bool, typer.Option("--ignore-lint", help="Approve even though the lint found errors (they are shown).")
     ] = False,
@@ -103,18 +129,22 @@ def approve(
     Example: digest approve --date 2025-11-27
     """
     from digest.db import open_session
-    from digest.edition import approve_edition, find_edition
+    from digest.edition import approve_edition, edition_name, find_edition, kind_option
     from subscribers.store import get_list
 
     state = state_of(ctx)
-    day = day_of(state, date_)
+    day = edition_day_of(state, date_, kind)
+    name = edition_name(kind.value)
     with open_session(state.ready_engine()) as session:
         mailing_list = get_list(session=session, slug=list_ or state.settings.list_slug)
-        edition = find_edition(session, mailing_list, day)
+        edition = find_edition(session, mailing_list, day, kind.value)
         if edition is None:
-            raise EditionError(f"no {day} edition of {mailing_list.slug}: run `digest build --date {day}` first")
+            raise EditionError(
+                f"no {day} {name} of {mailing_list.slug}: "
+                f"run `digest build --date {day}{kind_option(kind.value)}` first"
+            )
         approve_edition(session=session, edition=edition, ignore_lint=ignore_lint)
-        typer.echo(f"approved the {day} edition of {mailing_list.slug}: {edition.subject}")
+        typer.echo(f"approved the {day} {name} of {mailing_list.slug}: {edition.subject}")
 
 
 @errors_to_exit
@@ -122,6 +152,7 @@ def send(
     ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
+    kind: KindOption = Kind.DAILY,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Do everything but deliver; print who would get what.")
     ] = False,
@@ -148,6 +179,9 @@ def send(
     uncertain or queued, or the edition waits for the editor (one line on stderr says how many and what to
     do); 3 when there was nothing to do. --dry-run writes nothing.
 
+    --kind weekly sends the week's round-up on DIGEST_WEEKLY_DAY (another day: exit 3, nothing to do), so a
+    daily cron line `digest send --kind weekly` is safe.
+
     Example: digest send --date 2025-11-27 --workers 4
     """
     from digest.db import open_session
@@ -161,14 +195,22 @@ def send(
 
     state = state_of(ctx)
     settings = state.settings
-    day = day_of(state, date_)
+    day = edition_day_of(state, date_, kind)
     engine = state.ready_engine()
     list_slug = list_ or settings.list_slug
+    # How reports name the edition: its date, and its kind when not daily.
+    label = str(day) if kind == Kind.DAILY else f"{day} {kind.value}"
 
     def edition_to_send(session: Session) -> Edition:
         mailing_list = get_list(session=session, slug=list_slug)
         edition = ensure_edition(
-            session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr, now=state.now()
+            session=session,
+            settings=settings,
+            mailing_list=mailing_list,
+            day=day,
+            warn=warn_on_stderr,
+            now=state.now(),
+            kind=kind.value,
         )
         if not (test_to or force):
             # A dry run approves too, inside its transaction that is rolled back: it shows what send would do.
@@ -198,14 +240,14 @@ def send(
         )
         if dry_run:
             # The edition is found or built inside the dry run's transaction, which is rolled back.
-            _report_dry_run(dry_run_send(mailing, options=options, edition_for=edition_to_send), day, list_slug)
+            _report_dry_run(dry_run_send(mailing, options=options, edition_for=edition_to_send), label, list_slug)
             return
         with open_session(engine) as session:
             mailing = dataclasses.replace(mailing, edition_id=edition_to_send(session).id or 0)
         if test_to:
             _report_test(send_test(mailing, [_test_address(a) for a in test_to]))
             return
-        with SendProgress(f"{day} {list_slug}") as progress, StopFlag.on_signals() as stop:
+        with SendProgress(f"{label} {list_slug}") as progress, StopFlag.on_signals() as stop:
             report = send_edition(
                 mailing,
                 options=options,
@@ -214,7 +256,7 @@ def send(
                 worker_settings=settings,
                 should_stop=stop,
             )
-    _print_report(report, day, list_slug, settings)
+    _print_report(report, label, day, list_slug, settings)
     attention = report.needs_attention
     if attention:
         # The last line: what cron mails and what a person reads first.
@@ -239,7 +281,7 @@ def _report_test(results: list[RecipientResult]) -> None:
         raise typer.Exit(1)
 
 
-def _report_dry_run(report: DryRunReport, day: date, list_slug: str) -> None:
+def _report_dry_run(report: DryRunReport, day: str, list_slug: str) -> None:
     typer.echo(f"dry run: the {day} edition of {list_slug} would go to {report.total} readers; nothing was sent")
     for variant, count in report.readers.most_common():
         typer.echo(f"  {count:>8}  {variant}")
@@ -250,10 +292,10 @@ def _report_dry_run(report: DryRunReport, day: date, list_slug: str) -> None:
         typer.echo("every request was accepted by the provider in sandbox mode (nothing delivered)")
 
 
-def _print_report(report: SendReport, day: date, list_slug: str, settings: Settings) -> None:
+def _print_report(report: SendReport, label: str, day: date, list_slug: str, settings: Settings) -> None:
     run = report.this_run
     typer.echo(
-        f"{day} {list_slug}: sent {run['sent']}, failed {run['failed']}, uncertain {run['uncertain']}, "
+        f"{label} {list_slug}: sent {run['sent']}, failed {run['failed']}, uncertain {run['uncertain']}, "
         f"skipped {run['skipped']} (left the list), still queued {run['queued']} this run"
         + (f" ({report.made_uncertain} interrupted earlier now uncertain)" if report.made_uncertain else "")
     )
@@ -286,9 +328,12 @@ def stats(
     ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
+    kind: Annotated[
+        Kind | None, typer.Option("--kind", help="Only editions of this kind (default: both).", case_sensitive=False)
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (DESIGN shape).")] = False,
 ) -> None:
-    """Show each edition's deliveries by status, newest first.
+    """Show each edition's deliveries by status, newest first, daily and weekly editions apart.
 
     Example: digest stats --json
     """
@@ -297,7 +342,12 @@ def stats(
 
     state = state_of(ctx)
     with open_session(state.ready_engine()) as session:
-        editions = edition_stats(session, list_slug=list_, day=parse_date(state, date_) if date_ else None)
+        editions = edition_stats(
+            session,
+            list_slug=list_,
+            day=parse_date(state, date_) if date_ else None,
+            kind=kind.value if kind else None,
+        )
     if as_json:
         typer.echo(json.dumps({"editions": editions}, ensure_ascii=False, indent=2))
         return
@@ -305,7 +355,7 @@ def stats(
         typer.echo("no editions yet")
     for row in editions:
         typer.echo(
-            f"{row['date']} {row['list']:<12} {row['status']:<9} recipients {row['recipients']}: "
+            f"{row['date']} {row['list']:<12} {row['kind']:<6} {row['status']:<9} recipients {row['recipients']}: "
             f"sent {row['sent']}, failed {row['failed']}, uncertain {row['uncertain']}, queued {row['queued']}; "
             f"delivered {row['delivered']}, bounced {row['bounced']}, opened {row['opened']}, "
             f"clicked {row['clicked']}, unsubscribed {row['unsubscribed']}"
@@ -342,7 +392,7 @@ def rates_chart(editions: list[dict[str, Any]]) -> Table:
             grid.add_column(justify="right", width=6)
             grid.add_row(Bar(1.0, 0, shares[name], color=colours[name]), f"{shares[name]:.1%}")
             cells.append(grid)
-        table.add_row(f"{row['date']} {row['list']}", *cells)
+        table.add_row(f"{row['date']} {row['list']} {row['kind']}", *cells)
     return table
 
 
@@ -351,6 +401,7 @@ def preview(
     ctx: typer.Context,
     date_: DateOption = None,
     list_: ListOption = None,
+    kind: KindOption = Kind.DAILY,
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on (127.0.0.1 only).")] = 8001,
     output: Annotated[Path | None, typer.Option(help="Write the preview as static files here instead.")] = None,
 ) -> None:
@@ -363,22 +414,30 @@ def preview(
     from digest.db import open_session
     from digest.edition import ensure_edition
     from digest.web.editor import serve_preview, write_static
+    from digest.web.editor.desk import desk_url
     from subscribers.store import get_list
 
     state = state_of(ctx)
     settings = state.settings
-    day = day_of(state, date_)
+    day = edition_day_of(state, date_, kind)
     engine = state.ready_engine()
     with open_session(engine) as session:
         mailing_list = get_list(session=session, slug=list_ or settings.list_slug)
         ensure_edition(
-            session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr, now=state.now()
+            session=session,
+            settings=settings,
+            mailing_list=mailing_list,
+            day=day,
+            warn=warn_on_stderr,
+            now=state.now(),
+            kind=kind.value,
         )
         if output is not None:
             written = write_static(
-                session=session, settings=settings, mailing_list=mailing_list, day=day, folder=output
+                session=session, settings=settings, mailing_list=mailing_list, day=day, folder=output, kind=kind.value
             )
             typer.echo(f"wrote {len(written)} files: open {output / 'index.html'}")
             return
-    typer.echo(f"preview of the {day} edition: http://127.0.0.1:{port}/editor/{mailing_list.slug}/{day} (Ctrl-C stops)")
+    url = f"http://127.0.0.1:{port}{desk_url(mailing_list.slug, day, kind.value)}"
+    typer.echo(f"preview of the {day} {kind.value} edition: {url} (Ctrl-C stops)")
     serve_preview(settings, engine=engine, port=port)

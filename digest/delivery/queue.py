@@ -38,7 +38,11 @@ def enqueue(session: Session, edition: Edition, day_of_edition: datetime) -> int
     Who is eligible is decided in one place, :func:`subscribers.eligibility.eligible_subscribers`.
     """
     choices = (col(Subscriber.language), col(Subscription.sections), col(Subscription.format))
-    readers = eligible_subscribers(list_id=edition.list_id, day=edition.date).add_columns(*choices).subquery()
+    readers = (
+        eligible_subscribers(list_id=edition.list_id, day=edition.date, kind=edition.kind)
+        .add_columns(*choices)
+        .subquery()
+    )
     eligible = (
         sql_select(
             literal(edition.id),

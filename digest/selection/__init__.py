@@ -220,21 +220,13 @@ def select(
     stories, copies = _stories(articles, candidates, window, rules, pinned)
     skipped.extend(copies)
 
-    def in_language(story: _Story) -> bool:
-        return rules.language is None or story.lang in (None, rules.language)
-
-    def importance(story: _Story) -> tuple[bool, bool, float, float, int]:
-        published = story.shown.published.timestamp() if story.shown.published else 0.0
-        return (in_language(story), story.dated, story.score, published, -story.order)
-
-    ranked = sorted(stories, key=importance, reverse=True)
+    ranked = _ranked(stories, rules)
     featured_story: _Story | None
     if pinned is not None:
         featured_story = next(s for s in stories if s.shown.url == pinned.url)
         featured: Pick | None = Pick(featured_story.shown, "pinned by the editor", None, _also(featured_story))
     else:
-        leads = [s for s in ranked if in_language(s) and s.dated] or [s for s in ranked if in_language(s)]
-        featured_story, featured = _featured(leads)
+        featured_story, featured = _featured(_leads(ranked, rules))
     kept, over = _cap([s for s in ranked if s is not featured_story], rules)
     skipped.extend(over)
 
@@ -340,6 +332,26 @@ def _stories(
             Skip(m.url, f"same story as {shown.url} (shown once)", m.title) for m in members if m is not shown
         )
     return stories, copies
+
+
+def _in_language(story: _Story, rules: SelectionRules) -> bool:
+    return rules.language is None or story.lang in (None, rules.language)
+
+
+def _ranked(stories: list[_Story], rules: SelectionRules) -> list[_Story]:
+    """``stories`` most important first: in the edition's language, dated, by score, then the newest, then
+    the first in the input."""
+
+    def importance(story: _Story) -> tuple[bool, bool, float, float, int]:
+        published = story.shown.published.timestamp() if story.shown.published else 0.0
+        return (_in_language(story, rules), story.dated, story.score, published, -story.order)
+
+    return sorted(stories, key=importance, reverse=True)
+
+
+def _leads(ranked: list[_Story], rules: SelectionRules) -> list[_Story]:
+    """The ranked stories that may lead: in the edition's language, dated ones when there are any."""
+    return [s for s in ranked if _in_language(s, rules) and s.dated] or [s for s in ranked if _in_language(s, rules)]
 
 
 def _featured(leads: list[_Story]) -> tuple[_Story | None, Pick | None]:

@@ -22,7 +22,7 @@ from digest import __version__
 from digest.db import open_session
 from digest.edition import variant_key
 from digest.links import Links
-from digest.models import Edition, EditionStatus, EditionVariant
+from digest.models import Edition, EditionKind, EditionStatus, EditionVariant
 from digest.personalize import FIELDS, Personalizable
 from digest.render import RTL_LANGUAGES
 from digest.settings import Settings
@@ -162,7 +162,7 @@ def archive_page(request: Request, slug: str) -> HTMLResponse:
     with open_session(engine_of(request)) as session:
         mailing_list = list_or_404(session, slug)
         editions = [
-            (e, links.edition_url(slug, e.date), format_date(e.date, format="long", locale=settings.language))
+            (e, links.edition_url(slug, e.date, e.kind), format_date(e.date, format="long", locale=settings.language))
             for e in public_editions(session, mailing_list)
         ]
     page = cached_pages_environment(request, settings.language).get_template("archive/index.html.j2")
@@ -192,7 +192,7 @@ def archive_feed(request: Request, slug: str) -> Response:
             if variant is not None:
                 footer = archive_footer(request, settings, mailing_list, variant.language)
                 content = body_of(public_html(variant, archive_url, footer))
-                entries.append((edition, links.edition_url(slug, edition.date), content))
+                entries.append((edition, links.edition_url(slug, edition.date, edition.kind), content))
     feed = atom_feed(
         title=f"{settings.publication_name_for(settings.language)} · {mailing_list.name}",
         feed_url=f"{archive_url}/feed.atom",
@@ -207,7 +207,17 @@ def archive_feed(request: Request, slug: str) -> Response:
 
 @router.get("/{slug}/{day}", response_class=HTMLResponse)
 def edition_page(request: Request, slug: str, day: str, lang: str = "") -> HTMLResponse:
-    """The web version of one edition that went out ("view in browser"), in ``lang`` if it was rendered."""
+    """The web version of one daily edition that went out ("view in browser"), in ``lang`` if it was rendered."""
+    return _edition_page(request, slug, day, EditionKind.DAILY, lang)
+
+
+@router.get("/{slug}/{day}/weekly", response_class=HTMLResponse)
+def weekly_edition_page(request: Request, slug: str, day: str, lang: str = "") -> HTMLResponse:
+    """The web version of one weekly round-up that went out, in ``lang`` if it was rendered."""
+    return _edition_page(request, slug, day, EditionKind.WEEKLY, lang)
+
+
+def _edition_page(request: Request, slug: str, day: str, kind: str, lang: str) -> HTMLResponse:
     settings = settings_of(request)
     try:
         the_day = date.fromisoformat(day)
@@ -217,7 +227,10 @@ def edition_page(request: Request, slug: str, day: str, lang: str = "") -> HTMLR
         mailing_list = list_or_404(session, slug)
         edition = session.exec(
             select(Edition).where(
-                Edition.list_id == mailing_list.id, Edition.date == the_day, col(Edition.status).in_(PUBLIC)
+                Edition.list_id == mailing_list.id,
+                Edition.date == the_day,
+                Edition.kind == kind,
+                col(Edition.status).in_(PUBLIC),
             )
         ).first()
         if edition is None:

@@ -27,7 +27,7 @@ from tests.subscribers_helpers import link_in, read_messages
 pytestmark = pytest.mark.browser
 
 READER = "youssef.alaoui@example.com"
-FRIDAY, MONDAY = "2025-11-28", "2025-12-01"
+FRIDAY, SUNDAY, MONDAY = "2025-11-28", "2025-11-30", "2025-12-01"
 # Two more days of news, so that "the next edition" exists: a Friday (daily readers only) and a Monday.
 NEXT_DAYS_FEED = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Le Quotidien</title><link>https://www.lequotidien.example/</link>
@@ -121,7 +121,8 @@ def test_reader_changes_preferences_then_unsubscribes_in_a_real_browser(
     assert page.get_by_label("Économie").is_checked() and page.get_by_label("Tech").is_checked()
     page.get_by_label("Tech").uncheck()
     page.get_by_label("Société").check()
-    page.get_by_label("Une fois par semaine (l'édition du lundi)").check()
+    assert page.get_by_label("Les deux\u00a0: chaque jour et l’essentiel de la semaine").is_visible()
+    page.get_by_label("Une fois par semaine\u00a0: l’essentiel de la semaine").check()
     page.get_by_role("button", name="Enregistrer").click()
     page.wait_for_url(lambda url: url.endswith("?saved=1"), timeout=5000)
     assert page.get_by_role("status").inner_text() == "Vos préférences sont enregistrées."
@@ -136,10 +137,12 @@ def test_reader_changes_preferences_then_unsubscribes_in_a_real_browser(
     # One story a day: enough for these editions to go out on their own.
     env = {"DIGEST_SOURCES": f"{SAMPLE_FEED},{feed}", "DIGEST_MIN_ARTICLES": "1"}
     assert run_cli("send", "--date", FRIDAY, env=env).exit_code == 0
-    assert READER not in _recipients(settings.outbox_dir, FRIDAY)  # weekly now: not on a Friday
+    assert READER not in _recipients(settings.outbox_dir, FRIDAY)  # weekly now: no daily edition
     assert len(_recipients(settings.outbox_dir, FRIDAY)) == 4
+    assert run_cli("send", "--kind", "weekly", "--date", SUNDAY, env=env).exit_code == 0
+    assert _recipients(settings.outbox_dir, SUNDAY) == {READER}, "the week's round-up, to its weekly reader only"
     assert run_cli("send", "--date", MONDAY, env=env).exit_code == 0
-    assert READER in _recipients(settings.outbox_dir, MONDAY)
+    assert READER not in _recipients(settings.outbox_dir, MONDAY)
 
     unsubscribe = message["List-Unsubscribe"].strip().strip("<>")
     page.goto(unsubscribe)

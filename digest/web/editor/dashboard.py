@@ -135,8 +135,10 @@ def dashboard(request: Request, list_slug: ListSlug = "") -> HTMLResponse:
         .render(
             **frame,
             slug=slug,
-            editions=editions[:TABLE_ROWS],
-            chart_editions=list(reversed(editions)),
+            # Daily editions and weekly round-ups are listed apart: their figures do not compare.
+            editions=[e for e in editions if e["kind"] == "daily"][:TABLE_ROWS],
+            weekly_editions=[e for e in editions if e["kind"] == "weekly"][:TABLE_ROWS],
+            chart_editions=list(reversed([e for e in editions if e["kind"] == "daily"])),
             growth=growth,
             labels=_labels(frame["ui"]),
             rate_lines=RATE_LINES,
@@ -152,8 +154,10 @@ def dashboard(request: Request, list_slug: ListSlug = "") -> HTMLResponse:
 
 @router.get("/charts/rates.svg", include_in_schema=False)
 def rates_chart(request: Request, list_slug: ListSlug = "") -> Response:
-    """The rates of each edition of the last 90 days, as a line chart."""
-    editions = [e for e in reversed(_editions(request, list_slug or settings_of(request).list_slug)) if e["recipients"]]
+    """The rates of each daily edition of the last 90 days, as a line chart."""
+    # Daily editions only: a weekly round-up's rates are another series (its own table on the page).
+    listed = _editions(request, list_slug or settings_of(request).list_slug)
+    editions = [e for e in reversed(listed) if e["recipients"] and e["kind"] == "daily"]
     names = _labels(ui_language(request))
     series: dict[str, list[float | None]] = {names[n]: [e["rates"][n] for e in editions] for n in RATE_LINES}
     return _svg(_chart("line", labels=[e["date"].isoformat() for e in editions], series=series, percent=True))

@@ -22,13 +22,16 @@ from fastapi import Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from starlette.convertors import Convertor, register_url_convertor
 
 from digest.db import open_session
 from digest.delivery import Mailing, preview_fields, send_test
 from digest.edition import (
     approve_edition,
+    edition_name,
     ensure_edition,
     find_edition,
+    kind_option,
     load_choices,
     load_selection,
     recipients_per_variant,
@@ -49,7 +52,7 @@ from digest.edits import (
 from digest.errors import DigestError, EditionError, SubscriberError
 from digest.lint import load_issues
 from digest.mail import open_backend
-from digest.models import Edition, EditionStatus, EditionVariant
+from digest.models import Edition, EditionKind, EditionStatus, EditionVariant
 from digest.personalize import Personalizable
 from digest.render import RTL_LANGUAGES
 from digest.selection import EditorChoices
@@ -144,9 +147,12 @@ def rebuild(
     mailing_list: MailingList,
     day: date,
     change: Callable[[EditorChoices], EditorChoices],
+    kind: str = EditionKind.DAILY,
 ) -> Edition:
     """Apply ``change`` to the edition's stored choices and rebuild it from the sources as a draft."""
-    return ensure_edition(session=session, settings=settings, mailing_list=mailing_list, day=day, change=change)
+    return ensure_edition(
+        session=session, settings=settings, mailing_list=mailing_list, day=day, change=change, kind=kind
+    )
 
 
 def parse_addresses(raw: str) -> list[str]:
@@ -181,19 +187,24 @@ def page_context(
     day: date,
     url_of: Callable[[EditionVariant, bool], str],
     current: str = "",
+    kind: str = EditionKind.DAILY,
 ) -> dict[str, Any]:
-    """What the desk shows for one day's edition, variant ``current`` (default: the first) in front.
+    """What the desk shows for one day's edition of ``kind``, variant ``current`` (default: the first) in front.
 
     ``url_of(variant, dark)`` says where the page loads a variant's rendering from.
     """
-    edition = find_edition(session, mailing_list, day)
+    edition = find_edition(session, mailing_list, day, kind)
+    step = timedelta(days=7 if kind == EditionKind.WEEKLY else 1)
     context: dict[str, Any] = {
         "list": mailing_list,
         "day": day,
+        "kind": kind,
+        "previous_url": desk_url(mailing_list.slug, day - step, kind),
+        "next_url": desk_url(mailing_list.slug, day + step, kind),
         "edition": edition,
         "settings": settings,
-        "previous_day": day - timedelta(days=1),
-        "next_day": day + timedelta(days=1),
+        "previous_day": day - step,
+        "next_day": day + step,
         "limits": {
             "title": TITLE_MAX,
             "summary": SUMMARY_MAX,
@@ -240,12 +251,22 @@ def page_context(
 
 
 def write_static(
-    *, session: Session, settings: Settings, mailing_list: MailingList, day: date, folder: Path
+    *,
+    session: Session,
+    settings: Settings,
+    mailing_list: MailingList,
+    day: date,
+    folder: Path,
+    kind: str = EditionKind.DAILY,
 ) -> list[Path]:
-    """Write the editor's page for ``day`` and every variant (light, dark, text) as files under ``folder``."""
-    edition = find_edition(session, mailing_list, day)
+    """Write the editor's page for ``day``'s edition of ``kind`` and every variant (light, dark, text) as files
+    under ``folder``."""
+    edition = find_edition(session, mailing_list, day, kind)
     if edition is None:
-        raise EditionError(f"no {day} edition of {mailing_list.slug}: run `digest build --date {day}` first")
+        raise EditionError(
+            f"no {day} {edition_name(kind)} of {mailing_list.slug}: "
+            f"run `digest build --date {day}{kind_option(kind)}` first"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for variant in _variants(session, edition, settings.language):
@@ -265,6 +286,7 @@ def write_static(
         mailing_list=mailing_list,
         day=day,
         url_of=lambda v, dark: f"{variant_slug(v.key)}{'.dark' if dark else ''}.html",
+        kind=kind,
     )
     index = folder / "index.html"
     page = pages_environment().get_template("editor/page.html.j2")
@@ -298,18 +320,47 @@ def serve_preview(settings: Settings, *, engine: Engine, port: int) -> None:
 router = editor_router()
 
 
-def parse_day(value: str) -> date:
-    """A date from the URL, or a 404 naming the expected form."""
+@dataclass(frozen=True, slots=True)
+class DeskEdition:
+    """The edition a desk URL names: its date and kind (``/editor/<list>/<date>[/weekly]``)."""
+
+    day: date
+    kind: str = EditionKind.DAILY
+
+    def __str__(self) -> str:
+        return self.day.isoformat() if self.kind == EditionKind.DAILY else f"{self.day} {self.kind}"
+
+
+class EditionPathConvertor(Convertor[str]):
+    """``<date>`` or ``<date>/weekly`` in a desk route: a weekly edition's desk is the daily one's plus
+    ``/weekly`` (DESIGN's routes), every action under it alike."""
+
+    regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:/weekly)?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("edition", EditionPathConvertor())
+
+
+def parse_day(value: str) -> DeskEdition:
+    """The edition a URL's ``<date>[/weekly]`` names, or a 404 naming the expected form."""
+    raw, _, kind = value.partition("/")
     try:
-        return date.fromisoformat(value)
+        return DeskEdition(date.fromisoformat(raw), kind or EditionKind.DAILY)
     except ValueError as err:
         raise HTTPException(404, f"{value!r} is not a date like 2025-11-27") from err
 
 
-def desk_url(slug: str, day: date, **query: str) -> str:
-    """The desk of ``slug``'s ``day`` edition, with ``query``."""
+def desk_url(slug: str, day: date, kind: str = EditionKind.DAILY, **query: str) -> str:
+    """The desk of ``slug``'s ``day`` edition of ``kind``, with ``query``."""
     suffix = f"?{urlencode(query)}" if query else ""
-    return f"/editor/{quote(slug)}/{day.isoformat()}{suffix}"
+    path_kind = "" if kind == EditionKind.DAILY else f"/{kind}"
+    return f"/editor/{quote(slug)}/{day.isoformat()}{path_kind}{suffix}"
 
 
 def ui_language(request: Request) -> str:
@@ -330,7 +381,7 @@ def editor_page_context(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/{slug}/{day}", response_class=HTMLResponse)
+@router.get("/{slug}/{day:edition}", response_class=HTMLResponse)
 def editor_page(
     request: Request, slug: str, day: str, done: str = "", count: int = 0, variant: str = ""
 ) -> HTMLResponse:
@@ -339,7 +390,14 @@ def editor_page(
 
 
 def _desk_page(
-    request: Request, slug: str, the_day: date, *, done: str = "", count: int = 0, error: str = "", variant: str = ""
+    request: Request,
+    slug: str,
+    the_day: DeskEdition,
+    *,
+    done: str = "",
+    count: int = 0,
+    error: str = "",
+    variant: str = "",
 ) -> HTMLResponse:
     """The desk; ``error`` is a refused action's reason, shown at once (never carried by a URL, which anyone
     could write)."""
@@ -347,13 +405,19 @@ def _desk_page(
     frame = editor_page_context(request)
     with open_session(engine_of(request)) as session:
         mailing_list = list_or_404(session, slug)
-        base = desk_url(slug, the_day)
+        base = desk_url(slug, the_day.day, the_day.kind)
 
         def url_of(v: EditionVariant, dark: bool) -> str:
             return f"{base}/variant?{urlencode({'key': v.key, **({'dark': '1'} if dark else {})})}"
 
         context = page_context(
-            session=session, settings=settings, mailing_list=mailing_list, day=the_day, url_of=url_of, current=variant
+            session=session,
+            settings=settings,
+            mailing_list=mailing_list,
+            day=the_day.day,
+            url_of=url_of,
+            current=variant,
+            kind=the_day.kind,
         )
     html = (
         cached_pages_environment(request, frame["ui"])
@@ -370,8 +434,8 @@ def desk_script() -> Response:
     return Response(script, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
-def _variant(session: Session, mailing_list: MailingList, day: date, key: str) -> tuple[Edition, EditionVariant]:
-    edition = find_edition(session, mailing_list, day)
+def _variant(session: Session, mailing_list: MailingList, day: DeskEdition, key: str) -> tuple[Edition, EditionVariant]:
+    edition = find_edition(session, mailing_list, day.day, day.kind)
     if edition is None:
         raise HTTPException(404, f"no {day} edition of {mailing_list.slug}")
     if CONTROL_CHARACTERS.search(key) or len(key) > 64:
@@ -384,7 +448,7 @@ def _variant(session: Session, mailing_list: MailingList, day: date, key: str) -
     return edition, found
 
 
-@router.get("/{slug}/{day}/variant", response_class=HTMLResponse)
+@router.get("/{slug}/{day:edition}/variant", response_class=HTMLResponse)
 def editor_variant(request: Request, slug: str, day: str, key: str, dark: bool = False) -> HTMLResponse:
     """One variant's HTML as readers get it (stand-in links), optionally as dark-mode clients show it."""
     with open_session(engine_of(request)) as session:
@@ -393,7 +457,7 @@ def editor_variant(request: Request, slug: str, day: str, key: str, dark: bool =
     return HTMLResponse(force_dark(html) if dark else html, headers={"Cache-Control": "no-store", **EMAIL_PAGE_HEADERS})
 
 
-@router.get("/{slug}/{day}/variant.txt", response_class=PlainTextResponse)
+@router.get("/{slug}/{day:edition}/variant.txt", response_class=PlainTextResponse)
 def editor_variant_text(request: Request, slug: str, day: str, key: str) -> PlainTextResponse:
     """One variant's plain-text part."""
     with open_session(engine_of(request)) as session:
@@ -403,7 +467,7 @@ def editor_variant_text(request: Request, slug: str, day: str, key: str) -> Plai
 
 # An action's outcome: the short message's code (the page words it) and a count for those that need one.
 Done = tuple[str, int]
-Action = Callable[[Session, MailingList, date], Done]
+Action = Callable[[Session, MailingList, DeskEdition], Done]
 
 
 def _act(request: Request, slug: str, day: str, csrf: str, action: Action, variant: str = "") -> Response:
@@ -420,13 +484,22 @@ def _act(request: Request, slug: str, day: str, csrf: str, action: Action, varia
             failed = str(err)
         else:
             shown = {"count": str(count)} if count else {}
-            return RedirectResponse(desk_url(slug, the_day, done=done, **shown, **keep), status_code=303)
+            return RedirectResponse(
+                desk_url(slug, the_day.day, the_day.kind, done=done, **shown, **keep), status_code=303
+            )
     return _desk_page(request, slug, the_day, error=failed, variant=variant)
 
 
 def _change(request: Request, change: Callable[[EditorChoices], EditorChoices], done: str) -> Action:
-    def action(session: Session, mailing_list: MailingList, day: date) -> Done:
-        rebuild(session=session, settings=settings_of(request), mailing_list=mailing_list, day=day, change=change)
+    def action(session: Session, mailing_list: MailingList, day: DeskEdition) -> Done:
+        rebuild(
+            session=session,
+            settings=settings_of(request),
+            mailing_list=mailing_list,
+            day=day.day,
+            change=change,
+            kind=day.kind,
+        )
         return done, 0
 
     return action
@@ -437,37 +510,37 @@ Url = Annotated[str, Form(min_length=1, max_length=2000)]
 VariantKey = Annotated[str, Form(max_length=200)]
 
 
-@router.post("/{slug}/{day}/build")
+@router.post("/{slug}/{day:edition}/build")
 def editor_build(request: Request, slug: str, day: str, csrf: Token, variant: VariantKey = "") -> Response:
     """Build (or rebuild) the edition from the sources, keeping the editor's choices."""
     return _act(request, slug, day, csrf, _change(request, lambda c: c, "built"), variant)
 
 
-@router.post("/{slug}/{day}/pin")
+@router.post("/{slug}/{day:edition}/pin")
 def editor_pin(request: Request, slug: str, day: str, csrf: Token, url: Url, variant: VariantKey = "") -> Response:
     """Feature another article (a headline or a skipped one)."""
     return _act(request, slug, day, csrf, _change(request, lambda c: pin(c, url), "featured"), variant)
 
 
-@router.post("/{slug}/{day}/drop")
+@router.post("/{slug}/{day:edition}/drop")
 def editor_drop(request: Request, slug: str, day: str, csrf: Token, url: Url, variant: VariantKey = "") -> Response:
     """Leave an article out."""
     return _act(request, slug, day, csrf, _change(request, lambda c: drop(c, url), "dropped"), variant)
 
 
-@router.post("/{slug}/{day}/restore")
+@router.post("/{slug}/{day:edition}/restore")
 def editor_restore(request: Request, slug: str, day: str, csrf: Token, url: Url, variant: VariantKey = "") -> Response:
     """Take a dropped article back."""
     return _act(request, slug, day, csrf, _change(request, lambda c: restore(c, url), "restored"), variant)
 
 
-@router.post("/{slug}/{day}/add")
+@router.post("/{slug}/{day:edition}/add")
 def editor_add(request: Request, slug: str, day: str, csrf: Token, url: Url, variant: VariantKey = "") -> Response:
     """Take a skipped article into the headlines."""
     return _act(request, slug, day, csrf, _change(request, lambda c: add(c, url), "added"), variant)
 
 
-@router.post("/{slug}/{day}/move")
+@router.post("/{slug}/{day:edition}/move")
 def editor_move(
     request: Request,
     slug: str,
@@ -479,8 +552,8 @@ def editor_move(
 ) -> Response:
     """Move a headline one place up (-1) or down (+1)."""
 
-    def action(session: Session, mailing_list: MailingList, the_day: date) -> Done:
-        edition = find_edition(session, mailing_list, the_day)
+    def action(session: Session, mailing_list: MailingList, the_day: DeskEdition) -> Done:
+        edition = find_edition(session, mailing_list, the_day.day, the_day.kind)
         if edition is None:
             raise EditionError(f"no {the_day} edition: build it first")
         order = [pick.article.url for pick in load_selection(edition.selection_json).headlines]
@@ -490,7 +563,7 @@ def editor_move(
     return _act(request, slug, day, csrf, action, variant)
 
 
-@router.post("/{slug}/{day}/reword")
+@router.post("/{slug}/{day:edition}/reword")
 def editor_reword(
     request: Request,
     slug: str,
@@ -508,7 +581,7 @@ def editor_reword(
     return _act(request, slug, day, csrf, change, variant)
 
 
-@router.post("/{slug}/{day}/subject")
+@router.post("/{slug}/{day:edition}/subject")
 def editor_subject(
     request: Request,
     slug: str,
@@ -527,7 +600,7 @@ def editor_subject(
     return _act(request, slug, day, csrf, _change(request, change, "subject"), variant)
 
 
-@router.post("/{slug}/{day}/intro")
+@router.post("/{slug}/{day:edition}/intro")
 def editor_intro(
     request: Request,
     slug: str,
@@ -543,7 +616,7 @@ def editor_intro(
     return _act(request, slug, day, csrf, _change(request, lambda c: with_intro(c, intro), "intro"), variant)
 
 
-@router.post("/{slug}/{day}/test")
+@router.post("/{slug}/{day:edition}/test")
 def editor_test(
     request: Request,
     slug: str,
@@ -554,7 +627,7 @@ def editor_test(
 ) -> Response:
     """Send one variant to a few addresses."""
 
-    def action(session: Session, mailing_list: MailingList, the_day: date) -> Done:
+    def action(session: Session, mailing_list: MailingList, the_day: DeskEdition) -> Done:
         addresses = parse_addresses(to)
         edition, variant = _variant(session, mailing_list, the_day, key or variant_key(settings_of(request).language))
         assert edition.id is not None
@@ -570,7 +643,7 @@ def editor_test(
     return _act(request, slug, day, csrf, action, key)
 
 
-@router.post("/{slug}/{day}/approve")
+@router.post("/{slug}/{day:edition}/approve")
 def editor_approve(
     request: Request,
     slug: str,
@@ -581,8 +654,8 @@ def editor_approve(
 ) -> Response:
     """Approve the edition for sending."""
 
-    def action(session: Session, mailing_list: MailingList, the_day: date) -> Done:
-        edition = find_edition(session, mailing_list, the_day)
+    def action(session: Session, mailing_list: MailingList, the_day: DeskEdition) -> Done:
+        edition = find_edition(session, mailing_list, the_day.day, the_day.kind)
         if edition is None:
             raise EditionError(f"no {the_day} edition to approve: build it first")
         approve_edition(session=session, edition=edition, ignore_lint=ignore_lint)
