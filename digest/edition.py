@@ -171,9 +171,18 @@ def previous_end(session: Session, mailing_list: MailingList, day: date, tz: tzi
     return window[1] if window else calendar_window(previous.date, tz)[1]
 
 
-def window_for(*, session: Session, settings: Settings, mailing_list: MailingList, day: date, now: datetime) -> Window:
+def window_for(
+    *,
+    session: Session,
+    settings: Settings,
+    mailing_list: MailingList,
+    day: date,
+    now: datetime,
+    end: datetime | None = None,
+) -> Window:
     """The window the edition of ``day`` covers, in the publication's time zone: the one stored with it,
-    else computed now (``DIGEST_EDITION_WINDOW``: :func:`digest.window.rolling_window` or the calendar day)."""
+    else computed now (``DIGEST_EDITION_WINDOW``: :func:`digest.window.rolling_window` or the calendar day).
+    ``end`` fixes a rolling window's end (the earliest reader's delivery hour) instead of ``now``."""
     tz = settings.tz
     existing = find_edition(session, mailing_list, day)
     stored = stored_window(existing) if existing else None
@@ -187,6 +196,7 @@ def window_for(*, session: Session, settings: Settings, mailing_list: MailingLis
         tz=tz,
         cutoff=settings.edition_cutoff,
         previous_end=previous_end(session, mailing_list, day, tz),
+        end=end,
     )
 
 
@@ -387,11 +397,12 @@ def build_edition(
     warn: Warn = lambda _message: None,
     fetcher: Fetcher | None = None,
     now: datetime | None = None,
+    window_end: datetime | None = None,
 ) -> tuple[Edition, Selection]:
     """Read the sources, select the edition's window, render every variant and store the edition as a draft.
 
-    The window is computed at the first build (``now``: the build time, default the clock) and kept by
-    every rebuild (:func:`window_for`).
+    The window is computed at the first build (``now``: the build time, default the clock; ``window_end``:
+    where a rolling window ends, default ``now``) and kept by every rebuild (:func:`window_for`).
 
     A broken source is passed to ``warn`` and skipped; when every source is broken, DigestError names each
     (see :func:`load_sources`).
@@ -407,7 +418,7 @@ def build_edition(
     if choices is None:
         choices = load_choices(existing.choices_json) if existing else EditorChoices()
     now = now or utcnow()
-    window = window_for(session=session, settings=settings, mailing_list=mailing_list, day=day, now=now)
+    window = window_for(session=session, settings=settings, mailing_list=mailing_list, day=day, now=now, end=window_end)
     start, end = window
     if start >= end:
         # The list's next edition was built first and covers this span already: nothing is left for this one.
@@ -456,10 +467,11 @@ def ensure_edition(
     change: Callable[[EditorChoices], EditorChoices] | None = None,
     warn: Warn = lambda _message: None,
     now: datetime | None = None,
+    window_end: datetime | None = None,
 ) -> Edition:
-    """The ``day``'s edition of ``mailing_list``: as stored, or built when there is none (at ``now``, see
-    :func:`build_edition`). With ``change``, it is rebuilt from the sources with ``change`` applied to its
-    stored choices (the editor's adjustments)."""
+    """The ``day``'s edition of ``mailing_list``: as stored, or built when there is none (at ``now``, its
+    window ending at ``window_end``: see :func:`build_edition`). With ``change``, it is rebuilt from the
+    sources with ``change`` applied to its stored choices (the editor's adjustments)."""
     edition = find_edition(session, mailing_list, day)
     if edition is not None and change is None:
         return edition
@@ -467,7 +479,14 @@ def ensure_edition(
     if change is not None:
         choices = change(load_choices(edition.choices_json) if edition else EditorChoices())
     built, _ = build_edition(
-        session=session, settings=settings, day=day, list_slug=mailing_list.slug, choices=choices, warn=warn, now=now
+        session=session,
+        settings=settings,
+        day=day,
+        list_slug=mailing_list.slug,
+        choices=choices,
+        warn=warn,
+        now=now,
+        window_end=window_end,
     )
     return built
 

@@ -146,13 +146,31 @@ class Settings(BaseSettings):
     edition_cutoff: time = Field(time(6, 0), validation_alias="DIGEST_EDITION_CUTOFF")
     min_articles: int = Field(3, ge=0, le=100, validation_alias="DIGEST_MIN_ARTICLES")
     uncertain_settle: timedelta = Field(timedelta(hours=1), validation_alias="DIGEST_UNCERTAIN_SETTLE")
+    # None: readers get the edition when `digest send` runs; a time: at that local time in each reader's zone.
+    delivery_hour: time | None = Field(None, validation_alias="DIGEST_DELIVERY_HOUR")
+    delivery_late: timedelta = Field(timedelta(hours=6), validation_alias="DIGEST_DELIVERY_LATE")
 
     @field_validator("edition_cutoff", mode="before")
     @classmethod
     def _parse_cutoff(cls, value: Any) -> Any:
         return parse_cutoff(value) if isinstance(value, str) else value
 
-    @field_validator("uncertain_settle", mode="before")
+    @field_validator("delivery_hour", mode="before")
+    @classmethod
+    def _parse_delivery_hour(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return None if value.strip().lower() in ("", "none") else parse_cutoff(value)
+        return value
+
+    @field_validator("delivery_late")
+    @classmethod
+    def _check_delivery_late(cls, value: timedelta) -> timedelta:
+        # At least one run of the 15-minute timer must fall inside it, and a reader's edition is of their day.
+        if not timedelta(minutes=15) <= value <= timedelta(hours=23):
+            raise ValueError(f"must be from 15m to 23h (got {value})")
+        return value
+
+    @field_validator("uncertain_settle", "delivery_late", mode="before")
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
         return parse_duration(value) if isinstance(value, str) else value

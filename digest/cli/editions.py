@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -125,6 +125,15 @@ def send(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Do everything but deliver; print who would get what.")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="ISO-TIME",
+            help="With --dry-run: who would be mailed at this instant (e.g. 2026-03-29T06:30+02:00).",
+            show_default=False,
+        ),
+    ] = None,
     test_to: Annotated[
         list[str] | None,
         typer.Option("--test-to", help="Send only to this address, subject [TEST], nothing recorded (repeatable)."),
@@ -148,6 +157,9 @@ def send(
     uncertain or queued, or the edition waits for the editor (one line on stderr says how many and what to
     do); 3 when there was nothing to do. --dry-run writes nothing.
 
+    With DIGEST_DELIVERY_HOUR (run it every 15 minutes) only readers whose local hour has come get their
+    own day's edition, built at the earliest zone's hour; nobody due yet exits 3 saying when the next are.
+
     Example: digest send --date 2025-11-27 --workers 4
     """
     from digest.db import open_session
@@ -160,15 +172,24 @@ def send(
     from subscribers.store import get_list
 
     state = state_of(ctx)
+    if at is not None and not dry_run:
+        raise typer.BadParameter("is accepted only with --dry-run", param_hint="--now")
+    run_at = _instant(at) if at is not None else state.now()
     settings = state.settings
-    day = day_of(state, date_)
+    day = parse_date(state, date_) or run_at.astimezone(settings.tz).date()
     engine = state.ready_engine()
     list_slug = list_ or settings.list_slug
 
-    def edition_to_send(session: Session) -> Edition:
+    def edition_to_send(session: Session, day: date = day, window_end: datetime | None = None) -> Edition:
         mailing_list = get_list(session=session, slug=list_slug)
         edition = ensure_edition(
-            session=session, settings=settings, mailing_list=mailing_list, day=day, warn=warn_on_stderr, now=state.now()
+            session=session,
+            settings=settings,
+            mailing_list=mailing_list,
+            day=day,
+            warn=warn_on_stderr,
+            now=run_at,
+            window_end=window_end,
         )
         if not (test_to or force):
             # A dry run approves too, inside its transaction that is rolled back: it shows what send would do.
@@ -196,6 +217,20 @@ def send(
             retries=settings.send_retries,
             uncertain_settle=settings.uncertain_settle if backend.reports_events else None,
         )
+        if settings.delivery_hour is not None and not test_to:
+            from digest.cli.local_hour import send_at_local_hour
+
+            send_at_local_hour(
+                mailing,
+                options,
+                settings=settings,
+                list_slug=list_slug,
+                now=run_at,
+                day=day if date_ is not None else None,
+                edition_for=edition_to_send,
+                dry_run=dry_run,
+            )
+            return
         if dry_run:
             # The edition is found or built inside the dry run's transaction, which is rolled back.
             _report_dry_run(dry_run_send(mailing, options=options, edition_for=edition_to_send), day, list_slug)
@@ -220,6 +255,21 @@ def send(
         # The last line: what cron mails and what a person reads first.
         typer.echo(attention, err=True)
         raise typer.Exit(1)
+
+
+def _instant(raw: str) -> datetime:
+    """``--now``'s ISO 8601 instant, with its offset (or Z); a usage error naming what is wrong."""
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError as err:
+        raise typer.BadParameter(
+            f"{raw[:60]!r} is not an ISO 8601 time like 2026-03-29T06:30+02:00", param_hint="--now"
+        ) from err
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            f"{raw[:60]!r} needs its offset, like 2026-03-29T06:30+02:00 or ...Z", param_hint="--now"
+        )
+    return moment
 
 
 def _test_address(raw: str) -> str:
