@@ -165,9 +165,11 @@ class Settings(BaseSettings):
     @field_validator("delivery_late")
     @classmethod
     def _check_delivery_late(cls, value: timedelta) -> timedelta:
-        # At least one run of the 15-minute timer must fall inside it, and a reader's edition is of their day.
-        if not timedelta(minutes=15) <= value <= timedelta(hours=23):
-            raise ValueError(f"must be from 15m to 23h (got {value})")
+        # At least one run of the 15-minute timer must fall inside it.
+        # At most 20 h: the turns of two consecutive editions in one zone never overlap, even across a clock
+        # change of two hours (Antarctica/Troll).
+        if not timedelta(minutes=15) <= value <= timedelta(hours=20):
+            raise ValueError(f"must be from 15m to 20h (got {value})")
         return value
 
     @field_validator("uncertain_settle", "delivery_late", mode="before")
