@@ -200,11 +200,16 @@ def _sent(engine: Engine) -> dict[tuple[str, date], datetime | None]:
 
 
 def _step(
-    run_cli: Callable[..., Any], engine: Engine, start: datetime, end: datetime, env: dict[str, str]
+    run_cli: Callable[..., Any],
+    engine: Engine,
+    start: datetime,
+    end: datetime,
+    env: dict[str, str],
+    seen: dict[tuple[str, date], datetime] | None = None,
 ) -> tuple[dict[tuple[str, date], datetime], Counter[int]]:
     """`digest send` at every quarter hour from ``start`` to ``end`` (excluded): when each reader's
-    delivery of each edition appeared, and the exit codes."""
-    seen: dict[tuple[str, date], datetime] = {}
+    delivery of each edition appeared (added to ``seen``), and the exit codes."""
+    seen = {} if seen is None else seen
     codes: Counter[int] = Counter()
     moment = start
     while moment < end:
@@ -260,3 +265,36 @@ def test_every_reader_gets_the_edition_at_half_past_six_in_their_own_zone(
     assert edition.window_end.replace(tzinfo=UTC) == _utc(2026, 11, 30, 2, 30), "built at the first zone's hour"
     outbox = list((tmp_path / "outbox" / day.isoformat() / "quotidien").glob("*.eml"))
     assert len(outbox) == len(READERS)
+
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        pytest.param(date(2026, 2, 15), id="casablanca-ramadan-to-utc"),
+        pytest.param(date(2026, 3, 22), id="casablanca-back-to-utc+1"),
+        pytest.param(date(2026, 3, 29), id="paris-summer-time"),
+        pytest.param(date(2026, 10, 25), id="paris-winter-time"),
+    ],
+)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_clock_changes_move_nobodys_half_past_six(
+    run_cli: Callable[..., Any], engine: Engine, tmp_path: Path, day: date
+) -> None:
+    add_readers(engine, len(READERS))
+    _set_zones(engine, READERS)
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    env = _env(tmp_path, _feed(tmp_path, start - timedelta(days=2), 4))
+    # The day before and the day itself, from 02:00 to 12:15 UTC (before Dubai's 06:30, the first, to after
+    # Montréal's, the last).
+    seen: dict[tuple[str, date], datetime] = {}
+    for each in (start - timedelta(days=1), start):
+        _step(run_cli, engine, each + timedelta(hours=2), each + timedelta(hours=12, minutes=15), env, seen)
+    _assert_on_time(seen, [day - timedelta(days=1), day])
+    by_utc = {email: seen[email, day].strftime("%H:%M") for email in READERS}
+    expected = {
+        date(2026, 2, 15): {"reader0@example.com": "06:30", "reader1@example.com": "05:30"},
+        date(2026, 3, 22): {"reader0@example.com": "05:30", "reader1@example.com": "05:30"},
+        date(2026, 3, 29): {"reader0@example.com": "05:30", "reader1@example.com": "04:30"},
+        date(2026, 10, 25): {"reader0@example.com": "05:30", "reader1@example.com": "05:30"},
+    }[day]
+    assert {email: by_utc[email] for email in expected} == expected
