@@ -298,3 +298,76 @@ def test_clock_changes_move_nobodys_half_past_six(
         date(2026, 10, 25): {"reader0@example.com": "05:30", "reader1@example.com": "05:30"},
     }[day]
     assert {email: by_utc[email] for email in expected} == expected
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_nobody_due_says_when_the_next_readers_are_and_a_dry_run_shows_who_would_be_mailed(
+    run_cli: Callable[..., Any], engine: Engine, tmp_path: Path
+) -> None:
+    add_readers(engine, len(READERS))
+    _set_zones(engine, READERS)
+    env = _env(tmp_path, _feed(tmp_path, _utc(2026, 11, 28), 4))
+    early = run_cli("--now", _iso(_utc(2026, 11, 30, 1, 0)), "send", env=env)
+    assert early.exit_code == 3
+    assert early.stderr.strip() == (
+        "nobody is due yet: the next readers are due at 2026-11-30 02:30 UTC (Asia/Dubai, 06:30 local, the "
+        "2026-11-30 edition of quotidien)"
+    )
+    dry = run_cli("send", "--dry-run", "--now", "2026-11-30T06:40+01:00", env=env)
+    assert dry.exit_code == 0, dry.output
+    lines = dry.stdout.splitlines()
+    assert lines[0] == (
+        "dry run at 2026-11-30 06:40 Africa/Casablanca: the 2026-11-30 edition of quotidien would go to 3 readers "
+        "(06:30 local in Africa/Casablanca, Asia/Dubai, Europe/Paris); nothing was sent"
+    )
+    assert lines[1:4] == [
+        "         1  Africa/Casablanca (the publication's)",
+        "         1  Asia/Dubai",
+        "         1  Europe/Paris",
+    ]
+    assert lines[4].startswith("  first: reader")
+    assert _sent(engine) == {}, "a dry run writes nothing"
+    with Session(engine) as session:
+        assert session.exec(select(Edition)).all() == [], "not even the edition it built"
+    refused = run_cli("send", "--now", "2026-11-30T06:40+01:00", env=env)
+    assert refused.exit_code == 2 and "--now" in refused.stderr and "only with --dry-run" in refused.stderr
+    naive = run_cli("send", "--dry-run", "--now", "2026-11-30T06:40", env=env)
+    assert naive.exit_code == 2 and "needs its offset" in naive.stderr
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_reader_whose_hour_passed_more_than_late_ago_is_skipped_and_counted(
+    run_cli: Callable[..., Any], engine: Engine, tmp_path: Path
+) -> None:
+    add_readers(engine, len(READERS))
+    _set_zones(engine, READERS)
+    env = _env(tmp_path, _feed(tmp_path, _utc(2026, 11, 28), 4))
+    # The timer was down all night: the first run is at 12:00 UTC, when Dubai's 06:30 (02:30 UTC) is 9.5 hours
+    # old, Paris's and Casablanca's (05:30 UTC) 6.5 hours, and Montréal's (11:30 UTC) half an hour.
+    noon = run_cli("--now", _iso(_utc(2026, 11, 30, 12, 0)), "send", env=env)
+    assert noon.exit_code == 0, noon.output
+    assert "warning: 3 readers skipped: their 06:30 passed more than 6:00:00 ago (DIGEST_DELIVERY_LATE), in " in noon.stderr
+    assert "2026-11-30 quotidien: 06:30 local has come in America/Montreal; 3 skipped (too late)" in noon.stdout
+    assert set(_sent(engine)) == {("reader2@example.com", date(2026, 11, 30))}
+    with Session(engine) as session:
+        assert session.exec(select(Edition.status)).one() == "sent", "every zone has had its turn"
+    again = run_cli("--now", _iso(_utc(2026, 11, 30, 12, 15)), "send", env=env)
+    assert again.exit_code == 3, again.output
+    assert set(_sent(engine)) == {("reader2@example.com", date(2026, 11, 30))}, "the skipped stay skipped"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_an_edition_whose_last_zone_passed_while_the_timer_was_down_is_closed_with_its_late_readers_counted(
+    run_cli: Callable[..., Any], engine: Engine, tmp_path: Path
+) -> None:
+    add_readers(engine, len(READERS))
+    _set_zones(engine, READERS)
+    env = _env(tmp_path, _feed(tmp_path, _utc(2026, 11, 28), 4))
+    assert run_cli("--now", _iso(_utc(2026, 11, 30, 2, 30)), "send", env=env).exit_code == 0
+    with Session(engine) as session:
+        assert session.exec(select(Edition.status)).one() == "approved", "Paris, Casablanca, Montréal to come"
+    late = run_cli("--now", _iso(_utc(2026, 11, 30, 20, 0)), "send", env=env)
+    assert late.exit_code == 3, late.output
+    assert "2026-11-30 quotidien: nobody due, 3 skipped (too late); edition sent" in late.stdout
+    with Session(engine) as session:
+        assert session.exec(select(Edition.status)).one() == "sent"

@@ -79,6 +79,7 @@ def send_at_local_hour(
                     f"{zone_names}); nothing was sent"
                 )
                 _print_zones(trial, settings.timezone)
+                codes.append(0)
             continue
         with open_session(mailing.engine) as session:
             try:
