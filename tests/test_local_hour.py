@@ -371,3 +371,50 @@ def test_an_edition_whose_last_zone_passed_while_the_timer_was_down_is_closed_wi
     assert "2026-11-30 quotidien: nobody due, 3 skipped (too late); edition sent" in late.stdout
     with Session(engine) as session:
         assert session.exec(select(Edition.status)).one() == "sent"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_send_killed_at_the_paris_hour_and_the_next_runs_keep_every_reader_to_one_message(
+    run_cli: Callable[..., Any], engine: Engine, settings: Any, tmp_path: Path, smtp_server: Any
+) -> None:
+    from tests.test_cron_send import digest, smtp_env, wait_for_messages
+
+    parisians = {email: "Europe/Paris" for email in add_readers(engine, 40, start=len(READERS))}
+    add_readers(engine, len(READERS))
+    _set_zones(engine, {**READERS, **parisians})
+    env = {**_env(tmp_path, _feed(tmp_path, _utc(2026, 11, 28), 4)), **smtp_env(settings.database_url, smtp_server)}
+    seen: dict[tuple[str, date], datetime] = {}
+    _step(run_cli, engine, _utc(2026, 11, 30), _utc(2026, 11, 30, 5, 30), env, seen)
+    assert list(seen) == [("reader3@example.com", date(2026, 11, 30))], "Dubai's at 02:30 UTC"
+
+    # 05:30 UTC: Paris's and Casablanca's 06:30. The run is killed half-way on a slow server.
+    smtp_server.handler.delay = 0.2
+    killed = digest(["--now", _iso(_utc(2026, 11, 30, 5, 30)), "send"], env, tmp_path)
+    wait_for_messages(smtp_server, 8, killed)
+    killed.kill()
+    killed.communicate(timeout=10)
+    smtp_server.handler.delay = 0.0
+
+    # The timer's next runs: 05:45 settles the dead run's readers in flight (uncertain) and mails the rest.
+    codes: dict[str, int] = {}
+    moment = _utc(2026, 11, 30, 5, 45)
+    while moment < _utc(2026, 12, 1):
+        codes[f"{moment:%H:%M}"] = run_cli("--now", _iso(moment), "send", env=env).exit_code
+        moment += STEP
+    statuses = _sent(engine)
+    uncertain = {email for (email, _), status in statuses.items() if status == "uncertain"}
+    received = Counter(address for message in smtp_server.handler.received for address in message.rcpt_tos)
+    assert max(received.values()) == 1, "nobody twice"
+    everyone = {*READERS, *parisians}
+    assert {email for email, _ in statuses} == everyone and set(received) <= everyone
+    assert {email for (email, _), status in statuses.items() if status == "sent"} <= set(received)
+    assert set(received) - uncertain == {email for (email, _), status in statuses.items() if status == "sent"}
+    assert len(uncertain) <= 2, f"{len(uncertain)} uncertain: at most the messages in flight"
+    # While some zone is due (until Montréal's 06:30 + 6 h, 17:30 UTC) every run serves the edition: with a
+    # reader uncertain it says so (exit 1), never "done" (0) or "nothing to do" (3); then nobody is due (3).
+    serving = {hour: code for hour, code in codes.items() if hour <= "17:30"}
+    if uncertain:
+        assert set(serving.values()) == {1}, codes
+    else:
+        assert {hour for hour, code in serving.items() if code == 0} == {"05:45", "11:30"}, codes
+    assert {code for hour, code in codes.items() if hour > "17:30"} == {3}
