@@ -11,7 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
@@ -106,7 +108,11 @@ def test_the_next_zone_due_and_when_the_edition_is_complete() -> None:
     zones = [None, "Asia/Dubai", "America/Montreal"]
     night = _utc(2026, 11, 30, 1, 0)
     turn = next_due(hour=HOUR, late=LATE, now=night, zones=zones, publication_zone=CASABLANCA)
-    assert turn is not None and (turn.key, turn.day, turn.due_at) == ("Asia/Dubai", date(2026, 11, 30), _utc(2026, 11, 30, 2, 30))
+    assert turn is not None and (turn.key, turn.day, turn.due_at) == (
+        "Asia/Dubai",
+        date(2026, 11, 30),
+        _utc(2026, 11, 30, 2, 30),
+    )
     day = date(2026, 11, 30)
 
     def at(moment: datetime) -> Any:
@@ -120,8 +126,19 @@ def test_the_next_zone_due_and_when_the_edition_is_complete() -> None:
 
 
 ZONES = st.sampled_from(
-    [CASABLANCA, "Europe/Paris", "America/Montreal", "Asia/Dubai", "Pacific/Auckland", "Australia/Lord_Howe",
-     "America/St_Johns", "Asia/Kathmandu", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Antarctica/Troll"]
+    [
+        CASABLANCA,
+        "Europe/Paris",
+        "America/Montreal",
+        "Asia/Dubai",
+        "Pacific/Auckland",
+        "Australia/Lord_Howe",
+        "America/St_Johns",
+        "Asia/Kathmandu",
+        "Pacific/Kiritimati",
+        "Pacific/Pago_Pago",
+        "Antarctica/Troll",
+    ]
 )
 
 
@@ -335,7 +352,9 @@ def test_nobody_due_says_when_the_next_readers_are_and_a_dry_run_shows_who_would
     assert naive.exit_code == 2 and "needs its offset" in naive.stderr
 
 
-@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_a_reader_whose_hour_passed_more_than_late_ago_is_skipped_and_counted(
     run_cli: Callable[..., Any], engine: Engine, tmp_path: Path
 ) -> None:
@@ -346,7 +365,10 @@ def test_a_reader_whose_hour_passed_more_than_late_ago_is_skipped_and_counted(
     # old, Paris's and Casablanca's (05:30 UTC) 6.5 hours, and Montréal's (11:30 UTC) half an hour.
     noon = run_cli("--now", _iso(_utc(2026, 11, 30, 12, 0)), "send", env=env)
     assert noon.exit_code == 0, noon.output
-    assert "warning: 3 readers skipped: their 06:30 passed more than 6:00:00 ago (DIGEST_DELIVERY_LATE), in " in noon.stderr
+    assert (
+        "warning: 3 readers skipped: their 06:30 passed more than 6:00:00 ago (DIGEST_DELIVERY_LATE), in "
+        in noon.stderr
+    )
     assert "2026-11-30 quotidien: 06:30 local has come in America/Montreal; 3 skipped (too late)" in noon.stdout
     assert set(_sent(engine)) == {("reader2@example.com", date(2026, 11, 30))}
     with Session(engine) as session:
