@@ -263,7 +263,9 @@ def _assert_on_time(seen: dict[tuple[str, date], datetime], days: list[date]) ->
         assert moment.astimezone(zone).strftime("%H:%M") in ("06:30", "06:35", "06:40", "06:45")
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize(
+    "database_url", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 def test_every_reader_gets_the_edition_at_half_past_six_in_their_own_zone(
     run_cli: Callable[..., Any], engine: Engine, tmp_path: Path
 ) -> None:
