@@ -442,3 +442,24 @@ def test_a_send_killed_at_the_paris_hour_and_the_next_runs_keep_every_reader_to_
     else:
         assert {hour for hour, code in serving.items() if code == 0} == {"05:45", "11:30"}, codes
     assert {code for hour, code in codes.items() if hour > "17:30"} == {3}
+
+
+def test_the_two_settings_and_their_refusals() -> None:
+    from pydantic import ValidationError
+
+    from digest.settings import Settings
+
+    def build(**values: str) -> Settings:
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    assert build().delivery_hour is None and build().delivery_late == LATE, "none: when cron runs; 6 h"
+    assert build(DIGEST_DELIVERY_HOUR="none").delivery_hour is None
+    assert build(DIGEST_DELIVERY_HOUR="06:30", DIGEST_DELIVERY_LATE="90m").delivery_late == timedelta(minutes=90)
+    for values, message in (
+        ({"DIGEST_DELIVERY_HOUR": "25:00"}, "not a time like 06:00"),
+        ({"DIGEST_DELIVERY_HOUR": "06:30+01:00"}, "a local time without offset"),
+        ({"DIGEST_DELIVERY_LATE": "5m"}, "must be from 15m to 20h"),
+        ({"DIGEST_DELIVERY_LATE": "1d"}, "must be from 15m to 20h"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            build(**values)
