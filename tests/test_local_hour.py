@@ -463,3 +463,19 @@ def test_the_two_settings_and_their_refusals() -> None:
     ):
         with pytest.raises(ValidationError, match=message):
             build(**values)
+
+
+def test_a_zone_zoneinfo_does_not_know_follows_the_publications_clock() -> None:
+    schedule = day_schedule(
+        day=date(2026, 11, 30),
+        hour=HOUR,
+        late=LATE,
+        now=_utc(2026, 11, 30, 5, 30),
+        zones=[None, "Mars/Olympus_Mons", "../../etc/passwd"],
+        publication_zone=CASABLANCA,
+    )
+    assert {(turn.zone, turn.key, turn.state) for turn in schedule.turns} == {
+        (None, CASABLANCA, ZoneState.DUE),
+        ("Mars/Olympus_Mons", CASABLANCA, ZoneState.DUE),
+        ("../../etc/passwd", CASABLANCA, ZoneState.DUE),
+    }, "stored by hand in the table: mailed at the publication's hour, never a crash for everyone"

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Reader zones are at most 26 hours apart (UTC-12 to UTC+14): a reader's local date is within two days of
 # the publication's, either side.
@@ -87,6 +87,17 @@ class DaySchedule:
         return any(turn.state is not ZoneState.WAITING for turn in self.turns)
 
 
+def _known(zone: str) -> bool:
+    """True when zoneinfo has ``zone``. Inputs are checked when stored (subscribers.inputs.check_timezone); a
+    zone written into the table some other way, or gone from a newer tz database, must not stop everyone's
+    send: its readers follow the publication's clock."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def local_instant(day: date, hour: time, zone: ZoneInfo) -> datetime:
     """The UTC instant of ``hour`` on ``day`` in ``zone``; a gap or an overlap as the module docstring says."""
     return datetime.combine(day, hour.replace(tzinfo=None, fold=0), tzinfo=zone).astimezone(UTC)
@@ -109,10 +120,11 @@ def day_schedule(
     publication_zone: str,
 ) -> DaySchedule:
     """The turn of each of ``zones`` (readers' stored zones; None is ``publication_zone``) for the edition of
-    ``day`` delivered at ``hour`` local, at ``now`` (aware)."""
+    ``day`` delivered at ``hour`` local, at ``now`` (aware). A zone zoneinfo does not know follows the
+    publication's clock (see :func:`_known`)."""
     turns = []
     for zone in sorted(set(zones), key=lambda each: each or ""):
-        key = zone or publication_zone
+        key = zone if zone and _known(zone) else publication_zone
         due_at = local_instant(day, hour, ZoneInfo(key))
         turns.append(ZoneTurn(day, zone, key, due_at, zone_state(due_at, now, late)))
     return DaySchedule(day, tuple(turns))
