@@ -18,11 +18,12 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, select
 
 from digest.delivery.schedule import (
+    DaySchedule,
     ZoneState,
     day_schedule,
-    days_due,
+    days_around,
     local_instant,
-    next_due,
+    next_turn,
     zone_state,
 )
 from digest.models import Delivery, Edition
@@ -45,6 +46,17 @@ READERS = {
 
 def _utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+def days_due(
+    *, hour: time, late: timedelta, now: datetime, zones: list[str | None] | list[str], publication_zone: str
+) -> list[DaySchedule]:
+    """The schedules of the dates around ``now`` with a zone due, as a run serves them."""
+    schedules = (
+        day_schedule(day=day, hour=hour, late=late, now=now, zones=zones, publication_zone=publication_zone)
+        for day in days_around(now, publication_zone)
+    )
+    return [schedule for schedule in schedules if schedule.zones(ZoneState.DUE)]
 
 
 # --- the pure schedule ---------------------------------------------------------------------------------------
@@ -107,7 +119,10 @@ def test_a_readers_edition_is_of_their_own_date() -> None:
 def test_the_next_zone_due_and_when_the_edition_is_complete() -> None:
     zones = [None, "Asia/Dubai", "America/Montreal"]
     night = _utc(2026, 11, 30, 1, 0)
-    turn = next_due(hour=HOUR, late=LATE, now=night, zones=zones, publication_zone=CASABLANCA)
+    turn = next_turn(
+        day_schedule(day=each, hour=HOUR, late=LATE, now=night, zones=zones, publication_zone=CASABLANCA)
+        for each in days_around(night, CASABLANCA)
+    )
     assert turn is not None and (turn.key, turn.day, turn.due_at) == (
         "Asia/Dubai",
         date(2026, 11, 30),

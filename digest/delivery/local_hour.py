@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from digest.delivery.policy import SendOptions
 from digest.delivery.queue import count_by_status, finish, left_behind
-from digest.delivery.schedule import DaySchedule, ZoneState, ZoneTurn, day_schedule, days_around, next_due
+from digest.delivery.schedule import DaySchedule, ZoneState, ZoneTurn, day_schedule, days_around, next_turn
 from digest.models import DeliveryStatus, Edition, EditionStatus
 from subscribers.eligibility import eligible_timezones
 
@@ -32,7 +32,7 @@ class LocalHour:
 
 @dataclass
 class Plan:
-    """What a run at ``now`` has to do: the dates it serves, and the next zone due when none is."""
+    """What a run at ``now`` has to do: the dates it serves, and the next zone to become due."""
 
     days: list[DaySchedule] = field(default_factory=list)
     next_turn: ZoneTurn | None = None
@@ -52,10 +52,9 @@ def plan(session: Session, *, list_id: int, local: LocalHour, now: datetime, day
     those whose every zone's hour has passed while an edition of theirs is still unsent (the runs stopped
     before its last zone's turn: its late readers are counted and it is marked sent)."""
     result = Plan()
-    zones_by_day: dict[date, set[str | None]] = {}
+    schedules = []
     for candidate in [day] if day is not None else days_around(now, local.publication_zone):
         zones = eligible_timezones(session=session, list_id=list_id, day=candidate)
-        zones_by_day[candidate] = zones
         schedule = day_schedule(
             day=candidate,
             hour=local.hour,
@@ -64,25 +63,12 @@ def plan(session: Session, *, list_id: int, local: LocalHour, now: datetime, day
             zones=zones,
             publication_zone=local.publication_zone,
         )
+        schedules.append(schedule)
         if schedule.zones(ZoneState.DUE) or (
             schedule.turns and schedule.complete and _unfinished(session, list_id, candidate) is not None
         ):
             result.days.append(schedule)
-    if not any(schedule.zones(ZoneState.DUE) for schedule in result.days):
-        turns = (
-            next_due(hour=local.hour, late=local.late, now=now, zones=zones, publication_zone=local.publication_zone)
-            if day is None
-            else day_schedule(
-                day=day,
-                hour=local.hour,
-                late=local.late,
-                now=now,
-                zones=zones,
-                publication_zone=local.publication_zone,
-            ).next_turn
-            for zones in zones_by_day.values()
-        )
-        result.next_turn = min((turn for turn in turns if turn), key=lambda turn: turn.due_at, default=None)
+    result.next_turn = next_turn(schedules)
     return result
 
 

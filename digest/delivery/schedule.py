@@ -16,7 +16,7 @@ The instant of a local hour, by zoneinfo's rules (PEP 495, ``fold=0``), in both 
 
 A reader's edition is the one of their own local date: at one instant the readers due may need the
 publication's yesterday, today or tomorrow edition (Pacific/Auckland's morning is the Casablanca evening
-before). :func:`days_due` says which dates a run at ``now`` serves.
+before). :func:`days_around` gives the dates to look at; those with a zone due are served.
 """
 
 from __future__ import annotations
@@ -137,29 +137,7 @@ def days_around(now: datetime, publication_zone: str) -> list[date]:
     return [today + timedelta(days=offset) for offset in range(-DAYS_AROUND, DAYS_AROUND + 1)]
 
 
-def days_due(
-    *, hour: time, late: timedelta, now: datetime, zones: Iterable[str | None], publication_zone: str
-) -> list[DaySchedule]:
-    """The schedules of the edition dates some zone of ``zones`` is due for at ``now``, oldest first.
-
-    Usually one date; two when the readers due are on both sides of midnight somewhere (a reader's edition
-    is the one of their own local date).
-    """
-    zones = frozenset(zones)
-    schedules = (
-        day_schedule(day=day, hour=hour, late=late, now=now, zones=zones, publication_zone=publication_zone)
-        for day in days_around(now, publication_zone)
-    )
-    return [schedule for schedule in schedules if schedule.zones(ZoneState.DUE)]
-
-
-def next_due(
-    *, hour: time, late: timedelta, now: datetime, zones: Iterable[str | None], publication_zone: str
-) -> ZoneTurn | None:
-    """The next zone to become due after ``now``, over the dates around it; None without zones."""
-    zones = frozenset(zones)
-    later = (
-        day_schedule(day=day, hour=hour, late=late, now=now, zones=zones, publication_zone=publication_zone).next_turn
-        for day in days_around(now, publication_zone)
-    )
-    return min((turn for turn in later if turn), key=lambda turn: (turn.due_at, turn.key), default=None)
+def next_turn(schedules: Iterable[DaySchedule]) -> ZoneTurn | None:
+    """The first zone to become due among ``schedules`` (e.g. those of :func:`days_around`), or None."""
+    waiting = (schedule.next_turn for schedule in schedules)
+    return min((turn for turn in waiting if turn), key=lambda turn: (turn.due_at, turn.key), default=None)
