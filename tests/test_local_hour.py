@@ -318,12 +318,10 @@ def test_clock_changes_move_nobodys_half_past_six(
     _set_zones(engine, READERS)
     start = datetime.combine(day, time(0), tzinfo=UTC)
     env = _env(tmp_path, _feed(tmp_path, start - timedelta(days=2), 4))
-    # The day before and the day itself, from 02:00 to 12:15 UTC (before Dubai's 06:30, the first, to after
-    # Montréal's, the last).
-    seen: dict[tuple[str, date], datetime] = {}
-    for each in (start - timedelta(days=1), start):
-        _step(run_cli, engine, each + timedelta(hours=2), each + timedelta(hours=12, minutes=15), env, seen)
-    _assert_on_time(seen, [day - timedelta(days=1), day])
+    # From 02:00 to 12:15 UTC: before Dubai's 06:30, the first, to after Montréal's, the last (the whole day
+    # is the test above; the offsets of the days before are in the pure tests).
+    seen, _ = _step(run_cli, engine, start + timedelta(hours=2), start + timedelta(hours=12, minutes=15), env)
+    _assert_on_time(seen, [day])
     by_utc = {email: seen[email, day].strftime("%H:%M") for email in READERS}
     expected = {
         date(2026, 2, 15): {"reader0@example.com": "06:30", "reader1@example.com": "05:30"},
