@@ -183,10 +183,12 @@ def window_for(
     day: date,
     now: datetime,
     kind: str = EditionKind.DAILY,
+    end: datetime | None = None,
 ) -> Window:
     """The window the edition of ``day`` and ``kind`` covers, in the publication's time zone: the one stored
     with it, else computed now (``DIGEST_EDITION_WINDOW``: :func:`digest.window.rolling_window` or the calendar
-    day; a weekly edition: the 7 days ending where that daily window would end)."""
+    day; a weekly edition: the 7 days ending where that daily window would end). ``end`` fixes a rolling
+    window's end (the earliest reader's delivery hour) instead of ``now``."""
     tz = settings.tz
     existing = find_edition(session, mailing_list, day, kind)
     stored = stored_window(existing) if existing else None
@@ -195,7 +197,9 @@ def window_for(
     if kind == EditionKind.WEEKLY:
         if settings.edition_window == "calendar":
             return week_window(calendar_window(day, tz)[1])
-        return week_window(rolling_end(day=day, now=now, tz=tz, cutoff=settings.edition_cutoff))
+        return week_window(
+            end.astimezone(tz) if end else rolling_end(day=day, now=now, tz=tz, cutoff=settings.edition_cutoff)
+        )
     if settings.edition_window == "calendar":
         return calendar_window(day, tz)
     return rolling_window(
@@ -204,6 +208,7 @@ def window_for(
         tz=tz,
         cutoff=settings.edition_cutoff,
         previous_end=previous_end(session, mailing_list, day, tz),
+        end=end,
     )
 
 
@@ -439,12 +444,14 @@ def build_edition(
     fetcher: Fetcher | None = None,
     now: datetime | None = None,
     kind: str = EditionKind.DAILY,
+    window_end: datetime | None = None,
 ) -> tuple[Edition, Selection]:
     """Read the sources, select the edition's window, render every variant and store the edition as a draft.
 
-    The window is computed at the first build (``now``: the build time, default the clock) and kept by
-    every rebuild (:func:`window_for`). A weekly edition selects from the sources and the week's stored daily
-    editions (:func:`digest.selection.weekly.select_week`).
+    The window is computed at the first build (``now``: the build time, default the clock; ``window_end``:
+    where a rolling window ends, default ``now``) and kept by every rebuild (:func:`window_for`). A weekly
+    edition selects from the sources and the week's stored daily editions
+    (:func:`digest.selection.weekly.select_week`).
 
     A broken source is passed to ``warn`` and skipped; when every source is broken, DigestError names each
     (see :func:`load_sources`).
@@ -460,7 +467,9 @@ def build_edition(
     if choices is None:
         choices = load_choices(existing.choices_json) if existing else EditorChoices()
     now = now or utcnow()
-    window = window_for(session=session, settings=settings, mailing_list=mailing_list, day=day, now=now, kind=kind)
+    window = window_for(
+        session=session, settings=settings, mailing_list=mailing_list, day=day, now=now, kind=kind, end=window_end
+    )
     start, end = window
     if start >= end:
         # The list's next edition was built first and covers this span already: nothing is left for this one.
@@ -522,10 +531,11 @@ def ensure_edition(
     warn: Warn = lambda _message: None,
     now: datetime | None = None,
     kind: str = EditionKind.DAILY,
+    window_end: datetime | None = None,
 ) -> Edition:
     """The ``day``'s edition of ``kind`` of ``mailing_list``: as stored, or built when there is none (at
-    ``now``, see :func:`build_edition`). With ``change``, it is rebuilt from the sources with ``change``
-    applied to its stored choices (the editor's adjustments)."""
+    ``now``, its window ending at ``window_end``: see :func:`build_edition`). With ``change``, it is rebuilt
+    from the sources with ``change`` applied to its stored choices (the editor's adjustments)."""
     edition = find_edition(session, mailing_list, day, kind)
     if edition is not None and change is None:
         return edition
@@ -541,6 +551,7 @@ def ensure_edition(
         warn=warn,
         now=now,
         kind=kind,
+        window_end=window_end,
     )
     return built
 

@@ -150,6 +150,9 @@ class Settings(BaseSettings):
     min_articles: int = Field(3, ge=0, le=100, validation_alias="DIGEST_MIN_ARTICLES")
     weekly_day: WeekdayName = Field("sunday", validation_alias="DIGEST_WEEKLY_DAY")
     uncertain_settle: timedelta = Field(timedelta(hours=1), validation_alias="DIGEST_UNCERTAIN_SETTLE")
+    # None: readers get the edition when `digest send` runs; a time: at that local time in each reader's zone.
+    delivery_hour: time | None = Field(None, validation_alias="DIGEST_DELIVERY_HOUR")
+    delivery_late: timedelta = Field(timedelta(hours=6), validation_alias="DIGEST_DELIVERY_LATE")
 
     @field_validator("edition_cutoff", mode="before")
     @classmethod
@@ -166,7 +169,24 @@ class Settings(BaseSettings):
         """DIGEST_WEEKLY_DAY as ``date.weekday()`` numbers it (Monday 0)."""
         return WEEKDAYS.index(self.weekly_day)
 
-    @field_validator("uncertain_settle", mode="before")
+    @field_validator("delivery_hour", mode="before")
+    @classmethod
+    def _parse_delivery_hour(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return None if value.strip().lower() in ("", "none") else parse_cutoff(value)
+        return value
+
+    @field_validator("delivery_late")
+    @classmethod
+    def _check_delivery_late(cls, value: timedelta) -> timedelta:
+        # At least one run of the 15-minute timer must fall inside it.
+        # At most 20 h: the turns of two consecutive editions in one zone never overlap, even across a clock
+        # change of two hours (Antarctica/Troll).
+        if not timedelta(minutes=15) <= value <= timedelta(hours=20):
+            raise ValueError(f"must be from 15m to 20h (got {value})")
+        return value
+
+    @field_validator("uncertain_settle", "delivery_late", mode="before")
     @classmethod
     def _parse_duration(cls, value: Any) -> Any:
         return parse_duration(value) if isinstance(value, str) else value

@@ -25,14 +25,23 @@ MAX_GAP = timedelta(hours=48)
 WEEK = timedelta(days=7)
 
 
-def rolling_window(*, day: date, now: datetime, tz: tzinfo, cutoff: time, previous_end: datetime | None) -> Window:
+def rolling_window(
+    *,
+    day: date,
+    now: datetime,
+    tz: tzinfo,
+    cutoff: time,
+    previous_end: datetime | None,
+    end: datetime | None = None,
+) -> Window:
     """The rolling window of the edition of ``day`` built at ``now``, in ``tz`` (module docstring for the rules).
 
     ``previous_end`` is where the list's previous edition ended (None: there is none). A previous edition
     ending after this one's end (a past day rebuilt later) gives an empty window rather than repeat its
-    articles.
+    articles. ``end``, when given, is the window's end whatever ``now`` (delivery at each reader's local hour:
+    the earliest zone's hour, which may be on the publication's day before).
     """
-    end = rolling_end(day=day, now=now, tz=tz, cutoff=cutoff)
+    end = end.astimezone(tz) if end is not None else rolling_end(day=day, now=now, tz=tz, cutoff=cutoff)
     if previous_end is None or end - previous_end > MAX_GAP:
         return end - FIRST_SPAN, end
     return min(previous_end, end).astimezone(tz), end

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, or_
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col
 
@@ -28,11 +28,24 @@ def frequencies_for(kind: str) -> tuple[str, ...]:
         raise SubscriberError(f"no such edition kind {kind!r}: use daily or weekly") from None
 
 
-def eligible_subscribers(*, list_id: int, day: date, kind: str = "daily") -> Select[Any]:
+def in_timezones(timezones: Collection[str | None]) -> ColumnElement[bool]:
+    """Readers whose stored time zone is one of ``timezones``; None stands for the publication's (NULL)."""
+    named = sorted(zone for zone in timezones if zone is not None)
+    conditions = [col(Subscriber.timezone).in_(named)] if named else []
+    if None in timezones:
+        conditions.append(col(Subscriber.timezone).is_(None))
+    return or_(*conditions) if conditions else false()
+
+
+def eligible_subscribers(
+    *, list_id: int, day: date, kind: str = "daily", timezones: Collection[str | None] | None = None
+) -> Select[Any]:
     """The ids of the readers who get the edition of ``list_id`` for ``day`` of ``kind``, as a SELECT to embed.
 
     Eligible: subscription active and confirmed, subscriber active and not suppressed, not paused on
-    ``day`` (paused_until is the day mail resumes), and a frequency that receives ``kind``.
+    ``day`` (paused_until is the day mail resumes), and a frequency that receives ``kind``. With
+    ``timezones`` (delivery at each reader's local hour), only readers of those stored time zones, None
+    meaning the publication's: the readers whose hour has come.
     """
     # One indexed equality: with an OR of two matches the planners compared every reader with every
     # suppression (20,000 readers and 2,000 suppressions took 5 s on both databases).
@@ -48,8 +61,17 @@ def eligible_subscribers(*, list_id: int, day: date, kind: str = "daily") -> Sel
             or_(col(Subscription.paused_until).is_(None), col(Subscription.paused_until) <= day),
             col(Subscription.frequency).in_(frequencies_for(kind)),
             ~suppressed,
+            *([in_timezones(timezones)] if timezones is not None else []),
         )
     )
+
+
+def eligible_timezones(*, session: Session, list_id: int, day: date, kind: str = "daily") -> set[str | None]:
+    """The distinct stored time zones (None: the publication's) of the readers eligible for ``day``'s edition
+    of ``kind``."""
+    readers = eligible_subscribers(list_id=list_id, day=day, kind=kind).subquery()
+    query = sql_select(col(Subscriber.timezone)).where(col(Subscriber.id).in_(sql_select(readers.c.id))).distinct()
+    return set(session.execute(query).scalars())
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from subscribers.admission import Source, admit
 from subscribers.export import HEADER as EXPORT_HEADER
 from subscribers.export import MARKER as EXPORT_MARKER
 from subscribers.export import unsafe_cell
-from subscribers.inputs import check_text
+from subscribers.inputs import check_text, check_timezone
 from subscribers.models import (
     ConsentEvent,
     MailingList,
@@ -39,7 +39,7 @@ from subscribers.models import (
 )
 from subscribers.store import FORMATS, FREQUENCIES, check_language, join_sections, suppress
 
-COLUMNS = ("email", "name", "language", "sections")
+COLUMNS = ("email", "name", "language", "sections", "timezone")
 # Columns `digest subscribers export` writes besides COLUMNS. A file carrying the export's marker columns is
 # restored exactly (status, consent dates and sources, preferences); in any other file they are ignored.
 EXPORT_ONLY = tuple(name for name in EXPORT_HEADER if name not in COLUMNS)
@@ -60,6 +60,9 @@ ALIASES = {
     "langue": "language",
     "اللغة": "language",
     "rubriques": "sections",
+    "time zone": "timezone",
+    "fuseau horaire": "timezone",
+    "المنطقة الزمنية": "timezone",
 }
 OUTCOMES = ("added", "updated", "unchanged", "invalid", "refused", "duplicate")
 CHUNK = 2000
@@ -112,6 +115,7 @@ class _Row:
     name: str | None
     language: str | None
     sections: str | None
+    timezone: str | None = None
     restored: _Restored | None = None
 
 
@@ -186,6 +190,7 @@ def _parse(reader: csv.DictReader[str], report: ImportReport, *, export: bool, n
                 check_text(name, "name", max_length=200)
             language = check_language((row.get("language") or "").strip().lower() or None)
             sections = join_sections(unsafe_cell(row.get("sections") or "").split(";"))
+            timezone = check_timezone(row.get("timezone"))
             restored = _restored(row, now) if export else None
         except SubscriberError as err:
             report.rows.append(RowOutcome(line, raw_email, "invalid", str(err)))
@@ -195,7 +200,7 @@ def _parse(reader: csv.DictReader[str], report: ImportReport, *, export: bool, n
             report.rows.append(RowOutcome(line, address, "duplicate", f"same address as line {seen[key]}"))
             continue
         seen[key] = line
-        yield _Row(line, address, key, name, language, sections, restored)
+        yield _Row(line, address, key, name, language, sections, timezone, restored)
 
 
 def _column(name: str) -> str:
@@ -220,7 +225,7 @@ def import_csv(
     confirmed: bool = False,
     now: datetime | None = None,
 ) -> ImportReport:
-    """Subscribe every row of a CSV (header: email[,name,language,sections]) to ``mailing_list``.
+    """Subscribe every row of a CSV (header: email[,name,language,sections,timezone]) to ``mailing_list``.
 
     Fields are separated by commas, semicolons or tabs (whichever the header uses); French and Arabic column
     names (courriel, nom, langue, rubriques...) are read as their English ones. Sections inside one cell
@@ -322,6 +327,7 @@ def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
                 col(Subscriber.email_key),
                 col(Subscriber.name),
                 col(Subscriber.language),
+                col(Subscriber.timezone),
                 col(Subscriber.status),
             ).where(col(Subscriber.email_key).in_([row.key for row in chunk]))
         )
@@ -389,8 +395,11 @@ def _add_people(session: Session, rows: list[_Row], stored: _Stored, stamps: lis
         _insert_many(
             session,
             Subscriber,
-            ("email", "email_key", "name", "language", "status", "created_at", "token_secret"),
-            [(row.email, row.key, row.name, row.language, active, stamp, new_token_secret()) for row, stamp in new],
+            ("email", "email_key", "name", "language", "timezone", "status", "created_at", "token_secret"),
+            [
+                (row.email, row.key, row.name, row.language, row.timezone, active, stamp, new_token_secret())
+                for row, stamp in new
+            ],
         )
         # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
         inserted = session.execute(
@@ -403,7 +412,7 @@ def _add_people(session: Session, rows: list[_Row], stored: _Stored, stamps: lis
 
 
 def _update_people(session: Session, rows: list[_Row], stored: _Stored) -> set[str]:
-    """Store the new name and language of known readers; the keys of those that changed."""
+    """Store the new name, language and time zone of known readers; the keys of those that changed."""
     changed: set[str] = set()
     updates: list[dict[str, Any]] = []
     for row in rows:
@@ -412,7 +421,7 @@ def _update_people(session: Session, rows: list[_Row], stored: _Stored) -> set[s
             continue
         person = {
             attr: getattr(row, attr)
-            for attr in ("name", "language")
+            for attr in ("name", "language", "timezone")
             if getattr(row, attr) is not None and getattr(row, attr) != getattr(found, attr)
         }
         if person:

@@ -7,7 +7,9 @@ breaks every reader's send or misleads them. So such text is refused, never sile
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 
 from digest.errors import SubscriberError
 
@@ -73,3 +75,30 @@ def check_slug(slug: str, *, existing: bool = False) -> str:
     if slug.lower() in RESERVED_SLUGS:
         raise SubscriberError(f"list slug {slug!r} is reserved (a word the site's addresses use)")
     return slug
+
+
+# The longest IANA key is 32 characters today; a reader's time zone is stored in 64 (Subscriber.timezone).
+MAX_TIMEZONE_LENGTH = 64
+
+
+@functools.cache
+def known_timezones() -> frozenset[str]:
+    """The IANA keys this machine's zoneinfo knows (read once: the set does not change while running)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_timezone(value: str | None) -> str | None:
+    """``value`` as a reader's time zone: an IANA key such as ``Europe/Paris`` that zoneinfo knows, or None
+    (blank: the publication's). Else SubscriberError naming what is wrong.
+
+    Only keys of :func:`known_timezones` pass, compared exactly: a path (``../../etc/passwd``), an absolute
+    file name or a key in the wrong case never reaches ``ZoneInfo``, which would read files by that name.
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    shown = value[:80]
+    check_text(value, "time zone", max_length=MAX_TIMEZONE_LENGTH)
+    if value not in known_timezones():
+        raise SubscriberError(f"time zone {shown!r} is not an IANA time zone name such as Europe/Paris")
+    return value

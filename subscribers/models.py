@@ -71,6 +71,8 @@ class Subscriber(SQLModel, table=True):
     email_key: str = Field(index=True, unique=True, max_length=320)
     name: str | None = Field(default=None, max_length=200)
     language: str | None = Field(default=None, max_length=8)
+    #: The reader's IANA time zone (subscribers.inputs.check_timezone); None: the publication's.
+    timezone: str | None = Field(default=None, max_length=64)
     status: str = Field(default=SubscriberStatus.ACTIVE, max_length=16)
     #: Signs this reader's links (digest.links); a new reader, even at an old address, gets a new one.
     token_secret: str = Field(default_factory=new_token_secret, max_length=64)

@@ -21,8 +21,8 @@ class SubscriberPublic(BaseModel):
     frequency: str
     format: str
     paused_until: str | None
-    #: The reader's own time zone; None until readers can set one: they get mail in the publication's.
-    timezone: str | None = None
+    #: The reader's own time zone (an IANA name); None: the publication's (DIGEST_TIMEZONE).
+    timezone: str | None
     subscribed_at: str
     confirmed_at: str | None
 
@@ -38,6 +38,7 @@ class SubscriberPublic(BaseModel):
             frequency=row.frequency,
             format=row.format,
             paused_until=row.paused_until.isoformat() if row.paused_until else None,
+            timezone=row.timezone,
             subscribed_at=row.subscribed_at.isoformat(),
             confirmed_at=row.confirmed_at.isoformat() if row.confirmed_at else None,
         )

@@ -28,7 +28,7 @@ from sqlmodel import Session, col, select
 from digest.errors import SubscriberError
 from subscribers.addresses import email_hash, email_key, legacy_email_hash, normalize_email
 from subscribers.admission import Admission, admit
-from subscribers.inputs import check_slug, check_text
+from subscribers.inputs import check_slug, check_text, check_timezone
 from subscribers.models import (
     ConsentEvent,
     MailingList,
@@ -205,6 +205,7 @@ def add_subscriber(
     name: str | None = None,
     language: str | None = None,
     sections: list[str] | None = None,
+    timezone: str | None = None,
     confirmed: bool = False,
     source: str = "cli",
     actor: Actor | None = None,
@@ -221,6 +222,7 @@ def add_subscriber(
     actor = actor or Actor(source=source)
     address = normalize_email(email)
     check_language(language)
+    timezone = check_timezone(timezone)
     wanted_sections = join_sections(sections)
     if name is not None:
         check_text(name, "name", max_length=200)
@@ -259,12 +261,17 @@ def add_subscriber(
     created = subscriber is None
     if subscriber is None:
         subscriber = Subscriber(
-            email=address, email_key=email_key(address), name=name, language=language, created_at=now
+            email=address,
+            email_key=email_key(address),
+            name=name,
+            language=language,
+            timezone=timezone,
+            created_at=now,
         )
         session.add(subscriber)
         session.flush()
     else:
-        for attr, value in (("name", name), ("language", language)):
+        for attr, value in (("name", name), ("language", language), ("timezone", timezone)):
             if value is not None and getattr(subscriber, attr) != value:
                 setattr(subscriber, attr, value)
                 changed = True
@@ -440,9 +447,12 @@ def update_preferences(
     preferences: Preferences,
     lists: dict[int, bool],
     actor: Actor,
+    timezone: str | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """Apply a preference-centre form; returns what changed (empty: nothing).
+
+    ``timezone`` is the reader's IANA time zone, None for the publication's.
 
     ``lists`` maps list ids to whether the reader wants them (lists left out are not touched): a reader who
     proved their address through a signed link joins a list without a second confirmation.
@@ -455,9 +465,10 @@ def update_preferences(
         raise SubscriberError(f"format must be one of {', '.join(FORMATS)}")
     if name is not None:
         check_text(name, "name", max_length=200)
+    timezone = check_timezone(timezone)
     subscriber, subscription = reader.subscriber, reader.subscription
     changes: list[str] = []
-    for attr, value in (("language", language), ("name", name or None)):
+    for attr, value in (("language", language), ("name", name or None), ("timezone", timezone)):
         if getattr(subscriber, attr) != value:
             setattr(subscriber, attr, value)
             changes.append(attr)
@@ -648,6 +659,8 @@ class SubscriberRow:
     subscribed_source: str | None = None
     confirmed_source: str | None = None
     unsubscribed_source: str | None = None
+    #: The reader's own time zone (None: the publication's).
+    timezone: str | None = None
 
 
 def _last_consent(list_id: int | None, kind: str, column: Any) -> Any:
@@ -711,6 +724,7 @@ def list_subscribers(
             subscribed_by,
             confirmed_by if subscription.confirmed_at is not None else None,
             left_by if left else None,
+            subscriber.timezone,
         )
 
 

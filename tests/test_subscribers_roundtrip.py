@@ -45,6 +45,7 @@ readers = st.lists(
         {
             "name": names,
             "language": st.sampled_from((None, "fr", "en", "ar")),
+            "timezone": st.sampled_from((None, "Europe/Paris", "America/Montreal", "Asia/Dubai", "US/Pacific")),
             "status": st.sampled_from(("active", "active", "bounced", "complained")),
             "lists": st.dictionaries(st.sampled_from(LISTS), subscriptions, min_size=1),
         }
@@ -61,7 +62,11 @@ def _seed(engine, people: list[dict]) -> None:
         for number, person in enumerate(people):
             email = f"Reader.{number}@example.com"
             subscriber = Subscriber(
-                email=email, email_key=email.lower(), name=person["name"], language=person["language"]
+                email=email,
+                email_key=email.lower(),
+                name=person["name"],
+                language=person["language"],
+                timezone=person["timezone"],
             )
             session.add(subscriber)
             session.flush()

@@ -33,6 +33,10 @@ class State:
         """The time of this run: the clock, or the instant given with the hidden ``--now`` (tests)."""
         return self._now or datetime.now(UTC)
 
+    def pretend_now(self, moment: datetime) -> None:
+        """Run as if at ``moment`` (`send --dry-run --now`): "today" and every clock reading follow it."""
+        self._now = moment
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:

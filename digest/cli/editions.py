@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -156,6 +156,15 @@ def send(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Do everything but deliver; print who would get what.")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="ISO-TIME",
+            help="With --dry-run: who would be mailed at this instant (e.g. 2026-03-29T06:30+02:00).",
+            show_default=False,
+        ),
+    ] = None,
     test_to: Annotated[
         list[str] | None,
         typer.Option("--test-to", help="Send only to this address, subject [TEST], nothing recorded (repeatable)."),
@@ -182,6 +191,9 @@ def send(
     --kind weekly sends the week's round-up on DIGEST_WEEKLY_DAY (another day: exit 3, nothing to do), so a
     daily cron line `digest send --kind weekly` is safe.
 
+    With DIGEST_DELIVERY_HOUR (run it every 15 minutes) only readers whose local hour has come get their
+    own day's edition, built at the earliest zone's hour; nobody due yet exits 3 saying when the next are.
+
     Example: digest send --date 2025-11-27 --workers 4
     """
     from digest.db import open_session
@@ -194,14 +206,21 @@ def send(
     from subscribers.store import get_list
 
     state = state_of(ctx)
+    if at is not None:
+        if not dry_run:
+            raise typer.BadParameter("is accepted only with --dry-run", param_hint="--now")
+        state.pretend_now(_instant(at))
+    run_at = state.now()
     settings = state.settings
-    day = edition_day_of(state, date_, kind)
+    # With DIGEST_DELIVERY_HOUR and no --date, the run serves each due reader's own date (digest.cli.local_hour).
+    by_zone = settings.delivery_hour is not None and not test_to and date_ is None
+    day = run_at.astimezone(settings.tz).date() if by_zone else edition_day_of(state, date_, kind)
     engine = state.ready_engine()
     list_slug = list_ or settings.list_slug
     # How reports name the edition: its date, and its kind when not daily.
     label = str(day) if kind == Kind.DAILY else f"{day} {kind.value}"
 
-    def edition_to_send(session: Session) -> Edition:
+    def edition_to_send(session: Session, day: date = day, window_end: datetime | None = None) -> Edition:
         mailing_list = get_list(session=session, slug=list_slug)
         edition = ensure_edition(
             session=session,
@@ -209,8 +228,9 @@ def send(
             mailing_list=mailing_list,
             day=day,
             warn=warn_on_stderr,
-            now=state.now(),
+            now=run_at,
             kind=kind.value,
+            window_end=window_end,
         )
         if not (test_to or force):
             # A dry run approves too, inside its transaction that is rolled back: it shows what send would do.
@@ -238,6 +258,22 @@ def send(
             retries=settings.send_retries,
             uncertain_settle=settings.uncertain_settle if backend.reports_events else None,
         )
+        if settings.delivery_hour is not None and not test_to:
+            from digest.cli.local_hour import send_at_local_hour
+
+            send_at_local_hour(
+                mailing,
+                options,
+                settings=settings,
+                list_slug=list_slug,
+                now=run_at,
+                day=None if by_zone else day,
+                kind=kind.value,
+                weekday=settings.weekly_weekday if kind == Kind.WEEKLY else None,
+                edition_for=edition_to_send,
+                dry_run=dry_run,
+            )
+            return
         if dry_run:
             # The edition is found or built inside the dry run's transaction, which is rolled back.
             _report_dry_run(dry_run_send(mailing, options=options, edition_for=edition_to_send), label, list_slug)
@@ -262,6 +298,21 @@ def send(
         # The last line: what cron mails and what a person reads first.
         typer.echo(attention, err=True)
         raise typer.Exit(1)
+
+
+def _instant(raw: str) -> datetime:
+    """``--now``'s ISO 8601 instant, with its offset (or Z); a usage error naming what is wrong."""
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError as err:
+        raise typer.BadParameter(
+            f"{raw[:60]!r} is not an ISO 8601 time like 2026-03-29T06:30+02:00", param_hint="--now"
+        ) from err
+    if moment.tzinfo is None:
+        raise typer.BadParameter(
+            f"{raw[:60]!r} needs its offset, like 2026-03-29T06:30+02:00 or ...Z", param_hint="--now"
+        )
+    return moment
 
 
 def _test_address(raw: str) -> str:

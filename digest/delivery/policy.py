@@ -48,6 +48,12 @@ class SendOptions:
     #: With ``retry_uncertain``: how long a provider that reports events (SendGrid) may take to settle an
     #: uncertain delivery before it is sent again (None: resend at once).
     uncertain_settle: timedelta | None = None
+    #: Delivery at each reader's local hour (digest.delivery.schedule): only readers of these stored time
+    #: zones (None: the publication's) are queued in this run; None: every eligible reader.
+    zones: frozenset[str | None] | None = None
+    #: False while some zone's hour is still to come: the edition stays approved when its queue is empty
+    #: rather than becoming ``sent``.
+    last_turn: bool = True
 
 
 class Action(StrEnum):

@@ -32,17 +32,17 @@ from subscribers.models import Subscriber, Subscription
 ENQUEUE_WORK_MEM = "128MB"
 
 
-def enqueue(session: Session, edition: Edition, day_of_edition: datetime) -> int:
-    """Insert, in one statement, a queued Delivery for every eligible reader who has none yet.
+def enqueue(
+    session: Session, edition: Edition, day_of_edition: datetime, zones: frozenset[str | None] | None = None
+) -> int:
+    """Insert, in one statement, a queued Delivery for every eligible reader who has none yet (only those of
+    the stored time ``zones``, None meaning the publication's, when given).
 
     Who is eligible is decided in one place, :func:`subscribers.eligibility.eligible_subscribers`.
     """
     choices = (col(Subscriber.language), col(Subscription.sections), col(Subscription.format))
-    readers = (
-        eligible_subscribers(list_id=edition.list_id, day=edition.date, kind=edition.kind)
-        .add_columns(*choices)
-        .subquery()
-    )
+    eligible_ids = eligible_subscribers(list_id=edition.list_id, day=edition.date, kind=edition.kind, timezones=zones)
+    readers = eligible_ids.add_columns(*choices).subquery()
     eligible = (
         sql_select(
             literal(edition.id),
@@ -124,7 +124,7 @@ def prepare(session: Session, edition: Edition, options: SendOptions, now: datet
         session.commit()
         requeued, waiting_uncertain = plan.retry, plan.waiting
     before = count_by_status(session, edition.id).total()
-    enqueue(session, edition, now)
+    enqueue(session, edition, now, options.zones)
     after = count_by_status(session, edition.id)
     set_delivery_counts(session, edition.id, after)
     session.commit()
@@ -139,8 +139,37 @@ def prepare(session: Session, edition: Edition, options: SendOptions, now: datet
     )
 
 
-def finish(session: Session, edition: Edition, now: datetime) -> None:
-    """Mark the edition sent (once)."""
+def left_behind(session: Session, edition: Edition, zones: frozenset[str | None]) -> int:
+    """How many eligible readers of the stored time ``zones`` (None: the publication's) have no delivery of
+    the edition: those whose local hour passed too long ago are skipped, and counted with this."""
+    if not zones:
+        return 0
+    readers = eligible_subscribers(
+        list_id=edition.list_id, day=edition.date, kind=edition.kind, timezones=zones
+    ).subquery()
+    delivered = (
+        sql_select(literal(1))
+        .where(col(Delivery.edition_id) == edition.id, col(Delivery.subscriber_id) == readers.c.id)
+        .exists()
+    )
+    return int(session.execute(sql_select(func.count()).select_from(readers).where(~delivered)).scalar_one())
+
+
+def queued_by_zone(session: Session, edition_id: int) -> Counter[str | None]:
+    """The edition's queued deliveries by their reader's stored time zone (None: the publication's)."""
+    rows = session.execute(
+        sql_select(col(Subscriber.timezone), func.count())
+        .join(Delivery, col(Delivery.subscriber_id) == col(Subscriber.id))
+        .where(col(Delivery.edition_id) == edition_id, col(Delivery.status) == DeliveryStatus.QUEUED)
+        .group_by(col(Subscriber.timezone))
+    ).all()
+    return Counter({zone: count for zone, count in rows})
+
+
+def finish(session: Session, edition: Edition, now: datetime, options: SendOptions | None = None) -> None:
+    """Mark the edition sent (once), unless ``options`` says some time zone's turn is still to come."""
+    if options is not None and not options.last_turn:
+        return
     if edition.status != EditionStatus.SENT:
         edition.status = EditionStatus.SENT
         edition.sent_at = now

@@ -157,7 +157,7 @@ def _send(
     if not prepared.waiting:
         report.totals = count_by_status(session, edition_id)
         if report.finished:
-            finish(session, edition, clock())
+            finish(session, edition, clock(), options)
         if report.needs_attention is None and not report.made_uncertain:
             raise NothingToSend(
                 f"the {edition.date} edition of {context.mailing_list.slug} was already sent to everyone due "
@@ -199,16 +199,18 @@ def _send(
                 report.errors.extend(deliverer.errors)
     finally:
         report.seconds = time.perf_counter() - started
-        _settle_status(session, edition, status_before, clock, report)
+        _settle_status(session, edition, status_before, clock, report, options)
 
 
-def _settle_status(session: Session, edition: Edition, before: str, clock: Clock, report: SendReport) -> None:
+def _settle_status(
+    session: Session, edition: Edition, before: str, clock: Clock, report: SendReport, options: SendOptions
+) -> None:
     """Leave the edition in a truthful status after a run, even one stopped or failed (the database may be
     gone: then the next run, which settles everything, says where it stands)."""
     try:
         session.rollback()
         report.totals = count_by_status(session, edition.id or 0)
-        if report.finished:
+        if report.finished and options.last_turn:
             finish(session, edition, clock())
         elif not report.totals[DeliveryStatus.SENDING]:
             edition.status = before

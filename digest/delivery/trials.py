@@ -13,7 +13,7 @@ from sqlmodel import Session
 from digest.delivery.batches import Clock, Mailing, build_batches, claimed_readers
 from digest.delivery.ledger import Ledger
 from digest.delivery.policy import SendOptions
-from digest.delivery.queue import prepare
+from digest.delivery.queue import prepare, queued_by_zone
 from digest.mail.base import Content, Recipient, RecipientResult
 from digest.models import Edition
 from subscribers.models import utcnow
@@ -31,6 +31,8 @@ class DryRunReport:
     readers: Counter[str] = field(default_factory=Counter)
     sample: list[str] = field(default_factory=list)
     checked_by_provider: bool = False
+    #: Readers queued by their stored time zone (None: the publication's).
+    zones: Counter[str | None] = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
@@ -63,6 +65,7 @@ def dry_run(
             context = mailing.load(session)
             edition = context.edition
             prepare(session, edition, options, clock())
+            report.zones = queued_by_zone(session, mailing.edition_id)
             ledger = Ledger(session)
             size = min(options.batch_size, backend.max_batch)
             last = 0

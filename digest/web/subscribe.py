@@ -43,6 +43,7 @@ from digest.web.pages import (
     verified_reader,
     web_actor,
 )
+from digest.web.zones import zone_groups
 from subscribers.addresses import normalize_email
 from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
 from subscribers.models import MailingList, Subscription, SubscriptionStatus, utcnow
@@ -350,6 +351,7 @@ def _preferences(
         "frequency": subscription.frequency,
         "format": subscription.format,
         "paused_until": subscription.paused_until.isoformat() if subscription.paused_until else "",
+        "timezone": subscriber.timezone or "",
     }
     chosen = split_sections(subscription.sections)
     if refused is not None:
@@ -380,6 +382,9 @@ def _preferences(
         lists=lists,
         list_name=mailing_list.name,
         sections=known_sections(settings, session, mailing_list.id, chosen),
+        zone_groups=zone_groups(datetime.now(settings.tz), subscriber.timezone),
+        publication_timezone=settings.timezone,
+        delivery_hour=settings.delivery_hour.strftime("%H:%M") if settings.delivery_hour else "",
         chosen=chosen,
         csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
         action=f"/p/{token}",
@@ -482,6 +487,7 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
             ),
             lists=lists,
             actor=web_actor(request),
+            timezone=str(form.get("timezone") or "") or None,
         )
     except SubscriberError as err:
         session.rollback()

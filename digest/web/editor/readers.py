@@ -76,6 +76,7 @@ def reader_page(request: Request, subscriber_id: int, done: str = "", error: str
             "memberships": reader_lists(session=session, subscriber_id=subscriber_id),
             "consents": consent_log(session=session, subscriber_id=subscriber_id),
             "deliveries": last_deliveries(session, subscriber_id=subscriber_id),
+            "publication_timezone": settings_of(request).timezone,
         }
     return _render(request, "editor/reader.html.j2", **context, done=done, error=error, reason_max=REASON_MAX)
 
