@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ARRAY, Date, DateTime, Table, any_, bindparam, func, insert, literal_column, update
@@ -36,7 +37,7 @@ from subscribers.models import (
     Subscription,
     SubscriptionStatus,
     Suppression,
-    new_token_secret,
+    new_token_secrets,
     utcnow,
 )
 from subscribers.store import FORMATS, FREQUENCIES, check_language, join_sections, suppress
@@ -283,7 +284,8 @@ def _insert_many(
         return
     order = [columns.index(key) for key in compiled.positiontup or []]
     if order != list(range(len(columns))):
-        rows = [tuple(row[i] for i in order) for row in rows]
+        reordered = itemgetter(*order)
+        rows = [reordered(row) for row in rows]
     connection.exec_driver_sql(compiled.string, rows)
 
 
@@ -405,7 +407,10 @@ def _add_people(session: Session, rows: list[_Row], stored: _Stored, stamps: lis
             session,
             Subscriber,
             ("email", "email_key", "name", "language", "status", "created_at", "token_secret"),
-            [(row.email, row.key, row.name, row.language, active, stamp, new_token_secret()) for row, stamp in new],
+            [
+                (row.email, row.key, row.name, row.language, active, stamp, secret)
+                for (row, stamp), secret in zip(new, new_token_secrets(len(new)), strict=True)
+            ],
         )
         # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
         inserted = session.execute(
