@@ -66,6 +66,9 @@ def test_a_broken_or_unwritable_cache_falls_back_to_the_packaged_model(
     assert cached.stat().st_size > 1_000_000
     assert language.detect(TEXTS["es"]) == "es"
     language._identifier.cache_clear()
+    cached.write_bytes(cached.read_bytes()[:500_000])  # cut short, as by a full disk
+    assert language.detect(TEXTS["fr"]) == "fr"
+    language._identifier.cache_clear()
     # A regular file where the cache folder would be: nothing can be written, detection still works.
     blocked = fresh_identifier / "blocked"
     blocked.write_text("not a folder")

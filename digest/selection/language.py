@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 import unicodedata
+import zipfile
 from array import array
 from functools import lru_cache
 from pathlib import Path
@@ -99,8 +100,8 @@ def _identifier() -> Any:
     if cached is not None:
         try:
             return _load_restricted(cached, LanguageIdentifier)
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or truncated: rebuilt below
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # unreadable, truncated or not a model: rebuilt below
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(DETECTED_LANGUAGES))
     if cached is not None:
@@ -123,7 +124,7 @@ def _model_cache(packaged: Path) -> Path | None:
 def _load_restricted(path: Path, identifier_class: Any) -> Any:
     import numpy as np
 
-    with np.load(path, allow_pickle=False) as data:
+    with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
         return identifier_class(
             data["ptc"],
             data["pc"],
