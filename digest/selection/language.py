@@ -146,9 +146,11 @@ def _save_restricted(identifier: Any, path: Path) -> None:
     that cannot be written is skipped."""
     import numpy as np
 
+    written: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            written = handle.name
             np.savez(
                 handle,
                 ptc=identifier.nb_ptc,
@@ -158,10 +160,11 @@ def _save_restricted(identifier: Any, path: Path) -> None:
                 row=np.asarray(identifier.tk_row),
                 out_feat=np.array(identifier.tk_output, dtype=np.int32),
             )
-        os.replace(handle.name, path)
+        os.replace(written, path)
     except OSError:
-        with contextlib.suppress(OSError, NameError):
-            os.unlink(handle.name)
+        if written is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(written)
 
 
 def detect(text: str) -> str | None:
