@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment
 from sqlalchemy import func
@@ -26,12 +26,14 @@ from digest.selection import select as select_articles
 from digest.selection.weekly import DailyEdition, select_week
 from digest.settings import Settings
 from digest.sources import LoadResult, load_articles
-from digest.sources.fetch import Fetcher
 from digest.sources.state import DatabaseFetchState, first_seen
 from digest.window import WEEK, Window, rolling_end, rolling_window, week_window
 from subscribers.models import MailingList, Subscriber, Subscription, SubscriptionStatus, utcnow
 from subscribers.sections import Sections
 from subscribers.store import LANGUAGES, get_list
+
+if TYPE_CHECKING:
+    from digest.sources.fetch import Fetcher  # imported when a build reads its sources (httpcore)
 
 Warn = Callable[[str], None]
 # EditionVariant.key's column width.
@@ -417,6 +419,8 @@ def load_sources(
     if not source_list:
         raise ConfigError("no sources: set DIGEST_SOURCES or pass --source")
     own_fetcher = fetcher is None
+    from digest.sources.fetch import Fetcher
+
     fetcher = fetcher or Fetcher(state=DatabaseFetchState(session))
     try:
         loaded = load_articles(source_list, fetcher, day=day, tz=settings.tz)

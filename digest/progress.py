@@ -5,18 +5,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 # Without a terminal, one line at most this often (seconds): enough for a log, not a flood.
 LOG_EVERY = 10.0
@@ -58,6 +50,17 @@ class SendProgress:
         self.total = total
         self._started = self._logged = self.monotonic()
         if self.stream.isatty():
+            # rich is imported here: a cron run (no terminal) never draws a bar and skips its import.
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
             self._bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),

@@ -77,7 +77,12 @@ def _domain_key(domain: str) -> str:
 
 def email_hash(email: str) -> str:
     """A one-way hash of an address, kept for erased addresses so they are never re-added silently."""
-    return hashlib.sha256(email_key(email).encode("utf-8")).hexdigest()
+    return key_hash(email_key(email))
+
+
+def key_hash(key: str) -> str:
+    """:func:`email_hash` of an address whose :func:`email_key` is ``key`` (bulk callers have the key already)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def legacy_email_hash(email: str) -> str:

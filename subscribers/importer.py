@@ -7,20 +7,23 @@ many, update many), not one ORM object per row, so 100k rows import in seconds.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Table, insert, update
+from sqlalchemy import ARRAY, Date, DateTime, Table, any_, bindparam, func, insert, literal_column, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col
 
 from digest.errors import DigestError, SubscriberError
-from subscribers.addresses import email_hash, email_key, legacy_email_hash, normalize_email
+from subscribers.addresses import email_key, key_hash, legacy_email_hash, normalize_email
 from subscribers.admission import Source, admit
 from subscribers.export import HEADER as EXPORT_HEADER
 from subscribers.export import MARKER as EXPORT_MARKER
@@ -34,7 +37,7 @@ from subscribers.models import (
     Subscription,
     SubscriptionStatus,
     Suppression,
-    new_token_secret,
+    new_token_secrets,
     utcnow,
 )
 from subscribers.store import FORMATS, FREQUENCIES, check_language, join_sections, suppress
@@ -189,7 +192,8 @@ def _parse(reader: csv.DictReader[str], report: ImportReport, *, export: bool, n
             if name is not None:
                 check_text(name, "name", max_length=200)
             language = check_language((row.get("language") or "").strip().lower() or None)
-            sections = join_sections(unsafe_cell(row.get("sections") or "").split(";"))
+            cell = row.get("sections") or ""
+            sections = join_sections(unsafe_cell(cell).split(";")) if cell.strip() else None
             timezone = check_timezone(row.get("timezone"))
             restored = _restored(row, now) if export else None
         except SubscriberError as err:
@@ -285,7 +289,8 @@ def _insert_many(
         return
     order = [columns.index(key) for key in compiled.positiontup or []]
     if order != list(range(len(columns))):
-        rows = [tuple(row[i] for i in order) for row in rows]
+        reordered = itemgetter(*order)
+        rows = [reordered(row) for row in rows]
     connection.exec_driver_sql(compiled.string, rows)
 
 
@@ -300,23 +305,35 @@ def _stamp(session: Session, value: datetime) -> Any:
 class _Stored:
     """What a chunk's addresses already have in the store, read in a few queries."""
 
+    #: The reason a row's address is suppressed, by its email key.
     suppressed: dict[str, str]
     existing: dict[str, Any]
     subscriptions: dict[int, Any]
 
 
+def _among(session: Session, column: Any, values: list[Any]) -> ColumnElement[bool]:
+    """``column`` is one of ``values``, sent as one parameter (a JSON array read by ``json_each`` on SQLite, an
+    array on PostgreSQL): an expanding IN has SQLAlchemy name, render and bind each of a chunk's thousands of
+    values in Python, a sixth of an import's time."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    listed: Any = sql_select(literal_column("value")).select_from(func.json_each(bindparam(None, json.dumps(values))))
+    return column.in_(listed.scalar_subquery())
+
+
 def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
-    hashes = {email_hash(row.email): row for row in chunk}
+    hashes = {key_hash(row.key): row.key for row in chunk}
     # An erasure from before the upgrade of the keys is stored under its legacy hash (Suppression.legacy_key).
-    legacy = {legacy_email_hash(row.email): primary for primary, row in hashes.items()}
+    # It differs from the key's hash only where case folding differs from the key (ß, ς, ligatures...).
+    legacy = {legacy_email_hash(row.email): row.key for row in chunk if row.email.casefold() != row.key}
     suppressed: dict[str, str] = {}
     for stored, reason, legacy_key in session.execute(
         sql_select(col(Suppression.email_hash), col(Suppression.reason), col(Suppression.legacy_key)).where(
-            col(Suppression.email_hash).in_([*hashes, *legacy])
+            _among(session, col(Suppression.email_hash), [*hashes, *legacy])
         )
     ):
         if stored in hashes:
-            suppressed[stored] = reason
+            suppressed[hashes[stored]] = reason
         elif legacy_key:
             suppressed.setdefault(legacy[stored], reason)
     existing = {
@@ -329,7 +346,7 @@ def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
                 col(Subscriber.language),
                 col(Subscriber.timezone),
                 col(Subscriber.status),
-            ).where(col(Subscriber.email_key).in_([row.key for row in chunk]))
+            ).where(_among(session, col(Subscriber.email_key), [row.key for row in chunk]))
         )
     }
     # The known readers' subscriptions to the list, read before deciding: who may be added is the same
@@ -347,7 +364,7 @@ def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
                 col(Subscription.paused_until),
             ).where(
                 col(Subscription.list_id) == list_id,
-                col(Subscription.subscriber_id).in_([found.id for found in existing.values()]),
+                _among(session, col(Subscription.subscriber_id), [found.id for found in existing.values()]),
             )
         )
     }
@@ -365,7 +382,7 @@ def _admitted(chunk: list[_Row], stored: _Stored, report: ImportReport) -> list[
     for row in chunk:
         found = stored.existing.get(row.key)
         current = stored.subscriptions.get(found.id) if found else None
-        suppressed = stored.suppressed.get(email_hash(row.email))
+        suppressed = stored.suppressed.get(row.key)
         decision = admit(
             source=Source.IMPORT,
             email=row.email,
@@ -397,14 +414,14 @@ def _add_people(session: Session, rows: list[_Row], stored: _Stored, stamps: lis
             Subscriber,
             ("email", "email_key", "name", "language", "timezone", "status", "created_at", "token_secret"),
             [
-                (row.email, row.key, row.name, row.language, row.timezone, active, stamp, new_token_secret())
-                for row, stamp in new
+                (row.email, row.key, row.name, row.language, row.timezone, active, stamp, secret)
+                for (row, stamp), secret in zip(new, new_token_secrets(len(new)), strict=True)
             ],
         )
         # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
         inserted = session.execute(
             sql_select(col(Subscriber.email_key), col(Subscriber.id)).where(
-                col(Subscriber.email_key).in_([row.key for row, _ in new])
+                _among(session, col(Subscriber.email_key), [row.key for row, _ in new])
             )
         )
         ids.update({key: id_ for key, id_ in inserted})

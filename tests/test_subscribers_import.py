@@ -15,10 +15,10 @@ from sqlmodel import select
 
 from digest.db import init_database, make_engine, open_session
 from digest.errors import DigestError, SubscriberError
-from subscribers.addresses import email_key, normalize_email
+from subscribers.addresses import email_key, legacy_email_hash, normalize_email
 from subscribers.export import write_export
 from subscribers.importer import import_csv
-from subscribers.models import ConsentEvent, Subscriber, Subscription
+from subscribers.models import ConsentEvent, Subscriber, Subscription, Suppression, utcnow
 from subscribers.store import get_list, list_subscribers, remove_subscriber, suppress
 
 
@@ -101,6 +101,27 @@ def test_erased_complained_and_unsubscribed_addresses_are_refused_not_re_added(e
     assert _outcomes(report) == [(2, "refused"), (3, "refused"), (4, "refused"), (5, "added")]
     assert "unsubscribed" in report.rows[0].reason
     assert "erased" in report.rows[1].reason and "complained" in report.rows[2].reason
+
+
+def test_an_erasure_kept_under_its_legacy_hash_is_refused_among_many_rows(engine) -> None:
+    """The chunk's look-ups travel as one parameter (a JSON array on SQLite, an array on PostgreSQL): an
+    erasure made before the keys kept ß apart (stored under the hash of the case-folded address) still
+    refuses its reader, among other rows, on both databases."""
+    with open_session(engine) as session:
+        session.add(
+            Suppression(
+                email_hash=legacy_email_hash("straße@example.de"), reason="erased", legacy_key=True, created_at=utcnow()
+            )
+        )
+        session.commit()
+        suppress(session=session, email="gone@example.com", reason="bounced")
+        session.commit()
+    rows = [f"reader{i}@example.com" for i in range(2500)]
+    rows[1200], rows[2300] = "Straße@Example.de", "GONE@example.com"
+    report = _import(engine, "email\n" + "\n".join(rows) + "\n")
+    refused = [(row.line, row.outcome) for row in report.rows if row.outcome != "added"]
+    assert refused == [(1202, "refused"), (2302, "refused")]
+    assert report.counts["added"] == 2498
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ The statements run inside the session's transaction: ``session.commit()`` commit
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -150,13 +151,16 @@ class Ledger:
     def record(
         self, outcome: str, ids: Sequence[int], now: datetime, provider_id: str | None = None, error: str | None = None
     ) -> None:
-        """Store one outcome for the deliveries ``ids`` (see :func:`_assignments`) in one statement."""
+        """Store one outcome for the deliveries ``ids`` (see :func:`_assignments`) in one statement, which also
+        returns what the editions' counters add (a second statement read the rows again: a fifth of the
+        database's time per batch on PostgreSQL)."""
         assignments, parameters = _assignments(outcome, self._timestamp(now))
-        self._execute(
-            f"UPDATE delivery SET {assignments} WHERE {self._among('id')}",
+        recorded = self._execute(
+            f"UPDATE delivery SET {assignments} WHERE {self._among('id')} RETURNING edition_id, status",
             [provider_id, error, *parameters, self._ids(ids)],
         )
-        self._count(ids)
+        counted = Counter((edition_id, status) for edition_id, status in recorded)
+        add_outcomes(self.session, ((edition_id, status, n) for (edition_id, status), n in counted.items()))
 
     def record_each(self, outcome: str, rows: Sequence[tuple[int, str | None, str | None]], now: datetime) -> None:
         """Store one outcome for deliveries that each have their own provider id and error: ``rows`` of

@@ -8,9 +8,15 @@ English possessives; a light suffix stripping lets "riots" meet "rioting" and "c
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import tempfile
 import unicodedata
+import zipfile
+from array import array
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 # The languages detection chooses among: the editions' (fr, en, ar) and those their feeds most often mix in.
@@ -81,11 +87,84 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    """py3langid's identifier restricted to DETECTED_LANGUAGES, from the uncompressed copy in the cache folder.
 
+    The packaged model is 4.5 MB of LZMA: decompressing it took 0.4 s of every `digest build` (a quarter of
+    the process). The first run writes the restricted model uncompressed (about 40 MB, loaded in 0.05 s);
+    when the cache cannot be written the packaged model is read each time, as before.
+    """
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    packaged = MODEL_DIR / MODEL_FILE
+    cached = _model_cache(packaged)
+    if cached is not None:
+        try:
+            return _load_restricted(cached, LanguageIdentifier)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            pass  # unreadable, truncated or not a model: rebuilt below
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     identifier.set_languages(list(DETECTED_LANGUAGES))
+    if cached is not None:
+        _save_restricted(identifier, cached)
     return identifier
+
+
+def _model_cache(packaged: Path) -> Path | None:
+    """Where the restricted model of this py3langid model file is cached (None without a home folder)."""
+    from importlib.metadata import version
+
+    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache" if Path.home().is_dir() else None)
+    if base is None:
+        return None
+    stat = packaged.stat()
+    key = f"{version('py3langid')}-{stat.st_size}-{int(stat.st_mtime)}-{'-'.join(DETECTED_LANGUAGES)}"
+    return Path(base) / "digest" / f"langid-{key}.npz"
+
+
+def _load_restricted(path: Path, identifier_class: Any) -> Any:
+    import numpy as np
+
+    with path.open("rb") as handle, np.load(handle, allow_pickle=False) as data:
+        return identifier_class(
+            data["ptc"],
+            data["pc"],
+            data["classes"].tolist(),
+            _as_array(data["nextmove"]),
+            data["out_feat"].tolist(),
+            norm_probs=True,
+            tk_row=_as_array(data["row"]),
+        )
+
+
+def _as_array(values: Any) -> array[int]:
+    """A NumPy array of unsigned integers as the stdlib array py3langid walks (same item size)."""
+    return array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize], values.tobytes())
+
+
+def _save_restricted(identifier: Any, path: Path) -> None:
+    """Write the identifier's restricted model to ``path`` atomically (concurrent builds may race); a cache
+    that cannot be written is skipped."""
+    import numpy as np
+
+    written: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            written = handle.name
+            np.savez(
+                handle,
+                ptc=identifier.nb_ptc,
+                pc=identifier.nb_pc,
+                classes=np.array(identifier.nb_classes),
+                nextmove=np.asarray(identifier.tk_nextmove),
+                row=np.asarray(identifier.tk_row),
+                out_feat=np.array(identifier.tk_output, dtype=np.int32),
+            )
+        os.replace(written, path)
+    except OSError:
+        if written is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(written)
 
 
 def detect(text: str) -> str | None:

@@ -16,12 +16,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, tzinfo
+from typing import TYPE_CHECKING, Any
 
 from digest.content import Article, Parsed
 from digest.errors import SourceError
 from digest.sources.clean import canonical_url
-from digest.sources.fetch import Fetched, Fetcher
-from digest.sources.parse import parse_source
+
+if TYPE_CHECKING:
+    from digest.sources.fetch import Fetched, Fetcher
+    from digest.sources.parse import parse_source
 
 # Sources fetched at the same time: enough for a day's list of outlets, few enough to be a polite client.
 MAX_CONCURRENT_FETCHES = 16
@@ -47,6 +50,8 @@ def load_articles(sources: list[str], fetcher: Fetcher, *, day: date, tz: tzinfo
     parsed one after another in the order given, so the result does not depend on who answered first.
     ``day`` dates the times of page snapshots; ``tz`` reads dates given without an offset.
     """
+    from digest.sources.parse import parse_source
+
     result = LoadResult()
     workers = max(1, min(MAX_CONCURRENT_FETCHES, len(sources)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
@@ -64,6 +69,20 @@ def load_articles(sources: list[str], fetcher: Fetcher, *, day: date, tz: tzinfo
         result.articles.extend(parsed.articles)
         result.warnings.extend(f"{source}: {warning}" for warning in parsed.warnings)
     return result
+
+
+def __getattr__(name: str) -> Any:
+    """The fetcher and the parsers (httpx, feedparser, lxml, trafilatura), imported when first asked for: the
+    selection and `digest send` use this package's light modules (clean, text) and never pay for them."""
+    if name in ("Fetched", "Fetcher"):
+        from digest.sources import fetch
+
+        return getattr(fetch, name)
+    if name == "parse_source":
+        from digest.sources.parse import parse_source
+
+        return parse_source
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _fetch(fetcher: Fetcher, source: str) -> Fetched | SourceError:

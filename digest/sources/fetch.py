@@ -15,10 +15,12 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpcore
-import httpx
+
+if TYPE_CHECKING:
+    import httpx
 
 from digest import __version__
 from digest.errors import SourceError
@@ -64,6 +66,9 @@ class FetchState(Protocol):
 class Fetcher:
     """Reads sources; one instance per build so one HTTP connection pool serves every source.
 
+    The pool (and httpx with it, a tenth of a second of start-up) is made on the first URL: a build from
+    files never pays for it.
+
     ``timeout`` bounds each network read, ``connect_timeout`` each connection, ``deadline`` one whole
     source (a server sending a byte a second never holds a build for long).
     """
@@ -82,18 +87,35 @@ class Fetcher:
         self.max_bytes = max_bytes
         self.deadline = deadline
         self.state = state
+        self.max_redirects = max_redirects
+        self._timeouts = (timeout, connect_timeout)
+        self._transport = transport
         self._clock = _DeadlineBackend()
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=connect_timeout),
-            follow_redirects=True,
-            max_redirects=max_redirects,
-            headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"},
-            transport=transport or _deadline_transport(self._clock),
-        )
+        self._client_lock = threading.Lock()
+        self._http: httpx.Client | None = None
+
+    def _client(self) -> httpx.Client:
+        """The HTTP client, made on first use (sources are fetched from several threads)."""
+        with self._client_lock:
+            if self._http is None:
+                import httpx
+
+                timeout, connect_timeout = self._timeouts
+                self._http = httpx.Client(
+                    timeout=httpx.Timeout(timeout, connect=connect_timeout),
+                    follow_redirects=True,
+                    max_redirects=self.max_redirects,
+                    headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "gzip, deflate"},
+                    transport=self._transport or _deadline_transport(self._clock),
+                )
+            return self._http
 
     def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._client.close()
+        """Close the HTTP connection pool (if one was made)."""
+        with self._client_lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
 
     def __enter__(self) -> Fetcher:
         return self
@@ -120,6 +142,9 @@ class Fetcher:
             raise SourceError(source, f"cannot read file: {err.strerror or err}") from err
 
     def _fetch_url(self, url: str) -> Fetched:
+        import httpx
+
+        client = self._client()
         remembered = self.state.get(url) if self.state else None
         headers = {}
         if remembered and remembered.etag:
@@ -128,7 +153,7 @@ class Fetcher:
             headers["If-Modified-Since"] = remembered.last_modified
         self._clock.start(self.deadline)
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with client.stream("GET", url, headers=headers) as response:
                 if response.status_code == 304 and remembered:
                     return Fetched(remembered.final_url, remembered.content, remembered.content_type, True)
                 if response.status_code >= 300:
@@ -136,7 +161,7 @@ class Fetcher:
                 content = self._read_capped(url, response)
                 fetched = Fetched(str(response.url), content, response.headers.get("Content-Type", ""))
         except httpx.TooManyRedirects as err:
-            raise SourceError(url, f"too many redirects (more than {self._client.max_redirects})") from err
+            raise SourceError(url, f"too many redirects (more than {self.max_redirects})") from err
         except httpx.TimeoutException as err:
             if self._clock.passed():
                 raise SourceError(url, f"timed out: still reading after {self.deadline:g} s") from err
@@ -291,6 +316,8 @@ def _deadline_transport(backend: _DeadlineBackend) -> httpx.HTTPTransport:
     httpx has no setting for the network backend, so its connection pool is replaced by one built the same
     way (certificates verified) but on ``backend``.
     """
+    import httpx
+
     transport = httpx.HTTPTransport()
     transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=backend)
     return transport

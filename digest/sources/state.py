@@ -7,12 +7,15 @@ import json
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session, col, select
 
 from digest.models import SeenItem, SourceState
-from digest.sources.fetch import Remembered
 from subscribers.models import utcnow
+
+if TYPE_CHECKING:
+    from digest.sources.fetch import Remembered
 
 # The column sizes of SourceState.
 _MAX_URL, _MAX_ETAG, _MAX_DATE = 2000, 400, 100
@@ -45,6 +48,8 @@ class DatabaseFetchState:
             final_url, content_type = envelope["final_url"], envelope.get("content_type", "")
         except (ValueError, KeyError, TypeError):
             return None  # a row from another version: fetch the whole body again
+        from digest.sources.fetch import Remembered  # with httpcore: only a build from URLs needs it
+
         return Remembered(etag, last_modified, content, final_url, content_type)
 
     def put(self, url: str, remembered: Remembered) -> None:
