@@ -72,15 +72,15 @@ class WebProcess:
 
 
 @contextlib.contextmanager
-def web_process(database_url: str, **env: str) -> Iterator[WebProcess]:
-    """The web app on one uvicorn worker in its own process."""
+def web_process(database_url: str, *, floor: bool = False, **env: str) -> Iterator[WebProcess]:
+    """The web app on one uvicorn worker in its own process (``floor``: the bare app of :mod:`bench.webserver`).
+    Its access log goes nowhere, as a log shipped elsewhere would."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.webserver", str(port)],
+        [sys.executable, "-m", "bench.webserver", str(port), *(["floor"] if floor else [])],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": database_url, "DIGEST_SECRET_KEY": "bench-key", **env},
-        stdout=subprocess.PIPE,
-        text=True,
+        stdout=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
