@@ -8,14 +8,16 @@ token never leaks to another site or a shared cache.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
-from sqlalchemy import Engine
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,12 +25,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from digest.db import open_session
 from digest.errors import SubscriberError
 from digest.links import BadToken, Links
-from digest.render import RTL_LANGUAGES, make_environment, templates_root
+from digest.render import RTL_LANGUAGES, load_translations, make_environment, templates_root
 from digest.settings import Settings
 from digest.web.limits import RateLimits, peer_address
 from subscribers.inputs import CONTROL_CHARACTERS, check_slug
 from subscribers.models import MailingList
-from subscribers.store import LANGUAGES, Actor, Reader, find_reader, get_list
+from subscribers.store import LANGUAGES, Actor, Reader, ReaderRow, find_reader, find_reader_row, get_list
 
 # Each language named in itself, for the language menus.
 LANGUAGE_NAMES = {"fr": "Français", "en": "English", "ar": "العربية"}
@@ -76,9 +78,48 @@ def list_or_404(session: Session, slug: str) -> MailingList:
         raise HTTPException(404, f"no list {slug!r}") from err
 
 
+class ConstantTranslations(Extension):
+    """Translates each ``_("literal")`` once, when a template is compiled, instead of on every render (the
+    preference page has two dozen): the environment speaks one language, so the text is a constant. The value
+    is what newstyle gettext gives at run time, ``Markup(translated) % {}``, written as
+    ``("translated"|safe)``; a call with arguments stays a call."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        translate: Callable[[str], str] = self.environment.constant_gettext  # type: ignore[attr-defined]
+        tokens = list(stream)
+        at = 0
+        while at < len(tokens):
+            shape = tuple((token.type, token.value if token.type == "name" else "") for token in tokens[at : at + 4])
+            after_dot = at > 0 and tokens[at - 1].type == "dot"
+            if shape == _GETTEXT_CALL and not after_dot:
+                try:
+                    text = translate(tokens[at + 2].value) % {}
+                except (TypeError, ValueError, KeyError):
+                    text = None  # a literal newstyle gettext would refuse too: left to fail as it would
+                if text is not None:
+                    line = tokens[at].lineno
+                    yield from (
+                        Token(line, "lparen", "("),
+                        Token(line, "string", text),
+                        Token(line, "pipe", "|"),
+                        Token(line, "name", "safe"),
+                        Token(line, "rparen", ")"),
+                    )
+                    at += 4
+                    continue
+            yield tokens[at]
+            at += 1
+
+
+_GETTEXT_CALL = (("name", "_"), ("lparen", ""), ("string", ""), ("rparen", ""))
+
+
 def pages_environment(language: str = "en") -> Environment:
     """The Jinja2 environment of the editor's (English) and the archive's (localised) pages."""
-    return make_environment(language, folder=templates_root() / "web")
+    environment = make_environment(language, folder=templates_root() / "web")
+    environment.extend(constant_gettext=load_translations(language).gettext)
+    environment.add_extension(ConstantTranslations)
+    return environment
 
 
 def cached_pages_environment(request: Request, language: str = "en") -> Environment:
@@ -118,6 +159,18 @@ def verified_reader(request: Request, session: Session, purpose: str, token: str
         claimed = links.claim(purpose, token)
         reader = find_reader(session=session, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
         links.verify(purpose, token, reader.subscriber.token_secret if reader else None)
+    except BadToken:
+        return None
+    return reader
+
+
+def verified_reader_row(request: Request, connection: Connection, purpose: str, token: str) -> ReaderRow | None:
+    """:func:`verified_reader` as a plain row (the preference page and one-click unsubscribe)."""
+    links = links_of(request)
+    try:
+        claimed = links.claim(purpose, token)
+        reader = find_reader_row(connection=connection, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
+        links.verify(purpose, token, reader.token_secret if reader else None)
     except BadToken:
         return None
     return reader

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -11,9 +12,10 @@ from datetime import date, datetime, timedelta
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, bindparam
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 from starlette.datastructures import FormData
 
 from digest.db import open_session
@@ -41,22 +43,25 @@ from digest.web.pages import (
     rate_limits,
     settings_of,
     verified_reader,
+    verified_reader_row,
     web_actor,
 )
 from subscribers.addresses import normalize_email
 from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
-from subscribers.models import MailingList, Subscription, SubscriptionStatus, utcnow
+from subscribers.models import MailingList, SubscriptionStatus, utcnow
 from subscribers.store import (
     Actor,
+    ListChoice,
     Preferences,
     Reader,
+    ReaderRow,
     add_subscriber,
     confirm_subscription,
     confirmable,
     expire_pending,
     find_subscriber,
     get_list,
-    reader_lists,
+    list_choices,
     split_sections,
     update_preferences,
 )
@@ -273,11 +278,17 @@ def _confirmed(request: Request, reader: Reader, language: str) -> HTMLResponse:
     )
 
 
-def _csrf_serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(reversed(settings.signing_keys())), salt="digest.csrf")
+def _csrf_serializer(request: Request) -> URLSafeTimedSerializer:
+    """The preference form's CSRF signer, built once per app."""
+    state = request.app.state
+    serializer: URLSafeTimedSerializer | None = getattr(state, "csrf_serializer", None)
+    if serializer is None:
+        keys = list(reversed(settings_of(request).signing_keys()))
+        serializer = state.csrf_serializer = URLSafeTimedSerializer(keys, salt="digest.csrf")
+    return serializer
 
 
-def known_sections(settings: Settings, session: Session, list_id: int, chosen: list[str]) -> list[str]:
+def known_sections(settings: Settings, connection: Connection, list_id: int, chosen: list[str]) -> list[str]:
     """Sections readers can choose, plus the reader's own choices: DIGEST_SECTIONS when set (in its order),
     else those of the list's last editions (a feed's section that is not one line of plain text is never
     offered)."""
@@ -285,19 +296,31 @@ def known_sections(settings: Settings, session: Session, list_id: int, chosen: l
         wanted = {name.casefold() for name in settings.sections}
         return [*settings.sections, *(name for name in chosen if name.casefold() not in wanted)]
     found = set(chosen)
-    editions = session.exec(
-        select(Edition.selection_json).where(Edition.list_id == list_id).order_by(col(Edition.date).desc()).limit(14)
-    ).all()
-    for raw in editions:
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            continue
-        picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
-        found.update(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
+    for raw in connection.execute(_LAST_SELECTIONS, {"list_id": list_id}).scalars():
+        found.update(_selection_sections(raw))
     return sorted(
         (section for section in found if _offerable(section)), key=sort_key
     )  # accent-aware: "Économie" sorts with the e, not after "Tech"
+
+
+_LAST_SELECTIONS = (
+    sql_select(col(Edition.selection_json))
+    .where(col(Edition.list_id) == bindparam("list_id"))
+    .order_by(col(Edition.date).desc())
+    .limit(14)
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _selection_sections(raw: str) -> frozenset[str]:
+    """The sections of an edition's stored selection. Cached by the selection itself: each preference page reads
+    the same few editions, and an edited edition is another string."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return frozenset()
+    picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
+    return frozenset(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
 
 
 def _offerable(section: object) -> bool:
@@ -310,28 +333,28 @@ def _offerable(section: object) -> bool:
     return True
 
 
-def _offered_lists(session: Session, subscriber_id: int) -> list[tuple[MailingList, Subscription | None]]:
+def _offered_lists(connection: Connection, subscriber_id: int) -> list[ListChoice]:
     """The lists a reader's preference centre shows: every public list, and any list the reader is on."""
     return [
-        (each, sub)
-        for each, sub in reader_lists(session=session, subscriber_id=subscriber_id)
-        if each.public or sub is not None
+        each for each in list_choices(connection=connection, subscriber_id=subscriber_id) if each.public or each.status
     ]
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def preferences_page(request: Request, token: str, session: DbSession, saved: int = 0) -> Response:
+def preferences_page(request: Request, token: str, saved: int = 0) -> Response:
     """The preference centre of the reader the token names (their own data only)."""
-    reader = verified_reader(request, session, "preferences", token)
-    if reader is None:
-        return not_found(request)
-    return _preferences(request, session, reader, token, saved=bool(saved))
+    # Plain rows on a pooled connection: no session, no ORM objects for a page shown this often.
+    with engine_of(request).connect() as connection:
+        reader = verified_reader_row(request, connection, "preferences", token)
+        if reader is None:
+            return not_found(request)
+        return _preferences(request, connection, reader, token, saved=bool(saved))
 
 
 def _preferences(
     request: Request,
-    session: Session,
-    reader: Reader,
+    connection: Connection,
+    reader: ReaderRow,
     token: str,
     *,
     saved: bool = False,
@@ -340,18 +363,16 @@ def _preferences(
 ) -> HTMLResponse:
     """The preference page; after a refused save (``refused``) it shows what the reader chose, not the store."""
     settings = settings_of(request)
-    subscriber, subscription, mailing_list = reader.subscriber, reader.subscription, reader.mailing_list
-    assert subscriber.id is not None and mailing_list.id is not None
-    language = pick_language(request, subscriber.language)
+    language = pick_language(request, reader.language)
     nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
     shown = {
-        "name": subscriber.name or "",
-        "reader_language": subscriber.language or settings.language,
-        "frequency": subscription.frequency,
-        "format": subscription.format,
-        "paused_until": subscription.paused_until.isoformat() if subscription.paused_until else "",
+        "name": reader.name or "",
+        "reader_language": reader.language or settings.language,
+        "frequency": reader.frequency,
+        "format": reader.format,
+        "paused_until": reader.paused_until.isoformat() if reader.paused_until else "",
     }
-    chosen = split_sections(subscription.sections)
+    chosen = split_sections(reader.sections)
     if refused is not None:
         field = {"reader_language": "language"}
         shown = {key: str(refused.get(field.get(key, key)) or value) for key, value in shown.items()}
@@ -361,12 +382,10 @@ def _preferences(
         {
             "id": each.id,
             "name": each.name,
-            "active": str(each.id) in ticked
-            if ticked is not None
-            else bool(sub and sub.status == SubscriptionStatus.ACTIVE),
-            "status": sub.status if sub else "",
+            "active": str(each.id) in ticked if ticked is not None else each.status == SubscriptionStatus.ACTIVE,
+            "status": each.status,
         }
-        for each, sub in _offered_lists(session, subscriber.id)
+        for each in _offered_lists(connection, reader.subscriber_id)
     ]
     response = page(
         request,
@@ -375,15 +394,15 @@ def _preferences(
         status_code=400 if error else 200,
         saved=saved,
         error=error,
-        email=subscriber.email,
+        email=reader.email,
         language_names=LANGUAGE_NAMES,
         lists=lists,
-        list_name=mailing_list.name,
-        sections=known_sections(settings, session, mailing_list.id, chosen),
+        list_name=reader.list_name,
+        sections=known_sections(settings, connection, reader.list_id, chosen),
         chosen=chosen,
-        csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
+        csrf=_csrf_serializer(request).dumps([reader.subscriber_id, reader.list_id, nonce]),
         action=f"/p/{token}",
-        unsubscribe_url=links_of(request).unsubscribe_url(subscriber.id, mailing_list.id, subscriber.token_secret),
+        unsubscribe_url=links_of(request).unsubscribe_url(reader.subscriber_id, reader.list_id, reader.token_secret),
         **shown,
     )
     response.set_cookie(
@@ -408,7 +427,7 @@ def _csrf_ok(request: Request, reader: Reader, submitted: Submitted) -> bool:
     if request.headers.get("sec-fetch-site") == "cross-site":
         return False
     try:
-        subscriber_id, list_id, nonce = _csrf_serializer(settings).loads(
+        subscriber_id, list_id, nonce = _csrf_serializer(request).loads(
             str(submitted.form.get("csrf") or ""), max_age=CSRF_MAX_AGE
         )
     except (BadSignature, ValueError, TypeError):
@@ -459,15 +478,17 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
     try:
         paused = _parse_pause(str(form.get("paused_until") or ""), datetime.now(settings_of(request).tz).date())
     except SubscriberError:
-        return _preferences(request, session, reader, token, error="bad_date", refused=form)
+        return _preferences(request, session.connection(), ReaderRow.of(reader), token, error="bad_date", refused=form)
     assert reader.subscriber.id is not None and reader.mailing_list.id is not None
-    lists = {each.id: each.id in wanted_lists for each, _ in _offered_lists(session, reader.subscriber.id) if each.id}
+    lists = {each.id: each.id in wanted_lists for each in _offered_lists(session.connection(), reader.subscriber.id)}
     sections = [str(value).strip() for value in form.getlist("section") if str(value).strip()]
     offered = known_sections(
-        settings_of(request), session, reader.mailing_list.id, split_sections(reader.subscription.sections)
+        settings_of(request), session.connection(), reader.mailing_list.id, split_sections(reader.subscription.sections)
     )
     if any(section not in offered for section in sections):
-        return _preferences(request, session, reader, token, error="unknown section", refused=form)
+        return _preferences(
+            request, session.connection(), ReaderRow.of(reader), token, error="unknown section", refused=form
+        )
     try:
         update_preferences(
             session=session,
@@ -485,6 +506,6 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
         )
     except SubscriberError as err:
         session.rollback()
-        return _preferences(request, session, reader, token, error=str(err), refused=form)
+        return _preferences(request, session.connection(), ReaderRow.of(reader), token, error=str(err), refused=form)
     session.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303, headers=SECURITY_HEADERS)
