@@ -483,6 +483,19 @@ def confirm_subscription(
     return True
 
 
+_UNSUBSCRIBE_ALL = (
+    update(Subscription)
+    .where(
+        col(Subscription.subscriber_id) == bindparam("reader"),
+        col(Subscription.status) != SubscriptionStatus.UNSUBSCRIBED,
+    )
+    .values(status=SubscriptionStatus.UNSUBSCRIBED, updated_at=bindparam("left_at"))
+    .returning(col(Subscription.list_id))
+)
+_UNSUBSCRIBE_ONE = _UNSUBSCRIBE_ALL.where(col(Subscription.list_id) == bindparam("left_list"))
+_LOG_CONSENT = insert(ConsentEvent)
+
+
 def unsubscribe(
     *,
     session: Session,
@@ -504,21 +517,13 @@ def unsubscribe(
     # first, and the subscriptions it has loaded are expired after, so it reads the new status.
     session.flush()
     connection = session.connection()
-    statement = (
-        update(Subscription)
-        .where(
-            col(Subscription.subscriber_id) == subscriber_id,
-            col(Subscription.status) != SubscriptionStatus.UNSUBSCRIBED,
-            *([col(Subscription.list_id) == list_id] if list_id is not None else []),
-        )
-        .values(status=SubscriptionStatus.UNSUBSCRIBED, updated_at=now)
-        .returning(col(Subscription.list_id))
-    )
-    left = sorted(connection.execute(statement).scalars())
+    statement = _UNSUBSCRIBE_ALL if list_id is None else _UNSUBSCRIBE_ONE
+    parameters = {"reader": subscriber_id, "left_list": list_id, "left_at": now}
+    left = sorted(connection.execute(statement, parameters).scalars())
     if not left:
         return 0
     connection.execute(
-        insert(ConsentEvent),
+        _LOG_CONSENT,
         [
             {
                 "subscriber_id": subscriber_id,

@@ -119,6 +119,9 @@ def pages_environment(language: str = "en") -> Environment:
     environment = make_environment(language, folder=templates_root() / "web")
     environment.extend(constant_gettext=load_translations(language).gettext)
     environment.add_extension(ConstantTranslations)
+    # Templates are compiled once per process: no look at the files' times on every page (a changed template is
+    # seen at the next start, as a changed module is).
+    environment.auto_reload = False
     return environment
 
 

@@ -295,12 +295,29 @@ def known_sections(settings: Settings, connection: Connection, list_id: int, cho
     if settings.sections:
         wanted = {name.casefold() for name in settings.sections}
         return [*settings.sections, *(name for name in chosen if name.casefold() not in wanted)]
-    found = set(chosen)
-    for raw in connection.execute(_LAST_SELECTIONS, {"list_id": list_id}).scalars():
-        found.update(_selection_sections(raw))
-    return sorted(
-        (section for section in found if _offerable(section)), key=sort_key
-    )  # accent-aware: "Économie" sorts with the e, not after "Tech"
+    raws = tuple(connection.execute(_LAST_SELECTIONS, {"list_id": list_id}).scalars())
+    offered = _offered_sections(raws)
+    extra = [section for section in chosen if section not in offered and _offerable(section)]
+    if not extra:
+        return list(offered)
+    # accent-aware: "Économie" sorts with the e, not after "Tech"
+    return sorted({*offered, *extra}, key=sort_key)
+
+
+@functools.lru_cache(maxsize=16)
+def _offered_sections(selections: tuple[str, ...]) -> tuple[str, ...]:
+    """The sections of the editions whose stored selections are ``selections`` that can be offered, sorted.
+    Cached by the selections themselves: each preference page reads the same few editions, and an edited
+    edition is another string."""
+    found: set[str] = set()
+    for raw in selections:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            continue
+        picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
+        found.update(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
+    return tuple(sorted((section for section in found if _offerable(section)), key=sort_key))
 
 
 _LAST_SELECTIONS = (
@@ -309,18 +326,6 @@ _LAST_SELECTIONS = (
     .order_by(col(Edition.date).desc())
     .limit(14)
 )
-
-
-@functools.lru_cache(maxsize=64)
-def _selection_sections(raw: str) -> frozenset[str]:
-    """The sections of an edition's stored selection. Cached by the selection itself: each preference page reads
-    the same few editions, and an edited edition is another string."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return frozenset()
-    picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
-    return frozenset(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
 
 
 def _offerable(section: object) -> bool:
