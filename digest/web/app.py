@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         title="digest", version=__version__, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.engine = engine
+    app.state.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     app.state.settings = settings
     app.state.rate_limits = make_rate_limits(settings.redis_url, engine)
     for module in (subscribe, unsubscribe, editor, archive, webhooks):

@@ -70,6 +70,13 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
+def reads_of(request: Request) -> Engine:
+    """The app's engine for pages that only read: autocommit, so a page costs its queries and no BEGIN and
+    ROLLBACK round trips around them (PostgreSQL). Each query sees the data committed when it runs."""
+    engine: Engine = request.app.state.read_engine
+    return engine
+
+
 def list_or_404(session: Session, slug: str) -> MailingList:
     """The list named ``slug``, or a 404 page (also for a slug no list can have, before any query)."""
     try:

@@ -41,6 +41,7 @@ from digest.web.pages import (
     page,
     pick_language,
     rate_limits,
+    reads_of,
     settings_of,
     verified_reader,
     verified_reader_row,
@@ -349,7 +350,7 @@ def _offered_lists(connection: Connection, subscriber_id: int) -> list[ListChoic
 def preferences_page(request: Request, token: str, saved: int = 0) -> Response:
     """The preference centre of the reader the token names (their own data only)."""
     # Plain rows on a pooled connection: no session, no ORM objects for a page shown this often.
-    with engine_of(request).connect() as connection:
+    with reads_of(request).connect() as connection:
         reader = verified_reader_row(request, connection, "preferences", token)
         if reader is None:
             return not_found(request)

@@ -22,6 +22,7 @@ from digest.web.pages import (
     not_found,
     page,
     pick_language,
+    reads_of,
     verified_reader_row,
     web_actor,
 )
@@ -34,7 +35,7 @@ router = APIRouter()
 @router.get("/u/{token}", response_class=HTMLResponse)
 def unsubscribe_page(request: Request, token: str) -> Response:
     """The page behind the link: one button for this list, one for everything, and the preference centre."""
-    with engine_of(request).connect() as connection:
+    with reads_of(request).connect() as connection:
         reader = verified_reader_row(request, connection, "unsubscribe", token)
     if reader is None:
         return not_found(request)
