@@ -145,7 +145,7 @@ def run_floor(requests: int) -> tuple[Run, Run]:
     with a fixed page (no middleware, no database)."""
     paths = [f"/x/{n:043d}" for n in range(requests)]
     with web_process("sqlite://", floor=True) as server:
-        return _phases(server, paths, paths[20:])
+        return _phases(server, paths, paths)
 
 
 def bench_pages(postgres_url: str | None, readers: int = 20_000, requests: int = 3_000) -> list[Figure]:

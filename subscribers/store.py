@@ -404,7 +404,7 @@ _READER_ROW = (
 def find_reader_row(*, connection: Connection, subscriber_id: int, list_id: int) -> ReaderRow | None:
     """:func:`find_reader` as a plain row, or None when erased or expired since (the caller answers 404)."""
     row = connection.execute(_READER_ROW, {"subscriber_id": subscriber_id, "list_id": list_id}).first()
-    return None if row is None else ReaderRow(*row)
+    return None if row is None else ReaderRow(*tuple(row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,6 +432,7 @@ def list_choices(*, connection: Connection, subscriber_id: int) -> list[ListChoi
     return [
         ListChoice(list_id, name, bool(public), status or "")
         for list_id, name, public, status in connection.execute(_LIST_CHOICES, {"reader": subscriber_id})
+        if list_id is not None  # a primary key: never, but the column's type says it could be
     ]
 
 

@@ -8,11 +8,15 @@ token never leaks to another site or a shared cache.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 from jinja2.ext import Extension
@@ -54,6 +58,7 @@ EMAIL_PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+T = TypeVar("T")
 # Forms on these pages are a few hundred bytes; anything much larger is refused before it is parsed.
 MAX_FORM_BYTES = 16 * 1024
 
@@ -71,10 +76,28 @@ def engine_of(request: Request) -> Engine:
 
 
 def reads_of(request: Request) -> Engine:
-    """The app's engine for pages that only read: autocommit, so a page costs its queries and no BEGIN and
-    ROLLBACK round trips around them (PostgreSQL). Each query sees the data committed when it runs."""
+    """The app's engine for pages that only read: on PostgreSQL in autocommit, so a page costs its queries and
+    no BEGIN and ROLLBACK round trips around them. Each query sees the data committed when it runs."""
     engine: Engine = request.app.state.read_engine
     return engine
+
+
+async def run_reads(request: Request, function: Callable[..., T], *args: Any) -> T:
+    """Run ``function`` (a page's reads and rendering) on the event loop when the database is SQLite, else on a
+    worker thread. SQLite reads never wait (in WAL mode the writer does not block readers) and cost less than
+    the hop to a thread and back; a server database is a round trip per query, which the loop must not sit
+    through while other requests wait."""
+    if engine_of(request).dialect.name == "sqlite":
+        return function(*args)
+    return await run_in_threadpool(function, *args)
+
+
+def writing(request: Request) -> AbstractContextManager[object]:
+    """Held around a handler's write transaction: on SQLite, one writer of this process at a time, handed over
+    at once (SQLite allows one writer anyway, and its busy handler would sleep-poll for the lock: tens of ms
+    of tail latency under concurrent one-click unsubscribes); nothing on a server database."""
+    lock: threading.Lock | None = getattr(request.app.state, "sqlite_writes", None)
+    return lock if lock is not None else contextlib.nullcontext()
 
 
 def list_or_404(session: Session, slug: str) -> MailingList:

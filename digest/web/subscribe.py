@@ -42,6 +42,7 @@ from digest.web.pages import (
     pick_language,
     rate_limits,
     reads_of,
+    run_reads,
     settings_of,
     verified_reader,
     verified_reader_row,
@@ -347,8 +348,12 @@ def _offered_lists(connection: Connection, subscriber_id: int) -> list[ListChoic
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def preferences_page(request: Request, token: str, saved: int = 0) -> Response:
+async def preferences_page(request: Request, token: str, saved: int = 0) -> Response:
     """The preference centre of the reader the token names (their own data only)."""
+    return await run_reads(request, _preferences_page, request, token, saved)
+
+
+def _preferences_page(request: Request, token: str, saved: int) -> Response:
     # Plain rows on a pooled connection: no session, no ORM objects for a page shown this often.
     with reads_of(request).connect() as connection:
         reader = verified_reader_row(request, connection, "preferences", token)

@@ -23,8 +23,10 @@ from digest.web.pages import (
     page,
     pick_language,
     reads_of,
+    run_reads,
     verified_reader_row,
     web_actor,
+    writing,
 )
 from subscribers.models import SubscriptionStatus
 from subscribers.store import unsubscribe
@@ -33,8 +35,12 @@ router = APIRouter()
 
 
 @router.get("/u/{token}", response_class=HTMLResponse)
-def unsubscribe_page(request: Request, token: str) -> Response:
+async def unsubscribe_page(request: Request, token: str) -> Response:
     """The page behind the link: one button for this list, one for everything, and the preference centre."""
+    return await run_reads(request, _unsubscribe_page, request, token)
+
+
+def _unsubscribe_page(request: Request, token: str) -> Response:
     with reads_of(request).connect() as connection:
         reader = verified_reader_row(request, connection, "unsubscribe", token)
     if reader is None:
@@ -54,7 +60,7 @@ def unsubscribe_page(request: Request, token: str) -> Response:
 @router.post("/u/{token}", response_class=HTMLResponse)
 def one_click_unsubscribe(request: Request, token: str, submitted: Form) -> Response:
     """Unsubscribe from the token's list (``scope=all``: from every list); 200 every time, no redirect."""
-    with open_session(engine_of(request)) as session:
+    with writing(request), open_session(engine_of(request)) as session:
         # The reader as a plain row, then one UPDATE, one INSERT and one DELETE: no ORM objects loaded.
         reader = verified_reader_row(request, session.connection(), "unsubscribe", token)
         if reader is None:
