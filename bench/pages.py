@@ -1,5 +1,6 @@
 """The readers' pages under load: one-click unsubscribe POSTs and preference-page GETs from 4 concurrent
-clients (keep-alive, asyncio + httpx) on loopback against one uvicorn worker, with latency percentiles.
+clients (keep-alive HTTP/1.1 connections on asyncio streams, a load generator light enough not to be the
+bottleneck) on loopback against one uvicorn worker, with latency percentiles.
 Bounded: ``requests`` of each, and at most ``MAX_SECONDS`` per phase.
 
 Each POST unsubscribes a different reader, and is committed before its answer (the bench checks the count
@@ -12,53 +13,107 @@ import asyncio
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from sqlalchemy import text
 
 from bench.report import Figure
 from bench.send import fresh_schema, populate
-from bench.webhook import web_process
+from bench.webhook import WebProcess, web_process
 from digest.db import make_engine
 from digest.links import Links
 
 MAX_SECONDS = 60.0
 CLIENTS = 4
+# Issue 19's targets on one worker with CLIENTS clients: requests/s, and the 99th percentile latency.
+TARGETS = {"GET": 1_000, "POST": 500}
+TARGET_P99_MS = 50
+BASE_URL = "https://news.example.com"
 
 
 async def _load(base: str, method: str, paths: list[str], body: bytes | None) -> tuple[float, list[float]]:
-    """Send one request per path from CLIENTS concurrent clients; (seconds, each request's latency)."""
+    """Send one request per path from CLIENTS concurrent keep-alive connections; (seconds, each request's
+    latency). Any answer but 200, or a connection the server closed, stops the run."""
     queue = list(reversed(paths))
     latencies: list[float] = []
+    host, _, port = base.removeprefix("http://").partition(":")
+    # The app answers only for its own host (DIGEST_BASE_URL's), as behind a proxy.
+    head = f"Host: {BASE_URL.partition('://')[2]}\r\nUser-Agent: bench\r\n"
+    if body is not None:
+        head += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
     start = time.perf_counter()
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
 
     async def client() -> None:
-        # The app answers only for its own host (DIGEST_BASE_URL's), as behind a proxy.
-        async with httpx.AsyncClient(base_url=base, timeout=30, headers={"Host": "news.example.com"}) as http:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
             while queue and time.perf_counter() - start < MAX_SECONDS:
                 path = queue.pop()
                 sent = time.perf_counter()
-                answer = await http.request(method, path, content=body, headers=headers)
+                writer.write(f"{method} {path} HTTP/1.1\r\n{head}\r\n".encode() + (body or b""))
+                status = await _answer(reader)
                 latencies.append(time.perf_counter() - sent)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{method} {path}: {answer.status_code}")
+                if status != 200:
+                    raise RuntimeError(f"{method} {path}: {status}")
+        finally:
+            writer.close()
 
-    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    await asyncio.wait_for(asyncio.gather(*(client() for _ in range(CLIENTS))), MAX_SECONDS + 30)
     return time.perf_counter() - start, latencies
 
 
-def _figure(name: str, seconds: float, latencies: list[float]) -> Figure:
-    cuts = statistics.quantiles(latencies, n=100)
-    note = f"p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms, {CLIENTS} clients"
-    return Figure(name, len(latencies), "requests", seconds, note=note)
+async def _answer(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 answer (its body sized by Content-Length, as the app's are); its status."""
+    lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "transfer-encoding":
+            raise RuntimeError("a chunked answer: this load generator reads Content-Length bodies only")
+    await reader.readexactly(length)
+    return int(lines[0].split(" ", 2)[1])
 
 
-def run_pages(database_url: str, database: str, readers: int, requests: int) -> list[Figure]:
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One phase of load: its wall time, each request's latency, the server's CPU time."""
+
+    seconds: float
+    latencies: list[float]
+    cpu: float
+
+    def figure(self, name: str, method: str, floor: Run | None = None) -> Figure:
+        """This run as a printed figure, beside the targets (and the floor, when it ran as many requests)."""
+        cuts = statistics.quantiles(self.latencies, n=100)
+        note = (
+            f"p50 {cuts[49] * 1000:.1f} ms, p99 {cuts[98] * 1000:.1f} ms, {CLIENTS} clients, "
+            f"server CPU {self.cpu / len(self.latencies) * 1e6:.0f} µs/request; "
+            f"target >= {TARGETS[method]:,}/s, p99 < {TARGET_P99_MS} ms"
+        )
+        same = floor is not None and len(floor.latencies) == len(self.latencies)
+        return Figure(
+            name, len(self.latencies), "requests", self.seconds, floor.seconds if same and floor else None, note=note
+        )
+
+
+def _phases(server: WebProcess, gets: list[str], posts: list[str]) -> tuple[Run, Run]:
+    """GETs then one-click POSTs against ``server``, after a warm-up of 20 GETs (templates compiled,
+    connections open); the GETs timed are ``gets[20:]``."""
+    asyncio.run(_load(server.base, "GET", gets[:20], None))
+    runs = []
+    for method, paths, body in (("GET", gets[20:], None), ("POST", posts, b"List-Unsubscribe=One-Click")):
+        cpu = server.cpu_seconds()
+        seconds, latencies = asyncio.run(_load(server.base, method, paths, body))
+        runs.append(Run(seconds, latencies, server.cpu_seconds() - cpu))
+    return runs[0], runs[1]
+
+
+def run_pages(database_url: str, database: str, readers: int, requests: int, floor: tuple[Run, Run]) -> list[Figure]:
     """Preference GETs then one-click POSTs, each to a different reader."""
     settings = populate(database_url, readers)
-    links = Links("https://news.example.com", settings.signing_keys())
+    links = Links(BASE_URL, settings.signing_keys())
     engine = make_engine(database_url)
     with engine.connect() as connection:
         list_id = int(connection.execute(text("SELECT id FROM mailing_list LIMIT 1")).scalar_one())
@@ -70,28 +125,36 @@ def run_pages(database_url: str, database: str, readers: int, requests: int) -> 
         )
     gets = [f"/p/{links.token('preferences', r, list_id, secrets[r])}" for r in range(1, requests + 1)]
     posts = [f"/u/{links.token('unsubscribe', r, list_id, secrets[r])}" for r in range(1, requests + 1)]
-    with web_process(database_url, DIGEST_BASE_URL="https://news.example.com") as base:
-        asyncio.run(_load(base, "GET", gets[:20], None))  # warm-up: templates compiled, connections open
-        get_seconds, get_latencies = asyncio.run(_load(base, "GET", gets[20:], None))
-        post_seconds, post_latencies = asyncio.run(_load(base, "POST", posts, b"List-Unsubscribe=One-Click"))
+    with web_process(database_url, DIGEST_BASE_URL=BASE_URL) as server:
+        get, post = _phases(server, gets, posts)
     with engine.connect() as connection:
         left = int(
             connection.execute(text("SELECT count(*) FROM subscription WHERE status = 'unsubscribed'")).scalar_one()
         )
     engine.dispose()
-    if left != len(post_latencies):
-        raise RuntimeError(f"{len(post_latencies)} one-click POSTs answered, {left} readers unsubscribed")
+    if left != len(post.latencies):
+        raise RuntimeError(f"{len(post.latencies)} one-click POSTs answered, {left} readers unsubscribed")
     return [
-        _figure(f"preference page GET, {database}", get_seconds, get_latencies),
-        _figure(f"one-click unsubscribe POST, {database}", post_seconds, post_latencies),
+        get.figure(f"preference page GET, {database}", "GET", floor[0]),
+        post.figure(f"one-click unsubscribe POST, {database}", "POST", floor[1]),
     ]
 
 
+def run_floor(requests: int) -> tuple[Run, Run]:
+    """The floor: as many requests of the same shape from the same clients, answered by a bare Starlette app
+    with a fixed page (no middleware, no database)."""
+    paths = [f"/x/{n:043d}" for n in range(requests)]
+    with web_process("sqlite://", floor=True) as server:
+        return _phases(server, paths, paths)
+
+
 def bench_pages(postgres_url: str | None, readers: int = 20_000, requests: int = 3_000) -> list[Figure]:
-    """The readers' pages on SQLite (and PostgreSQL when a URL is given)."""
+    """The readers' pages on SQLite (and PostgreSQL when a URL is given), beside the floor."""
+    floor = run_floor(requests)
+    figures = [floor[0].figure("floor: bare Starlette page GET", "GET"), floor[1].figure("floor: bare POST", "POST")]
     with tempfile.TemporaryDirectory() as folder:
-        figures = run_pages(f"sqlite:///{Path(folder) / 'bench.db'}", "SQLite", readers, requests)
+        figures += run_pages(f"sqlite:///{Path(folder) / 'bench.db'}", "SQLite", readers, requests, floor)
     if postgres_url:
         with fresh_schema(postgres_url) as schema_url:
-            figures += run_pages(schema_url, "PostgreSQL", readers, requests)
+            figures += run_pages(schema_url, "PostgreSQL", readers, requests, floor)
     return figures

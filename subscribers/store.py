@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, update
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -343,6 +343,111 @@ def find_reader(*, session: Session, subscriber_id: int, list_id: int) -> Reader
     return Reader(*row)
 
 
+@dataclass(frozen=True, slots=True)
+class ReaderRow:
+    """What the readers' pages show of one reader on one list, read as one plain row (no ORM objects: the
+    preference page and one-click unsubscribe run this on every request)."""
+
+    subscriber_id: int
+    list_id: int
+    email: str
+    name: str | None
+    language: str | None
+    token_secret: str
+    #: The subscription's.
+    status: str
+    sections: str | None
+    frequency: str
+    format: str
+    paused_until: date | None
+    list_name: str
+    #: The reader's time zone (None: the publication's).
+    timezone: str | None
+
+    @classmethod
+    def of(cls, reader: Reader) -> ReaderRow:
+        """The same facts from ORM objects (a handler that already loaded them)."""
+        subscriber, subscription = reader.subscriber, reader.subscription
+        assert subscriber.id is not None and reader.mailing_list.id is not None
+        return cls(
+            subscriber.id,
+            reader.mailing_list.id,
+            subscriber.email,
+            subscriber.name,
+            subscriber.language,
+            subscriber.token_secret,
+            subscription.status,
+            subscription.sections,
+            subscription.frequency,
+            subscription.format,
+            subscription.paused_until,
+            reader.mailing_list.name,
+            subscriber.timezone,
+        )
+
+
+# Built once: the statement's construction costs more than running it.
+_READER_ROW = (
+    sql_select(
+        col(Subscriber.id),
+        col(Subscription.list_id),
+        col(Subscriber.email),
+        col(Subscriber.name),
+        col(Subscriber.language),
+        col(Subscriber.token_secret),
+        col(Subscription.status),
+        col(Subscription.sections),
+        col(Subscription.frequency),
+        col(Subscription.format),
+        col(Subscription.paused_until),
+        col(MailingList.name),
+        col(Subscriber.timezone),
+    )
+    .join(Subscription, col(Subscription.subscriber_id) == col(Subscriber.id))
+    .join(MailingList, col(MailingList.id) == col(Subscription.list_id))
+    .where(
+        col(Subscriber.id) == bindparam("subscriber_id"),
+        col(Subscription.list_id) == bindparam("list_id"),
+        col(Subscriber.status) != SubscriberStatus.ERASED,
+    )
+)
+
+
+def find_reader_row(*, connection: Connection, subscriber_id: int, list_id: int) -> ReaderRow | None:
+    """:func:`find_reader` as a plain row, or None when erased or expired since (the caller answers 404)."""
+    row = connection.execute(_READER_ROW, {"subscriber_id": subscriber_id, "list_id": list_id}).first()
+    return None if row is None else ReaderRow(*tuple(row))
+
+
+@dataclass(frozen=True, slots=True)
+class ListChoice:
+    """A list as the preference centre offers it: the reader's subscription status to it ('' when none)."""
+
+    id: int
+    name: str
+    public: bool
+    status: str
+
+
+_LIST_CHOICES = (
+    sql_select(col(MailingList.id), col(MailingList.name), col(MailingList.public), col(Subscription.status))
+    .outerjoin(
+        Subscription,
+        and_(col(Subscription.list_id) == col(MailingList.id), col(Subscription.subscriber_id) == bindparam("reader")),
+    )
+    .order_by(col(MailingList.slug))
+)
+
+
+def list_choices(*, connection: Connection, subscriber_id: int) -> list[ListChoice]:
+    """:func:`reader_lists` as plain rows, in one query."""
+    return [
+        ListChoice(list_id, name, bool(public), status or "")
+        for list_id, name, public, status in connection.execute(_LIST_CHOICES, {"reader": subscriber_id})
+        if list_id is not None  # a primary key: never, but the column's type says it could be
+    ]
+
+
 def _aware(moment: datetime) -> datetime:
     """``moment`` in UTC (SQLite hands stored times back without their zone)."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -391,6 +496,19 @@ def confirm_subscription(
     return True
 
 
+_UNSUBSCRIBE_ALL = (
+    update(Subscription)
+    .where(
+        col(Subscription.subscriber_id) == bindparam("reader"),
+        col(Subscription.status) != SubscriptionStatus.UNSUBSCRIBED,
+    )
+    .values(status=SubscriptionStatus.UNSUBSCRIBED, updated_at=bindparam("left_at"))
+    .returning(col(Subscription.list_id))
+)
+_UNSUBSCRIBE_ONE = _UNSUBSCRIBE_ALL.where(col(Subscription.list_id) == bindparam("left_list"))
+_LOG_CONSENT = insert(ConsentEvent)
+
+
 def unsubscribe(
     *,
     session: Session,
@@ -407,25 +525,36 @@ def unsubscribe(
     under way skips a reader who left in any case.
     """
     now = now or utcnow()
-    query = select(Subscription).where(
-        Subscription.subscriber_id == subscriber_id, Subscription.status != SubscriptionStatus.UNSUBSCRIBED
-    )
-    if list_id is not None:
-        query = query.where(Subscription.list_id == list_id)
-    changed = 0
-    for subscription in session.exec(query).all():
-        _set_status(
-            session,
-            subscription,
-            SubscriptionStatus.UNSUBSCRIBED,
-            kind="unsubscribe",
-            actor=actor,
-            now=now,
-            detail=detail,
-        )
-        changed += 1
+    # One UPDATE ... RETURNING and one INSERT on the session's connection (one-click unsubscribe runs this on
+    # every request: the ORM's bulk statements cost more than the SQL); what the session holds is flushed
+    # first, and the subscriptions it has loaded are expired after, so it reads the new status.
     session.flush()
-    return changed
+    connection = session.connection()
+    statement = _UNSUBSCRIBE_ALL if list_id is None else _UNSUBSCRIBE_ONE
+    parameters = {"reader": subscriber_id, "left_list": list_id, "left_at": now}
+    left = sorted(connection.execute(statement, parameters).scalars())
+    if not left:
+        return 0
+    connection.execute(
+        _LOG_CONSENT,
+        [
+            {
+                "subscriber_id": subscriber_id,
+                "list_id": each,
+                "kind": "unsubscribe",
+                "source": actor.source,
+                "ip": actor.ip,
+                "user_agent": actor.user_agent[:400] if actor.user_agent else None,
+                "detail": detail,
+                "at": now,
+            }
+            for each in left
+        ],
+    )
+    for loaded in list(session.identity_map.values()):
+        if isinstance(loaded, Subscription) and loaded.subscriber_id == subscriber_id and loaded.list_id in left:
+            session.expire(loaded)
+    return len(left)
 
 
 @dataclass(frozen=True, slots=True)

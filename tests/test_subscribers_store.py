@@ -185,3 +185,25 @@ def test_unsubscribing_drops_queued_deliveries_of_that_list_only(engine) -> None
         session.commit()
         left = session.exec(select(Delivery.edition_id, Delivery.status).order_by(Delivery.edition_id)).all()
     assert [status for _, status in left] == ["sent", "queued"]
+
+
+def test_unsubscribing_from_everything_logs_each_list_once_and_the_session_sees_it(engine) -> None:
+    reader, list_id = make_reader(engine, "amina@example.com")
+    with open_session(engine) as session:
+        other = create_list(session=session, slug="hebdo")
+        session.commit()
+    make_reader(engine, "amina@example.com", list_slug="hebdo")
+    with open_session(engine) as session:
+        loaded = find_reader(session=session, subscriber_id=reader, list_id=list_id)
+        assert loaded is not None and loaded.subscription.status == "active"
+        changed = unsubscribe(
+            session=session, subscriber_id=reader, list_id=None, actor=Actor(source="web", ip="192.0.2.7")
+        )
+        # The subscription the session had loaded reads the new status (the UPDATE ran on its connection).
+        assert changed == 2 and loaded.subscription.status == "unsubscribed"
+        assert unsubscribe(session=session, subscriber_id=reader, list_id=None, actor=Actor(source="web")) == 0
+        session.commit()
+        logged = session.exec(select(ConsentEvent).where(ConsentEvent.kind == "unsubscribe")).all()
+    assert sorted((event.list_id, event.ip, event.source) for event in logged) == sorted(
+        [(list_id, "192.0.2.7", "web"), (other.id, "192.0.2.7", "web")]
+    )

@@ -331,7 +331,9 @@ def test_the_publishers_sections_are_what_readers_may_choose(make_settings, engi
     with open_session(engine) as session:
         mailing_list = session.exec(select(MailingList)).first()
         assert mailing_list is not None and mailing_list.id is not None
-        configured = known_sections(make_settings(sections="Politique,Économie"), session, mailing_list.id, ["Sport"])
-        derived = known_sections(make_settings(), session, mailing_list.id, ["Sport"])
+        configured = known_sections(
+            make_settings(sections="Politique,Économie"), session.connection(), mailing_list.id, ["Sport"]
+        )
+        derived = known_sections(make_settings(), session.connection(), mailing_list.id, ["Sport"])
     assert configured == ["Politique", "Économie", "Sport"]  # the reader's own choice stays, to be unticked
     assert derived == ["Sport"]  # no edition yet: only what the reader chose

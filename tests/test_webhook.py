@@ -247,8 +247,23 @@ def test_a_streamed_oversized_body_is_cut_off(client: httpx.Client, signer: Sign
         json.dumps([{"event": "open\u0000", "sg_event_id": "y", "email": "a\u0000@b.c", "timestamp": 1}]).encode(),
         b'[{"event": "open", "sg_event_id": "z", "timestamp": ' + b"9" * 5000 + b"}]",
         json.dumps([[[[[[[[[[{"a": 1}]]]]]]]]]]).encode(),
+        # Digits spelled as \u escapes: the body shows no run of digits, the string is one.
+        b'[{"event": "open", "sg_event_id": "e", "timestamp": 1, "delivery_id": "' + b"\\u0039" * 25 + b'"}]',
+        b'[{"event": "open", "sg_event_id": "n", "timestamp": 1, "delivery_id": "-9999999999999999999"}]',
+        b'[{"event": "open", "sg_event_id": "i", "timestamp": 9223372036854775808}]',
     ],
-    ids=["deep", "huge-int", "huge-int-string", "nul-id", "nul-fields", "long-digits", "nested"],
+    ids=[
+        "deep",
+        "huge-int",
+        "huge-int-string",
+        "nul-id",
+        "nul-fields",
+        "long-digits",
+        "nested",
+        "escaped-digits",
+        "negative-digits",
+        "int64-plus-one",
+    ],
 )
 def test_hostile_json_is_a_client_error(client: httpx.Client, signer: Signer, body: bytes) -> None:
     answer = client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,6 +41,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         title="digest", version=__version__, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
     )
     app.state.engine = engine
+    sqlite = engine.dialect.name == "sqlite"
+    # pysqlite begins no transaction for a SELECT already, and switching a connection to autocommit and back
+    # costs SQLite more (a PRAGMA each way) than it saves.
+    app.state.read_engine = engine if sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+    app.state.sqlite_writes = threading.Lock() if sqlite else None
     app.state.settings = settings
     app.state.rate_limits = make_rate_limits(settings.redis_url, engine)
     for module in (subscribe, unsubscribe, editor, archive, webhooks):

@@ -8,14 +8,20 @@ token never leaks to another site or a shared cache.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
-from sqlalchemy import Engine
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,12 +29,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from digest.db import open_session
 from digest.errors import SubscriberError
 from digest.links import BadToken, Links
-from digest.render import RTL_LANGUAGES, make_environment, templates_root
+from digest.render import RTL_LANGUAGES, load_translations, make_environment, templates_root
 from digest.settings import Settings
 from digest.web.limits import RateLimits, peer_address
 from subscribers.inputs import CONTROL_CHARACTERS, check_slug
 from subscribers.models import MailingList
-from subscribers.store import LANGUAGES, Actor, Reader, find_reader, get_list
+from subscribers.store import LANGUAGES, Actor, Reader, ReaderRow, find_reader, find_reader_row, get_list
 
 # Each language named in itself, for the language menus.
 LANGUAGE_NAMES = {"fr": "Français", "en": "English", "ar": "العربية"}
@@ -52,6 +58,7 @@ EMAIL_PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+T = TypeVar("T")
 # Forms on these pages are a few hundred bytes; anything much larger is refused before it is parsed.
 MAX_FORM_BYTES = 16 * 1024
 
@@ -68,6 +75,31 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
+def reads_of(request: Request) -> Engine:
+    """The app's engine for pages that only read: on PostgreSQL in autocommit, so a page costs its queries and
+    no BEGIN and ROLLBACK round trips around them. Each query sees the data committed when it runs."""
+    engine: Engine = request.app.state.read_engine
+    return engine
+
+
+async def run_reads(request: Request, function: Callable[..., T], *args: Any) -> T:
+    """Run ``function`` (a page's reads and rendering) on the event loop when the database is SQLite, else on a
+    worker thread. SQLite reads never wait (in WAL mode the writer does not block readers) and cost less than
+    the hop to a thread and back; a server database is a round trip per query, which the loop must not sit
+    through while other requests wait."""
+    if engine_of(request).dialect.name == "sqlite":
+        return function(*args)
+    return await run_in_threadpool(function, *args)
+
+
+def writing(request: Request) -> AbstractContextManager[object]:
+    """Held around a handler's write transaction: on SQLite, one writer of this process at a time, handed over
+    at once (SQLite allows one writer anyway, and its busy handler would sleep-poll for the lock: tens of ms
+    of tail latency under concurrent one-click unsubscribes); nothing on a server database."""
+    lock: threading.Lock | None = getattr(request.app.state, "sqlite_writes", None)
+    return lock if lock is not None else contextlib.nullcontext()
+
+
 def list_or_404(session: Session, slug: str) -> MailingList:
     """The list named ``slug``, or a 404 page (also for a slug no list can have, before any query)."""
     try:
@@ -76,9 +108,51 @@ def list_or_404(session: Session, slug: str) -> MailingList:
         raise HTTPException(404, f"no list {slug!r}") from err
 
 
+class ConstantTranslations(Extension):
+    """Translates each ``_("literal")`` once, when a template is compiled, instead of on every render (the
+    preference page has two dozen): the environment speaks one language, so the text is a constant. The value
+    is what newstyle gettext gives at run time, ``Markup(translated) % {}``, written as
+    ``("translated"|safe)``; a call with arguments stays a call."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        translate: Callable[[str], str] = self.environment.constant_gettext  # type: ignore[attr-defined]
+        tokens = list(stream)
+        at = 0
+        while at < len(tokens):
+            shape = tuple((token.type, token.value if token.type == "name" else "") for token in tokens[at : at + 4])
+            after_dot = at > 0 and tokens[at - 1].type == "dot"
+            if shape == _GETTEXT_CALL and not after_dot:
+                try:
+                    text = translate(tokens[at + 2].value) % {}
+                except (TypeError, ValueError, KeyError):
+                    text = None  # a literal newstyle gettext would refuse too: left to fail as it would
+                if text is not None:
+                    line = tokens[at].lineno
+                    yield from (
+                        Token(line, "lparen", "("),
+                        Token(line, "string", text),
+                        Token(line, "pipe", "|"),
+                        Token(line, "name", "safe"),
+                        Token(line, "rparen", ")"),
+                    )
+                    at += 4
+                    continue
+            yield tokens[at]
+            at += 1
+
+
+_GETTEXT_CALL = (("name", "_"), ("lparen", ""), ("string", ""), ("rparen", ""))
+
+
 def pages_environment(language: str = "en") -> Environment:
     """The Jinja2 environment of the editor's (English) and the archive's (localised) pages."""
-    return make_environment(language, folder=templates_root() / "web")
+    environment = make_environment(language, folder=templates_root() / "web")
+    environment.extend(constant_gettext=load_translations(language).gettext)
+    environment.add_extension(ConstantTranslations)
+    # Templates are compiled once per process: no look at the files' times on every page (a changed template is
+    # seen at the next start, as a changed module is).
+    environment.auto_reload = False
+    return environment
 
 
 def cached_pages_environment(request: Request, language: str = "en") -> Environment:
@@ -118,6 +192,18 @@ def verified_reader(request: Request, session: Session, purpose: str, token: str
         claimed = links.claim(purpose, token)
         reader = find_reader(session=session, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
         links.verify(purpose, token, reader.subscriber.token_secret if reader else None)
+    except BadToken:
+        return None
+    return reader
+
+
+def verified_reader_row(request: Request, connection: Connection, purpose: str, token: str) -> ReaderRow | None:
+    """:func:`verified_reader` as a plain row (the preference page and one-click unsubscribe)."""
+    links = links_of(request)
+    try:
+        claimed = links.claim(purpose, token)
+        reader = find_reader_row(connection=connection, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
+        links.verify(purpose, token, reader.token_secret if reader else None)
     except BadToken:
         return None
     return reader

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -11,9 +12,10 @@ from datetime import date, datetime, timedelta
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, bindparam
+from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 from starlette.datastructures import FormData
 
 from digest.db import open_session
@@ -39,25 +41,30 @@ from digest.web.pages import (
     page,
     pick_language,
     rate_limits,
+    reads_of,
+    run_reads,
     settings_of,
     verified_reader,
+    verified_reader_row,
     web_actor,
 )
 from digest.web.zones import zone_groups
 from subscribers.addresses import normalize_email
 from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
-from subscribers.models import MailingList, Subscription, SubscriptionStatus, utcnow
+from subscribers.models import MailingList, SubscriptionStatus, utcnow
 from subscribers.store import (
     Actor,
+    ListChoice,
     Preferences,
     Reader,
+    ReaderRow,
     add_subscriber,
     confirm_subscription,
     confirmable,
     expire_pending,
     find_subscriber,
     get_list,
-    reader_lists,
+    list_choices,
     split_sections,
     update_preferences,
 )
@@ -274,31 +281,54 @@ def _confirmed(request: Request, reader: Reader, language: str) -> HTMLResponse:
     )
 
 
-def _csrf_serializer(settings: Settings) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(list(reversed(settings.signing_keys())), salt="digest.csrf")
+def _csrf_serializer(request: Request) -> URLSafeTimedSerializer:
+    """The preference form's CSRF signer, built once per app."""
+    state = request.app.state
+    serializer: URLSafeTimedSerializer | None = getattr(state, "csrf_serializer", None)
+    if serializer is None:
+        keys = list(reversed(settings_of(request).signing_keys()))
+        serializer = state.csrf_serializer = URLSafeTimedSerializer(keys, salt="digest.csrf")
+    return serializer
 
 
-def known_sections(settings: Settings, session: Session, list_id: int, chosen: list[str]) -> list[str]:
+def known_sections(settings: Settings, connection: Connection, list_id: int, chosen: list[str]) -> list[str]:
     """Sections readers can choose, plus the reader's own choices: DIGEST_SECTIONS when set (in its order),
     else those of the list's last editions (a feed's section that is not one line of plain text is never
     offered)."""
     if settings.sections:
         wanted = {name.casefold() for name in settings.sections}
         return [*settings.sections, *(name for name in chosen if name.casefold() not in wanted)]
-    found = set(chosen)
-    editions = session.exec(
-        select(Edition.selection_json).where(Edition.list_id == list_id).order_by(col(Edition.date).desc()).limit(14)
-    ).all()
-    for raw in editions:
+    raws = tuple(connection.execute(_LAST_SELECTIONS, {"list_id": list_id}).scalars())
+    offered = _offered_sections(raws)
+    extra = [section for section in chosen if section not in offered and _offerable(section)]
+    if not extra:
+        return list(offered)
+    # accent-aware: "Économie" sorts with the e, not after "Tech"
+    return sorted({*offered, *extra}, key=sort_key)
+
+
+@functools.lru_cache(maxsize=16)
+def _offered_sections(selections: tuple[str, ...]) -> tuple[str, ...]:
+    """The sections of the editions whose stored selections are ``selections`` that can be offered, sorted.
+    Cached by the selections themselves: each preference page reads the same few editions, and an edited
+    edition is another string."""
+    found: set[str] = set()
+    for raw in selections:
         try:
             data = json.loads(raw)
         except ValueError:
             continue
         picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
         found.update(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
-    return sorted(
-        (section for section in found if _offerable(section)), key=sort_key
-    )  # accent-aware: "Économie" sorts with the e, not after "Tech"
+    return tuple(sorted((section for section in found if _offerable(section)), key=sort_key))
+
+
+_LAST_SELECTIONS = (
+    sql_select(col(Edition.selection_json))
+    .where(col(Edition.list_id) == bindparam("list_id"))
+    .order_by(col(Edition.date).desc())
+    .limit(14)
+)
 
 
 def _offerable(section: object) -> bool:
@@ -311,28 +341,32 @@ def _offerable(section: object) -> bool:
     return True
 
 
-def _offered_lists(session: Session, subscriber_id: int) -> list[tuple[MailingList, Subscription | None]]:
+def _offered_lists(connection: Connection, subscriber_id: int) -> list[ListChoice]:
     """The lists a reader's preference centre shows: every public list, and any list the reader is on."""
     return [
-        (each, sub)
-        for each, sub in reader_lists(session=session, subscriber_id=subscriber_id)
-        if each.public or sub is not None
+        each for each in list_choices(connection=connection, subscriber_id=subscriber_id) if each.public or each.status
     ]
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
-def preferences_page(request: Request, token: str, session: DbSession, saved: int = 0) -> Response:
+async def preferences_page(request: Request, token: str, saved: int = 0) -> Response:
     """The preference centre of the reader the token names (their own data only)."""
-    reader = verified_reader(request, session, "preferences", token)
-    if reader is None:
-        return not_found(request)
-    return _preferences(request, session, reader, token, saved=bool(saved))
+    return await run_reads(request, _preferences_page, request, token, saved)
+
+
+def _preferences_page(request: Request, token: str, saved: int) -> Response:
+    # Plain rows on a pooled connection: no session, no ORM objects for a page shown this often.
+    with reads_of(request).connect() as connection:
+        reader = verified_reader_row(request, connection, "preferences", token)
+        if reader is None:
+            return not_found(request)
+        return _preferences(request, connection, reader, token, saved=bool(saved))
 
 
 def _preferences(
     request: Request,
-    session: Session,
-    reader: Reader,
+    connection: Connection,
+    reader: ReaderRow,
     token: str,
     *,
     saved: bool = False,
@@ -341,19 +375,17 @@ def _preferences(
 ) -> HTMLResponse:
     """The preference page; after a refused save (``refused``) it shows what the reader chose, not the store."""
     settings = settings_of(request)
-    subscriber, subscription, mailing_list = reader.subscriber, reader.subscription, reader.mailing_list
-    assert subscriber.id is not None and mailing_list.id is not None
-    language = pick_language(request, subscriber.language)
+    language = pick_language(request, reader.language)
     nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
     shown = {
-        "name": subscriber.name or "",
-        "reader_language": subscriber.language or settings.language,
-        "frequency": subscription.frequency,
-        "format": subscription.format,
-        "paused_until": subscription.paused_until.isoformat() if subscription.paused_until else "",
-        "timezone": subscriber.timezone or "",
+        "name": reader.name or "",
+        "reader_language": reader.language or settings.language,
+        "frequency": reader.frequency,
+        "format": reader.format,
+        "paused_until": reader.paused_until.isoformat() if reader.paused_until else "",
+        "timezone": reader.timezone or "",
     }
-    chosen = split_sections(subscription.sections)
+    chosen = split_sections(reader.sections)
     if refused is not None:
         field = {"reader_language": "language"}
         shown = {key: str(refused.get(field.get(key, key)) or value) for key, value in shown.items()}
@@ -363,12 +395,10 @@ def _preferences(
         {
             "id": each.id,
             "name": each.name,
-            "active": str(each.id) in ticked
-            if ticked is not None
-            else bool(sub and sub.status == SubscriptionStatus.ACTIVE),
-            "status": sub.status if sub else "",
+            "active": str(each.id) in ticked if ticked is not None else each.status == SubscriptionStatus.ACTIVE,
+            "status": each.status,
         }
-        for each, sub in _offered_lists(session, subscriber.id)
+        for each in _offered_lists(connection, reader.subscriber_id)
     ]
     response = page(
         request,
@@ -377,18 +407,18 @@ def _preferences(
         status_code=400 if error else 200,
         saved=saved,
         error=error,
-        email=subscriber.email,
+        email=reader.email,
         language_names=LANGUAGE_NAMES,
         lists=lists,
-        list_name=mailing_list.name,
-        sections=known_sections(settings, session, mailing_list.id, chosen),
-        zone_groups=zone_groups(datetime.now(settings.tz), subscriber.timezone),
+        list_name=reader.list_name,
+        sections=known_sections(settings, connection, reader.list_id, chosen),
+        zone_groups=zone_groups(datetime.now(settings.tz), reader.timezone),
         publication_timezone=settings.timezone,
         delivery_hour=settings.delivery_hour.strftime("%H:%M") if settings.delivery_hour else "",
         chosen=chosen,
-        csrf=_csrf_serializer(settings).dumps([subscriber.id, mailing_list.id, nonce]),
+        csrf=_csrf_serializer(request).dumps([reader.subscriber_id, reader.list_id, nonce]),
         action=f"/p/{token}",
-        unsubscribe_url=links_of(request).unsubscribe_url(subscriber.id, mailing_list.id, subscriber.token_secret),
+        unsubscribe_url=links_of(request).unsubscribe_url(reader.subscriber_id, reader.list_id, reader.token_secret),
         **shown,
     )
     response.set_cookie(
@@ -413,7 +443,7 @@ def _csrf_ok(request: Request, reader: Reader, submitted: Submitted) -> bool:
     if request.headers.get("sec-fetch-site") == "cross-site":
         return False
     try:
-        subscriber_id, list_id, nonce = _csrf_serializer(settings).loads(
+        subscriber_id, list_id, nonce = _csrf_serializer(request).loads(
             str(submitted.form.get("csrf") or ""), max_age=CSRF_MAX_AGE
         )
     except (BadSignature, ValueError, TypeError):
@@ -464,15 +494,17 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
     try:
         paused = _parse_pause(str(form.get("paused_until") or ""), datetime.now(settings_of(request).tz).date())
     except SubscriberError:
-        return _preferences(request, session, reader, token, error="bad_date", refused=form)
+        return _preferences(request, session.connection(), ReaderRow.of(reader), token, error="bad_date", refused=form)
     assert reader.subscriber.id is not None and reader.mailing_list.id is not None
-    lists = {each.id: each.id in wanted_lists for each, _ in _offered_lists(session, reader.subscriber.id) if each.id}
+    lists = {each.id: each.id in wanted_lists for each in _offered_lists(session.connection(), reader.subscriber.id)}
     sections = [str(value).strip() for value in form.getlist("section") if str(value).strip()]
     offered = known_sections(
-        settings_of(request), session, reader.mailing_list.id, split_sections(reader.subscription.sections)
+        settings_of(request), session.connection(), reader.mailing_list.id, split_sections(reader.subscription.sections)
     )
     if any(section not in offered for section in sections):
-        return _preferences(request, session, reader, token, error="unknown section", refused=form)
+        return _preferences(
+            request, session.connection(), ReaderRow.of(reader), token, error="unknown section", refused=form
+        )
     try:
         update_preferences(
             session=session,
@@ -491,6 +523,6 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
         )
     except SubscriberError as err:
         session.rollback()
-        return _preferences(request, session, reader, token, error=str(err), refused=form)
+        return _preferences(request, session.connection(), ReaderRow.of(reader), token, error=str(err), refused=form)
     session.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303, headers=SECURITY_HEADERS)

@@ -116,40 +116,22 @@ async def read_capped_body(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
+class _OutOfRange(ValueError):
+    """A number the database's 64-bit integers cannot hold."""
+
+
 def _bounded_int(digits: str) -> int:
     # Checked on the digits, before int() does quadratic work on a long run of them.
     if len(digits.lstrip("-")) > 19:
-        raise ValueError(f"integer {digits[:24]}... is out of range")
-    return int(digits)
+        raise _OutOfRange(f"integer {digits[:24]}... is out of range")
+    value = int(digits)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise _OutOfRange(f"number {value} is out of range")
+    return value
 
 
-_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
-
-
-def _nesting(body: bytes) -> int:
-    """How deep ``body``'s arrays and objects nest (outside strings), counted up to MAX_DEPTH + 1."""
-    depth = deepest = 0
-    in_string = False
-    escaped_until = -1
-    for match in _STRUCTURE.finditer(body):
-        position, char = match.start(), match.group()
-        if position < escaped_until:
-            continue
-        if in_string:
-            if char == b"\\":
-                escaped_until = position + 2
-            elif char == b'"':
-                in_string = False
-        elif char == b'"':
-            in_string = True
-        elif char in (b"[", b"{"):
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_DEPTH:
-                break
-        elif char in (b"]", b"}"):
-            depth -= 1
-    return deepest
+# A string of digits too long for 64 bits, as it is spelled in a body without \u escapes.
+_LONG_DIGIT_STRING = re.compile(rb'"-*[0-9]{19,}"')
 
 
 def parse_events(body: bytes) -> list[Any]:
@@ -158,31 +140,41 @@ def parse_events(body: bytes) -> list[Any]:
     Refused: not JSON, not an array, nesting deeper than MAX_DEPTH, integers outside 64 bits (also as the
     digits of a string), NUL characters: none can come from SendGrid and each made the database fail.
     """
-    if _nesting(body) > MAX_DEPTH:
-        # Checked before parsing: the parser would recurse once per level (a RecursionError at 100k levels).
-        raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
     try:
         events = json.loads(body, parse_int=_bounded_int)
+    except RecursionError:
+        # The parser recurses once per level: a body of 100k brackets ends here, before any work on it.
+        raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels") from None
+    except _OutOfRange:
+        raise
     except ValueError as err:
         raise ValueError("the body is not JSON") from err
     if not isinstance(events, list):
         raise ValueError("expected a JSON array of events")
+    # Without a \u escape in the body every string is spelled in it as it is: no NUL (a raw control character is
+    # not JSON) and no digits but those the body shows, so the strings need a look only when the body has an
+    # escape or a long run of quoted digits. Numbers were bounded as they were parsed; depth is always checked.
+    strings = b"\\u" in body or _LONG_DIGIT_STRING.search(body) is not None
     pending: list[tuple[Any, int]] = [(events, 1)]
     while pending:
         value, depth = pending.pop()
         if depth > MAX_DEPTH:
             raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
         if isinstance(value, dict):
-            pending.extend((item, depth + 1) for pair in value.items() for item in pair)
+            if strings:
+                pending.extend((item, depth + 1) for pair in value.items() for item in pair)
+            else:
+                pending.extend((item, depth + 1) for item in value.values() if isinstance(item, (dict, list)))
         elif isinstance(value, list):
-            pending.extend((item, depth + 1) for item in value)
+            if strings:
+                pending.extend((item, depth + 1) for item in value)
+            else:
+                pending.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
         elif isinstance(value, str):
             if "\x00" in value:
                 raise ValueError("NUL character in the events")
             if value.isascii() and value.lstrip("-").isdigit() and not INT64_MIN <= int(value) <= INT64_MAX:
                 raise ValueError(f"number {value[:24]} is out of range")
-        elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
-            raise ValueError(f"number {value} is out of range")
     return events
 
 
