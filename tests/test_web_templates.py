@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from digest.render import make_environment, templates_root
 from digest.web.pages import LANGUAGE_NAMES, pages_environment
+from digest.web.zones import ZoneChoice
 
 CONTEXT = {
     "dir": "ltr",
@@ -36,6 +37,10 @@ CONTEXT = {
     "frequency": "weekly",
     "format": "text",
     "paused_until": "",
+    "timezone": "America/Montreal",
+    "publication_timezone": "Africa/Casablanca",
+    "delivery_hour": "06:30",
+    "zone_groups": [("America", [ZoneChoice("America/Montreal", "Montreal (UTC-05:00)")])],
     "already": False,
     "link": ("/p/token", "preferences"),
     "subject": "Confirmez & lisez",
