@@ -27,7 +27,7 @@ from digest.delivery.schedule import (
     zone_state,
 )
 from digest.models import Delivery, Edition
-from subscribers.models import Subscriber
+from subscribers.models import Subscriber, Subscription
 from tests.feeds import write_feed
 from tests.seed import add_readers
 
@@ -492,3 +492,41 @@ def test_a_zone_zoneinfo_does_not_know_follows_the_publications_clock() -> None:
         ("Mars/Olympus_Mons", CASABLANCA, ZoneState.DUE),
         ("../../etc/passwd", CASABLANCA, ZoneState.DUE),
     }, "stored by hand in the table: mailed at the publication's hour, never a crash for everyone"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_weekly_round_up_reaches_each_weekly_reader_at_their_hour_of_its_own_day(
+    run_cli: Callable[..., Any], engine: Engine, tmp_path: Path
+) -> None:
+    # Weekly readers only; Auckland's Sunday 06:30 is the publication's Saturday evening (17:30 UTC).
+    zones = {**READERS, "reader4@example.com": "Pacific/Auckland"}
+    add_readers(engine, len(zones))
+    _set_zones(engine, zones)
+    with Session(engine) as session:
+        session.execute(update(Subscription).values(frequency="weekly"))  # type: ignore[arg-type]
+        session.commit()
+    sunday = date(2026, 11, 29)
+    env = _env(tmp_path, _feed(tmp_path, _utc(2026, 11, 22), 8), DIGEST_WEEKLY_DAY="sunday")
+    seen: dict[tuple[str, date], datetime] = {}
+    codes: Counter[int] = Counter()
+    moment = _utc(2026, 11, 28, 6)
+    while moment < _utc(2026, 11, 29, 12):
+        result = run_cli("--now", _iso(moment), "send", "--kind", "weekly", env=env)
+        codes[result.exit_code] += 1
+        assert result.exit_code in (0, 3), (moment, result.output)
+        for key, status in _sent(engine).items():
+            if key not in seen:
+                assert status == "sent", (key, status, result.output)
+                seen[key] = moment
+        moment += STEP
+    assert sorted(seen) == sorted((email, sunday) for email in zones)
+    for (email, day), moment in seen.items():
+        zone = ZoneInfo(zones[email] or CASABLANCA)
+        assert timedelta(0) <= moment - local_instant(day, HOUR, zone) < STEP, (email, moment.astimezone(zone))
+    # Auckland 17:30 UTC Saturday, Dubai 02:30, Paris and Casablanca 05:30, Montréal 11:30: four runs mail.
+    assert codes[0] == 4
+    with Session(engine) as session:
+        editions = session.exec(select(Edition.date, Edition.kind, Edition.status)).all()
+    assert editions == [(sunday, "weekly", "sent")]
+    # Daily runs the same morning have nobody to mail: every reader chose the round-up only.
+    assert run_cli("--now", _iso(_utc(2026, 11, 29, 6)), "send", env=env).exit_code == 3
