@@ -10,7 +10,6 @@ from markupsafe import Markup
 
 from digest.render import make_environment, templates_root
 from digest.web.pages import LANGUAGE_NAMES, pages_environment
-from digest.web.zones import ZoneChoice
 
 CONTEXT = {
     "dir": "ltr",
@@ -40,7 +39,7 @@ CONTEXT = {
     "timezone": "America/Montreal",
     "publication_timezone": "Africa/Casablanca",
     "delivery_hour": "06:30",
-    "zone_groups": [("America", [ZoneChoice("America/Montreal", "Montreal (UTC-05:00)")])],
+    "zone_options": Markup('<option value="America/Montreal" selected>Montreal (UTC-05:00)</option>'),
     "already": False,
     "link": ("/p/token", "preferences"),
     "subject": "Confirmez & lisez",

@@ -142,8 +142,8 @@ def _as_array(values: Any) -> array[int]:
 
 
 def _save_restricted(identifier: Any, path: Path) -> None:
-    """Write the identifier's restricted model to ``path`` atomically (concurrent builds may race); a cache
-    that cannot be written is skipped."""
+    """Write the identifier's restricted model to ``path`` atomically (concurrent builds may race) and remove
+    the copies of other installs; a cache that cannot be written is skipped."""
     import numpy as np
 
     written: str | None = None
@@ -161,6 +161,11 @@ def _save_restricted(identifier: Any, path: Path) -> None:
                 out_feat=np.array(identifier.tk_output, dtype=np.int32),
             )
         os.replace(written, path)
+        # A model of another py3langid install (an upgrade, another checkout) is 40 MB nobody reads any more.
+        for stale in path.parent.glob("langid-*.npz"):
+            if stale != path:
+                with contextlib.suppress(OSError):
+                    stale.unlink()
     except OSError:
         if written is not None:
             with contextlib.suppress(OSError):

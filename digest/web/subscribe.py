@@ -48,7 +48,7 @@ from digest.web.pages import (
     verified_reader_row,
     web_actor,
 )
-from digest.web.zones import zone_groups
+from digest.web.zones import zone_options
 from subscribers.addresses import normalize_email
 from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
 from subscribers.models import MailingList, SubscriptionStatus, utcnow
@@ -412,7 +412,7 @@ def _preferences(
         lists=lists,
         list_name=reader.list_name,
         sections=known_sections(settings, connection, reader.list_id, chosen),
-        zone_groups=zone_groups(datetime.now(settings.tz), reader.timezone),
+        zone_options=zone_options(datetime.now(settings.tz), reader.timezone),
         publication_timezone=settings.timezone,
         delivery_hour=settings.delivery_hour.strftime("%H:%M") if settings.delivery_hour else "",
         chosen=chosen,
