@@ -535,26 +535,27 @@ def unsubscribe(
     left = sorted(connection.execute(statement, parameters).scalars())
     if not left:
         return 0
-    connection.execute(
-        _LOG_CONSENT,
-        [
-            {
-                "subscriber_id": subscriber_id,
-                "list_id": each,
-                "kind": "unsubscribe",
-                "source": actor.source,
-                "ip": actor.ip,
-                "user_agent": actor.user_agent[:400] if actor.user_agent else None,
-                "detail": detail,
-                "at": now,
-            }
-            for each in left
-        ],
-    )
+    connection.execute(_LOG_CONSENT, [_unsubscribe_logged(subscriber_id, each, actor, detail, now) for each in left])
     for loaded in list(session.identity_map.values()):
         if isinstance(loaded, Subscription) and loaded.subscriber_id == subscriber_id and loaded.list_id in left:
             session.expire(loaded)
     return len(left)
+
+
+def _unsubscribe_logged(
+    subscriber_id: int, list_id: int, actor: Actor, detail: str | None, now: datetime
+) -> dict[str, object]:
+    """One consent-log row of a reader leaving a list, as :func:`record_consent` writes it."""
+    return {
+        "subscriber_id": subscriber_id,
+        "list_id": list_id,
+        "kind": "unsubscribe",
+        "source": actor.source,
+        "ip": actor.ip,
+        "user_agent": actor.user_agent[:400] if actor.user_agent else None,
+        "detail": detail,
+        "at": now,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -918,18 +919,7 @@ def unsubscribe_many(
         subscription.status = SubscriptionStatus.UNSUBSCRIBED
         subscription.updated_at = now
         session.add(subscription)
-        logged.append(
-            {
-                "subscriber_id": subscription.subscriber_id,
-                "list_id": subscription.list_id,
-                "kind": "unsubscribe",
-                "source": actor.source,
-                "ip": actor.ip,
-                "user_agent": actor.user_agent[:400] if actor.user_agent else None,
-                "detail": detail,
-                "at": now,
-            }
-        )
+        logged.append(_unsubscribe_logged(subscription.subscriber_id, subscription.list_id, actor, detail, now))
     if logged:
         # The consent log as :func:`record_consent` writes it, in one executemany.
         session.execute(insert(ConsentEvent), logged)

@@ -229,18 +229,43 @@ def select(
         featured_story, featured = _featured(_leads(ranked, rules))
     kept, over = _cap([s for s in ranked if s is not featured_story], rules)
     skipped.extend(over)
+    return _assembled(
+        day=day or window[0].date(),
+        window=window,
+        featured=featured,
+        kept=kept,
+        stories=stories,
+        skipped=skipped,
+        rules=rules,
+        choices=choices,
+        notes=_notes(articles, choices, pinned, window),
+    )
 
+
+def _assembled(
+    *,
+    day: date,
+    window: Window,
+    featured: Pick | None,
+    kept: list[_Story],
+    stories: list[_Story],
+    skipped: list[Skip],
+    rules: SelectionRules,
+    choices: EditorChoices,
+    notes: tuple[str, ...],
+) -> Selection:
+    """The Selection of ``featured`` and the ``kept`` stories (in display order), a daily or a weekly one."""
     summary = ""
     if featured is not None:
         summary = summarize(featured.article.body or featured.article.summary, rules.summary_chars)
     return Selection(
-        day=day or window[0].date(),
+        day=day,
         featured=featured,
         headlines=_display(kept, rules, _tag_sources([s.shown for s in stories])),
         skipped=tuple(skipped),
         intro=choices.intro,
         featured_summary=summary,
-        notes=_notes(articles, choices, pinned, window),
+        notes=notes,
         window=window,
     )
 

@@ -30,8 +30,8 @@ from digest.selection import (
     SelectionRules,
     _admit,
     _also,
+    _assembled,
     _cap,
-    _display,
     _find_pinned,
     _leads,
     _notes,
@@ -39,11 +39,9 @@ from digest.selection import (
     _richness,
     _stories,
     _Story,
-    _tag_sources,
 )
 from digest.selection.window import Window, check_window
 from digest.sources.clean import canonical_url
-from digest.sources.text import summarize
 
 __all__ = ["DailyEdition", "select_week"]
 
@@ -213,16 +211,14 @@ def select_week(
         )
     kept, over = _cap([s for s in ranked if s is not featured_story], rules)
     skipped.extend(over)
-    summary = ""
-    if featured is not None:
-        summary = summarize(featured.article.body or featured.article.summary, rules.summary_chars)
-    return Selection(
+    return _assembled(
         day=day,
-        featured=featured,
-        headlines=_display(kept, rules, _tag_sources([s.shown for s in stories])),
-        skipped=tuple(skipped),
-        intro=choices.intro,
-        featured_summary=summary,
-        notes=_notes(pool, choices, pinned, window),
         window=window,
+        featured=featured,
+        kept=kept,
+        stories=stories,
+        skipped=skipped,
+        rules=rules,
+        choices=choices,
+        notes=_notes(pool, choices, pinned, window),
     )
