@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import CursorResult, delete, func, literal, text, true
+from sqlalchemy import CursorResult, bindparam, delete, func, literal, text, true
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -177,22 +177,27 @@ def finish(session: Session, edition: Edition, now: datetime, options: SendOptio
         session.commit()
 
 
+# Built once: one-click unsubscribe runs this on every request, and building the ORM-enabled DELETE cost a
+# third of the request.
+_DROP_QUEUED = delete(Delivery).where(
+    col(Delivery.subscriber_id) == bindparam("reader"),
+    col(Delivery.status) == DeliveryStatus.QUEUED,
+)
+_DROP_QUEUED_OF_LIST = _DROP_QUEUED.where(
+    col(Delivery.edition_id).in_(sql_select(col(Edition.id)).where(col(Edition.list_id) == bindparam("left_list")))
+)
+
+
 def drop_queued(session: Session, *, subscriber_id: int, list_id: int | None) -> None:
     """Take a reader who left ``list_id`` (None: every list) off the queues of its editions; sent ones stay.
 
     Called after :func:`subscribers.store.unsubscribe`, in the same transaction. A send under way would skip
     the reader anyway; this keeps an interrupted edition's counts true. Does not commit.
     """
-    editions = sql_select(col(Edition.id))
-    if list_id is not None:
-        editions = editions.where(col(Edition.list_id) == list_id)
-    session.execute(
-        delete(Delivery).where(
-            col(Delivery.subscriber_id) == subscriber_id,
-            col(Delivery.status) == DeliveryStatus.QUEUED,
-            col(Delivery.edition_id).in_(editions),
-        )
-    )
+    if list_id is None:
+        session.connection().execute(_DROP_QUEUED, {"reader": subscriber_id})
+    else:
+        session.connection().execute(_DROP_QUEUED_OF_LIST, {"reader": subscriber_id, "left_list": list_id})
 
 
 def drop_queued_many(session: Session, *, subscriber_ids: list[int], list_id: int | None) -> None:
