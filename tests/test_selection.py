@@ -304,3 +304,28 @@ def test_selection_properties(items: list[Article], tz: ZoneInfo, day: date, rul
         assert selection.featured.article.canonical_url not in {p.article.canonical_url for p in selection.headlines}
     # Deterministic for the same input.
     assert sel(list(items), day=day, tz=tz, rules=rules) == selection
+
+
+def test_tfidf_weighs_as_scikit_learn_does_and_leaves_common_words_out() -> None:
+    import math
+
+    from digest.selection.stories import _tfidf
+
+    documents = [["maroc", "maroc", "pluie"], ["maroc", "espagne"], ["pluie"], []]
+    vectors = _tfidf(documents, max_df=1.0)
+    assert vectors is not None
+    matrix, idf = vectors
+    # Smoothed idf: ln((1 + n) / (1 + df)) + 1, n = 4 documents.
+    assert idf == pytest.approx(
+        {"espagne": math.log(5 / 2) + 1, "maroc": math.log(5 / 3) + 1, "pluie": math.log(5 / 3) + 1}
+    )
+    rows = matrix.toarray()
+    # Sublinear tf (1 + ln 2 for "maroc" twice), each row of unit length; the empty document stays zero.
+    first = [0.0, (1 + math.log(2)) * idf["maroc"], idf["pluie"]]
+    norm = math.sqrt(sum(value * value for value in first))
+    assert rows[0].tolist() == pytest.approx([value / norm for value in first])
+    assert [round(sum(v * v for v in row), 9) for row in rows.tolist()] == [1.0, 1.0, 1.0, 0.0]
+    # A word in more than max_df of the documents tells nothing apart: left out; none left -> None.
+    _, common = _tfidf(documents, max_df=0.4) or (None, {})
+    assert set(common) == {"espagne"}
+    assert _tfidf([["a"], ["a"]], max_df=0.4) is None
