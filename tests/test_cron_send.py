@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,40 +16,11 @@ from sqlmodel import Session, select
 
 from digest.models import Delivery, Edition
 from subscribers.models import Subscriber
+from tests.processes import digest, smtp_env, wait_for_messages
 from tests.seed import DAY, add_readers, seed_edition
 from tests.servers.smtp import SmtpStandIn
 
 SQLITE_ONLY = ["sqlite"]
-
-
-def digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    """`digest ARGS` in a process of its own, as cron runs it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "digest", *args],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def smtp_env(database_url: str, server: SmtpStandIn) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "DIGEST_MAIL_BACKEND": "smtp",
-        "DIGEST_SMTP_URL": server.url(),
-        "DIGEST_SECRET_KEY": "test-secret",
-        "DIGEST_BASE_URL": "https://news.example.com",
-    }
-
-
-def wait_for_messages(server: SmtpStandIn, count: int, run: subprocess.Popen[str]) -> None:
-    """Wait until the server has received ``count`` messages while ``run`` still goes."""
-    deadline = time.monotonic() + 60
-    while len(server.handler.received) < count and run.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert run.poll() is None, "the run must still be sending"
 
 
 def statuses_by_reader(engine: Engine) -> dict[str, str]:

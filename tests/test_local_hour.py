@@ -238,14 +238,15 @@ def _step(
     end: datetime,
     env: dict[str, str],
     seen: dict[tuple[str, date], datetime] | None = None,
+    options: tuple[str, ...] = (),
 ) -> tuple[dict[tuple[str, date], datetime], Counter[int]]:
-    """`digest send` at every quarter hour from ``start`` to ``end`` (excluded): when each reader's
-    delivery of each edition appeared (added to ``seen``), and the exit codes."""
+    """`digest send` (with ``options``) at every quarter hour from ``start`` to ``end`` (excluded): when each
+    reader's delivery of each edition appeared (added to ``seen``), and the exit codes."""
     seen = {} if seen is None else seen
     codes: Counter[int] = Counter()
     moment = start
     while moment < end:
-        result = run_cli("--now", _iso(moment), "send", env=env)
+        result = run_cli("--now", _iso(moment), "send", *options, env=env)
         codes[result.exit_code] += 1
         assert result.exit_code in (0, 3), (moment, result.output)
         for key, status in _sent(engine).items():
@@ -414,7 +415,7 @@ def test_an_edition_whose_last_zone_passed_while_the_timer_was_down_is_closed_wi
 def test_a_send_killed_at_the_paris_hour_and_the_next_runs_keep_every_reader_to_one_message(
     run_cli: Callable[..., Any], engine: Engine, settings: Any, tmp_path: Path, smtp_server: Any
 ) -> None:
-    from tests.test_cron_send import digest, smtp_env, wait_for_messages
+    from tests.processes import digest, smtp_env, wait_for_messages
 
     parisians = {email: "Europe/Paris" for email in add_readers(engine, 40, start=len(READERS))}
     add_readers(engine, len(READERS))
@@ -507,18 +508,9 @@ def test_the_weekly_round_up_reaches_each_weekly_reader_at_their_hour_of_its_own
         session.commit()
     sunday = date(2026, 11, 29)
     env = _env(tmp_path, _feed(tmp_path, _utc(2026, 11, 22), 8), DIGEST_WEEKLY_DAY="sunday")
-    seen: dict[tuple[str, date], datetime] = {}
-    codes: Counter[int] = Counter()
-    moment = _utc(2026, 11, 28, 6)
-    while moment < _utc(2026, 11, 29, 12):
-        result = run_cli("--now", _iso(moment), "send", "--kind", "weekly", env=env)
-        codes[result.exit_code] += 1
-        assert result.exit_code in (0, 3), (moment, result.output)
-        for key, status in _sent(engine).items():
-            if key not in seen:
-                assert status == "sent", (key, status, result.output)
-                seen[key] = moment
-        moment += STEP
+    seen, codes = _step(
+        run_cli, engine, _utc(2026, 11, 28, 6), _utc(2026, 11, 29, 12), env, options=("--kind", "weekly")
+    )
     assert sorted(seen) == sorted((email, sunday) for email in zones)
     for (email, day), moment in seen.items():
         zone = ZoneInfo(zones[email] or CASABLANCA)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,21 +14,11 @@ from sqlmodel import Session, select
 
 from digest.models import Delivery
 from subscribers.models import Subscriber
+from tests.processes import digest
 from tests.seed import DAY, add_readers, seed_edition
 from tests.servers.sendgrid import SendGridStandIn
 
 READERS = 200
-
-
-def _digest(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "digest", *args],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env},
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _env(settings, server: SendGridStandIn) -> dict[str, str]:
@@ -57,7 +45,7 @@ def test_killed_send_resumes_without_mailing_anyone_twice(engine: Engine, settin
     seed_edition(engine)
     with SendGridStandIn(delay=0.03) as server:
         env = _env(settings, server)
-        first = _digest(["send", "--date", DAY.isoformat(), "--batch-size", "5"], env, tmp_path)
+        first = digest(["send", "--date", DAY.isoformat(), "--batch-size", "5"], env, tmp_path)
         _wait_until_sent(server, 50, first)
         assert first.poll() is None, "the first run must still be sending when it is killed"
         first.send_signal(signal.SIGKILL)
@@ -66,13 +54,13 @@ def test_killed_send_resumes_without_mailing_anyone_twice(engine: Engine, settin
         received_before = len(server.messages)
         assert 0 < received_before < READERS
 
-        second = _digest(["send", "--date", DAY.isoformat(), "--batch-size", "5"], env, tmp_path)
+        second = digest(["send", "--date", DAY.isoformat(), "--batch-size", "5"], env, tmp_path)
         out, err = second.communicate(timeout=120)
         assert second.returncode in (0, 1), err
         assert "interrupted earlier now uncertain" in out or second.returncode == 0
 
         # Everyone has an outcome, yet not every one is final: never "nothing to do" while any is uncertain.
-        third = _digest(["send", "--date", DAY.isoformat()], env, tmp_path)
+        third = digest(["send", "--date", DAY.isoformat()], env, tmp_path)
         _, err3 = third.communicate(timeout=60)
         assert third.returncode == 1, err3
         assert err3.strip().splitlines()[-1].startswith("readers not done: ")
@@ -96,7 +84,7 @@ def test_sigterm_stops_after_the_batch_in_flight(engine: Engine, settings, tmp_p
     seed_edition(engine)
     with SendGridStandIn(delay=0.03) as server:
         env = _env(settings, server)
-        run = _digest(["send", "--date", DAY.isoformat(), "--batch-size", "5"], env, tmp_path)
+        run = digest(["send", "--date", DAY.isoformat(), "--batch-size", "5"], env, tmp_path)
         _wait_until_sent(server, 20, run)
         run.send_signal(signal.SIGTERM)
         _, err = run.communicate(timeout=30)

@@ -227,13 +227,12 @@ def select(
         featured: Pick | None = Pick(featured_story.shown, "pinned by the editor", None, _also(featured_story))
     else:
         featured_story, featured = _featured(_leads(ranked, rules))
-    kept, over = _cap([s for s in ranked if s is not featured_story], rules)
-    skipped.extend(over)
     return _assembled(
         day=day or window[0].date(),
         window=window,
+        featured_story=featured_story,
         featured=featured,
-        kept=kept,
+        ranked=ranked,
         stories=stories,
         skipped=skipped,
         rules=rules,
@@ -246,15 +245,19 @@ def _assembled(
     *,
     day: date,
     window: Window,
+    featured_story: _Story | None,
     featured: Pick | None,
-    kept: list[_Story],
+    ranked: list[_Story],
     stories: list[_Story],
     skipped: list[Skip],
     rules: SelectionRules,
     choices: EditorChoices,
     notes: tuple[str, ...],
 ) -> Selection:
-    """The Selection of ``featured`` and the ``kept`` stories (in display order), a daily or a weekly one."""
+    """The Selection of ``featured`` (the pick of ``featured_story``) and, under the caps, the other ``ranked``
+    stories in display order (those over the caps added to ``skipped``): a daily or a weekly one."""
+    kept, over = _cap([s for s in ranked if s is not featured_story], rules)
+    skipped.extend(over)
     summary = ""
     if featured is not None:
         summary = summarize(featured.article.body or featured.article.summary, rules.summary_chars)

@@ -31,7 +31,6 @@ from digest.selection import (
     _admit,
     _also,
     _assembled,
-    _cap,
     _find_pinned,
     _leads,
     _notes,
@@ -209,13 +208,12 @@ def select_week(
             if featured_story
             else None
         )
-    kept, over = _cap([s for s in ranked if s is not featured_story], rules)
-    skipped.extend(over)
     return _assembled(
         day=day,
         window=window,
+        featured_story=featured_story,
         featured=featured,
-        kept=kept,
+        ranked=ranked,
         stories=stories,
         skipped=skipped,
         rules=rules,
