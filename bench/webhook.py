@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,57 +162,64 @@ class Signer:
         }
 
 
-def run_webhook(database_url: str, *, requests: int, size: int, readers: int) -> tuple[int, float, float]:
-    """Post ``requests`` signed requests of ``size`` events after one warm-up request; (events timed, seconds,
-    server CPU seconds). Checks every posted event stored once."""
+def run_webhook(
+    database_url: str, *, requests: int, size: int, readers: int, clients: int = 1
+) -> tuple[int, float, float]:
+    """Post ``requests`` signed requests of ``size`` events from ``clients`` concurrent connections, after one
+    warm-up request; (events timed, seconds, server CPU seconds). Checks every posted event stored once."""
     edition_id = add_deliveries(database_url)
     signer = Signer()
     bodies = [json.dumps(events_for(r, size, readers, edition_id)).encode() for r in range(requests + 1)]
-    with (
-        web_process(database_url, SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public) as server,
-        httpx.Client(base_url=server.base, timeout=60) as client,
-    ):
-        # The first request pays for what is done once (imports, statements compiled, connections opened).
-        client.post("/webhooks/sendgrid", content=bodies[0], headers=signer.headers(bodies[0])).raise_for_status()
-        posted = 0
+    with web_process(database_url, SENDGRID_WEBHOOK_PUBLIC_KEY=signer.public) as server:
+        with httpx.Client(base_url=server.base, timeout=60) as client:
+            # The first request pays for what is done once (imports, statements compiled, connections opened).
+            client.post("/webhooks/sendgrid", content=bodies[0], headers=signer.headers(bodies[0])).raise_for_status()
+        pending = list(reversed(bodies[1:]))
+        posted = [0] * clients
+
+        def post_from(n: int) -> None:
+            with httpx.Client(base_url=server.base, timeout=60) as client:
+                while pending and time.perf_counter() - start < MAX_SECONDS:
+                    body = pending.pop()
+                    client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body)).raise_for_status()
+                    posted[n] += size
+
         cpu = server.cpu_seconds()
         start = time.perf_counter()
-        for body in bodies[1:]:
-            answer = client.post("/webhooks/sendgrid", content=body, headers=signer.headers(body))
-            answer.raise_for_status()
-            posted += size
-            if time.perf_counter() - start > MAX_SECONDS:
-                break
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(post_from, range(clients)))
         seconds = time.perf_counter() - start
         cpu = server.cpu_seconds() - cpu
     engine = make_engine(database_url)
     with engine.connect() as connection:
         stored = int(connection.execute(text("SELECT count(*) FROM delivery_event")).scalar_one())
     engine.dispose()
-    if stored != posted + size:
-        raise RuntimeError(f"webhook: {posted + size} events posted, {stored} stored")
-    return posted, seconds, cpu
+    if stored != sum(posted) + size:
+        raise RuntimeError(f"webhook: {sum(posted) + size} events posted, {stored} stored")
+    return sum(posted), seconds, cpu
 
 
 def bench_webhook(
     postgres_url: str | None, requests: int = 40, size: int = 1000, readers: int = 20_000
 ) -> list[Figure]:
-    """Events per second through the whole route (verify, parse, store, act) on SQLite and PostgreSQL."""
+    """Events per second through the whole route (verify, parse, store, act) on SQLite and PostgreSQL, from one
+    client and from two at once (SendGrid posts from several connections)."""
     figures = []
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        populate(url, readers)
-        figures.append(
-            _webhook_figure("SQLite", size, *run_webhook(url, requests=requests, size=size, readers=readers))
-        )
-    if postgres_url:
-        with fresh_schema(postgres_url) as schema_url:
-            populate(schema_url, readers)
-            result = run_webhook(schema_url, requests=requests, size=size, readers=readers)
-        figures.append(_webhook_figure("PostgreSQL", size, *result))
+    for clients in (1, 2):
+        with tempfile.TemporaryDirectory() as folder:
+            url = f"sqlite:///{Path(folder) / 'bench.db'}"
+            populate(url, readers)
+            result = run_webhook(url, requests=requests, size=size, readers=readers, clients=clients)
+            figures.append(_webhook_figure("SQLite", size, clients, *result))
+        if postgres_url:
+            with fresh_schema(postgres_url) as schema_url:
+                populate(schema_url, readers)
+                result = run_webhook(schema_url, requests=requests, size=size, readers=readers, clients=clients)
+            figures.append(_webhook_figure("PostgreSQL", size, clients, *result))
     return figures
 
 
-def _webhook_figure(database: str, size: int, count: int, seconds: float, cpu: float) -> Figure:
+def _webhook_figure(database: str, size: int, clients: int, count: int, seconds: float, cpu: float) -> Figure:
     note = f"server CPU {cpu / count * 1e6:.1f} µs/event; target >= {TARGET_EVENTS_PER_SECOND:,} events/s"
-    return Figure(f"webhook {database}, {size}-event signed requests", count, "events", seconds, note=note)
+    who = "1 client" if clients == 1 else f"{clients} clients"
+    return Figure(f"webhook {database}, {size}-event signed requests, {who}", count, "events", seconds, note=note)

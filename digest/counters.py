@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from digest.models import DeliveryEvent, EditionCounters
+from digest.driver import Driver
+from digest.models import EditionCounters
 from digest.stats import STAT_EVENTS
 
 # The delivery statuses that are an outcome, each counted under its own name.
@@ -51,10 +51,11 @@ def add_outcomes(session: Session, counted: Iterable[tuple[int, str, int]]) -> N
         _upsert(session, edition_id, figures, add=True)
 
 
-def add_events(session: Session, stored: Iterable[tuple[int, int, str]]) -> None:
+def add_events(driver: Driver, stored: Iterable[tuple[int, int, str]]) -> None:
     """Count just-stored events, given as (edition id, delivery id, kind): a delivery counts once towards a
     figure, when these are its first events of that figure. Two statements for any number of events: one
-    count of the deliveries' stored events, one upsert per edition."""
+    count of the deliveries' stored events (on the driver's cursor, the ids as one parameter), one upsert per
+    edition."""
     new: dict[tuple[int, str], int] = {}
     edition_of: dict[int, int] = {}
     for edition_id, delivery_id, kind in stored:
@@ -64,15 +65,15 @@ def add_events(session: Session, stored: Iterable[tuple[int, int, str]]) -> None
             edition_of[delivery_id] = edition_id
     if not new:
         return
-    rows = session.exec(
-        select(DeliveryEvent.delivery_id, DeliveryEvent.event, func.count())
-        .where(col(DeliveryEvent.delivery_id).in_(list(edition_of)))
-        .group_by(col(DeliveryEvent.delivery_id), col(DeliveryEvent.event))
-    ).all()
+    rows = driver.execute(
+        "SELECT delivery_id, event, COUNT(*) FROM delivery_event "
+        f"WHERE {driver.among('delivery_id')} GROUP BY delivery_id, event",
+        [driver.ids(edition_of)],
+    )
     stored_count: dict[tuple[int, str], int] = {}
     for found_id, kind, times in rows:
         figure = EVENT_FIGURES.get(kind)
-        if figure is not None and found_id is not None:
+        if figure is not None:
             stored_count[found_id, figure] = stored_count.get((found_id, figure), 0) + times
     added: dict[int, dict[str, int]] = {}
     for (delivery_id, figure), fresh in new.items():
@@ -80,7 +81,7 @@ def add_events(session: Session, stored: Iterable[tuple[int, int, str]]) -> None
             figures = added.setdefault(edition_of[delivery_id], {})
             figures[figure] = figures.get(figure, 0) + 1
     for edition_id, figures in added.items():
-        _upsert(session, edition_id, figures, add=True)
+        _upsert(driver.session, edition_id, figures, add=True)
 
 
 def counters_of(session: Session, edition_ids: Iterable[int]) -> dict[int, EditionCounters]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, update
 from sqlalchemy import select as sql_select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from digest.errors import SubscriberError
@@ -860,37 +861,44 @@ def list_subscribers(
 
 def suppress_many(*, session: Session, reasons: dict[str, str], now: datetime | None = None) -> None:
     """:func:`suppress` for many addresses at once (``reasons``: address -> reason), in a few statements
-    whatever their number: one look-up, one insert, one update per reason. The webhook's batches use it.
-    Does not commit."""
+    whatever their number: one upsert of the suppressions, one update of the subscribers per reason. The
+    webhook's batches use it. Does not commit."""
     if not reasons:
         return
     now = now or utcnow()
-    hashes = {email_hash(email): email for email in reasons}
-    found = {
-        row.email_hash: row for row in session.exec(select(Suppression).where(col(Suppression.email_hash).in_(hashes)))
-    }
-    new = []
-    for digest_, email in hashes.items():
-        erased = reasons[email] == SubscriberStatus.ERASED
-        values = {
-            "email": None if erased else email,
-            "email_key": None if erased else email_key(email),
-            "reason": reasons[email],
-        }
-        row = found.get(digest_)
-        if row is None:
-            new.append({"email_hash": digest_, "created_at": now, **values})
-        else:
-            row.sqlmodel_update(values)
-            session.add(row)
-    if new:
-        # One executemany for the new rows (the ORM would insert them one by one to read back their ids).
-        session.execute(insert(Suppression), new)
+    rows = []
+    for email, reason in reasons.items():
+        erased = reason == SubscriberStatus.ERASED
+        rows.append(
+            {
+                "email_hash": email_hash(email),
+                "created_at": now,
+                "email": None if erased else email,
+                "email_key": None if erased else email_key(email),
+                "reason": reason,
+            }
+        )
+    upsert = _insert_for(session, Suppression)
+    table = Suppression.__table__.c  # type: ignore[attr-defined]
+    # An address suppressed before keeps its row and first date; its reason becomes the latest.
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[table.email_hash],
+            set_={name: upsert.excluded[name] for name in ("email", "email_key", "reason")},
+        ),
+        rows,
+    )
     by_reason: dict[str, list[str]] = {}
     for email, reason in reasons.items():
         by_reason.setdefault(reason, []).append(email_key(email))
     for reason, keys in by_reason.items():
         session.execute(update(Subscriber).where(col(Subscriber.email_key).in_(keys)).values(status=reason))
+
+
+def _insert_for(session: Session, model: Any) -> Any:
+    """The database's own INSERT for ``model`` (it has ``ON CONFLICT``)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    return (postgresql.insert if postgres else sqlite.insert)(model)
 
 
 def unsubscribe_many(
@@ -902,27 +910,28 @@ def unsubscribe_many(
     now: datetime | None = None,
     detail: str | None = None,
 ) -> int:
-    """:func:`unsubscribe` for many readers at once, from one list (or every list): one query, one flush.
+    """:func:`unsubscribe` for many readers at once, from one list (or every list): one UPDATE returning what
+    it changed, one insert into the consent log.
 
     Returns how many subscriptions changed; the caller drops their queued deliveries. Does not commit.
     """
     if not subscriber_ids:
         return 0
     now = now or utcnow()
-    query = select(Subscription).where(
-        col(Subscription.subscriber_id).in_(subscriber_ids), Subscription.status != SubscriptionStatus.UNSUBSCRIBED
+    leaving = update(Subscription).where(
+        col(Subscription.subscriber_id).in_(subscriber_ids), col(Subscription.status) != SubscriptionStatus.UNSUBSCRIBED
     )
     if list_id is not None:
-        query = query.where(Subscription.list_id == list_id)
-    logged = []
-    for subscription in session.exec(query).all():
-        subscription.status = SubscriptionStatus.UNSUBSCRIBED
-        subscription.updated_at = now
-        session.add(subscription)
-        logged.append(_unsubscribe_logged(subscription.subscriber_id, subscription.list_id, actor, detail, now))
-    if logged:
+        leaving = leaving.where(col(Subscription.list_id) == list_id)
+    changed = session.execute(
+        leaving.values(status=SubscriptionStatus.UNSUBSCRIBED, updated_at=now)
+        .returning(col(Subscription.subscriber_id), col(Subscription.list_id))
+        .execution_options(synchronize_session="fetch")
+    ).all()
+    if changed:
         # The consent log as :func:`record_consent` writes it, in one executemany.
-        session.execute(insert(ConsentEvent), logged)
-    changed = len(logged)
-    session.flush()
-    return changed
+        session.execute(
+            insert(ConsentEvent),
+            [_unsubscribe_logged(subscriber_id, left, actor, detail, now) for subscriber_id, left in changed],
+        )
+    return len(changed)

@@ -6,21 +6,20 @@ policy, the same for every provider. Functions here do not commit: the route own
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, any_, bindparam, text
 from sqlalchemy import select as sql_select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from digest.counters import add_events
 from digest.delivery.policy import refuses_the_address
 from digest.delivery.queue import drop_queued_many
 from digest.delivery.settle import settle_deliveries
-from digest.models import Delivery, DeliveryEvent, Edition
+from digest.driver import Driver
+from digest.models import Delivery, DeliveryStatus
 from subscribers.addresses import email_key
 from subscribers.models import Subscriber, SubscriberStatus, utcnow
 from subscribers.store import Actor, suppress_many, unsubscribe_many
@@ -65,6 +64,7 @@ class _Delivery:
     edition_id: int
     subscriber_id: int
     list_id: int
+    uncertain: bool
 
 
 def record_events(
@@ -73,9 +73,10 @@ def record_events(
     """Store each new event once and act on it: suppress, unsubscribe, count, settle an uncertain delivery the
     provider reports on (:mod:`digest.delivery.settle`). Idempotent; does not commit.
 
-    A whole request takes a few statements whatever its size: one look-up of the deliveries, one multi-row
-    INSERT of the events (those already stored are left alone and act no more), then one statement per kind
-    of action for the events that were new.
+    A whole request takes a few statements whatever its size, each on the driver's cursor with its thousand
+    values as one parameter (:mod:`digest.driver`): one look-up of the deliveries, one multi-row INSERT of
+    the events (those already stored are left alone and act no more), one count for the counters, then one
+    statement per kind of action for the few events that act.
     """
     result = EventsResult()
     unique: dict[str, ProviderEvent] = {}
@@ -84,19 +85,20 @@ def record_events(
             result.duplicates += 1
         else:
             unique[event.event_id] = event
-    known = _known_deliveries(session, {e.delivery_id for e in unique.values() if e.delivery_id is not None})
+    driver = Driver(session)
+    known = _known_deliveries(driver, {e.delivery_id for e in unique.values() if e.delivery_id is not None})
     now = clock()
     deliveries = {
         event.event_id: known.get(event.delivery_id) if event.delivery_id is not None else None
         for event in unique.values()
     }
-    stored = _insert_new(session, unique.values(), deliveries, now)
+    stored = _insert_new(driver, unique.values(), deliveries, now)
     fresh = [event for event in unique.values() if event.event_id in stored]
     result.recorded = len(fresh)
     result.duplicates += len(unique) - len(fresh)
     result.unmatched = sum(1 for event in fresh if deliveries[event.event_id] is None)
     add_events(
-        session,
+        driver,
         (
             (delivery.edition_id, delivery.id, event.kind)
             for event in fresh
@@ -104,75 +106,64 @@ def record_events(
         ),
     )
     _act(session, [(event, deliveries[event.event_id]) for event in fresh if _acts(event)], now)
-    # An uncertain delivery the provider reports on was taken by it: settled now, never resent.
-    settle_deliveries(session, (delivery.id for event in fresh if (delivery := deliveries[event.event_id]) is not None))
+    # An uncertain delivery the provider reports on was taken by it: settled now, never resent. (One that
+    # became uncertain since the look-up is settled by its edition's next run, which sees this event.)
+    settle_deliveries(
+        session,
+        (delivery.id for event in fresh if (delivery := deliveries[event.event_id]) is not None and delivery.uncertain),
+    )
     return result
 
 
-_PG_INSERT_EVENTS = text(
-    "INSERT INTO delivery_event (event_id, delivery_id, edition_id, event, occurred_at, received_at) "
-    "SELECT event_id, delivery_id, edition_id, event, occurred_at, :received_at FROM unnest("
-    "CAST(:event_id AS varchar[]), CAST(:delivery_id AS bigint[]), CAST(:edition_id AS bigint[]), "
-    "CAST(:event AS varchar[]), CAST(:occurred_at AS timestamptz[])"
-    ") AS given (event_id, delivery_id, edition_id, event, occurred_at) "
-    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
-)
-
-
 def _insert_new(
-    session: Session, events: Iterable[ProviderEvent], deliveries: dict[str, _Delivery | None], now: datetime
+    driver: Driver, events: Iterable[ProviderEvent], deliveries: dict[str, _Delivery | None], now: datetime
 ) -> set[str]:
-    """Insert the events not stored yet, many rows per statement; the ids of those inserted."""
+    """Insert the events not stored yet, all in one statement; the ids of those inserted."""
+    # A request's events share a handful of timestamps (SendGrid's are whole seconds): each converted once.
+    stamps: dict[datetime, str] = {}
     rows = [
-        {
-            "event_id": event.event_id,
-            "delivery_id": delivery.id if delivery else None,
-            "edition_id": delivery.edition_id if delivery else None,
-            "event": event.kind,
-            "occurred_at": event.at,
-            "received_at": now,
-        }
+        (
+            event.event_id,
+            delivery.id if delivery else None,
+            delivery.edition_id if delivery else None,
+            event.kind,
+            stamps[event.at] if event.at in stamps else stamps.setdefault(event.at, driver.json_timestamp(event.at)),
+        )
         for event in events
         for delivery in (deliveries[event.event_id],)
     ]
     if not rows:
         return set()
-    if session.get_bind().dialect.name == "postgresql":
-        # One statement with one array per column: PostgreSQL parses six parameters, not six thousand.
-        columns = ("event_id", "delivery_id", "edition_id", "event", "occurred_at")
-        arrays = {name: [row[name] for row in rows] for name in columns}
-        return set(session.connection().execute(_PG_INSERT_EVENTS, {**arrays, "received_at": now}).scalars())
-    statement = (
-        sqlite_insert(DeliveryEvent)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(col(DeliveryEvent.event_id))
+    given = driver.rows(_EVENT_COLUMNS)
+    inserted = driver.execute(
+        "INSERT INTO delivery_event (event_id, delivery_id, edition_id, event, occurred_at, received_at) "
+        f"SELECT event_id, delivery_id, edition_id, event, occurred_at, ? FROM {given} AS given "
+        # WHERE true: SQLite would read ON CONFLICT as a join's ON without a WHERE before it.
+        "WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        [driver.timestamp(now), json.dumps(rows)],
     )
-    # Executed on the connection, with many parameter sets: SQLAlchemy compiles the statement once and sends
-    # it as multi-row INSERTs of up to 1,000 rows each ("insertmanyvalues"), under SQLite's limit on bound
-    # parameters; only the rows inserted come back.
-    return set(session.connection().execute(statement, rows).scalars())
+    return {event_id for (event_id,) in inserted}
 
 
-def _known_deliveries(session: Session, ids: set[int]) -> dict[int, _Delivery]:
-    """The deliveries among ``ids`` that exist, with their edition's list."""
+_EVENT_COLUMNS = (
+    ("event_id", "varchar"),
+    ("delivery_id", "bigint"),
+    ("edition_id", "bigint"),
+    ("event", "varchar"),
+    ("occurred_at", "timestamptz"),
+)
+
+
+def _known_deliveries(driver: Driver, ids: set[int]) -> dict[int, _Delivery]:
+    """The deliveries among ``ids`` that exist, with their edition's list and whether they are uncertain."""
     if not ids:
         return {}
-    # Plain rows from the connection: a thousand ORM rows per request cost more than the query itself.
-    # PostgreSQL gets the ids as one array (`= ANY`), planned once, rather than a thousand parameters.
-    if session.get_bind().dialect.name == "postgresql":
-        wanted = col(Delivery.id) == any_(bindparam("ids", list(ids), type_=ARRAY(BigInteger)))
-    else:
-        wanted = col(Delivery.id).in_(ids)
-    rows = session.connection().execute(
-        sql_select(col(Delivery.id), col(Delivery.edition_id), col(Delivery.subscriber_id), col(Edition.list_id))
-        .join(Edition, col(Edition.id) == col(Delivery.edition_id))
-        .where(wanted)
+    rows = driver.execute(
+        "SELECT d.id, d.edition_id, d.subscriber_id, e.list_id, d.status = ? "
+        f"FROM delivery d JOIN edition e ON e.id = d.edition_id WHERE {driver.among('d.id')}",
+        [DeliveryStatus.UNCERTAIN.value, driver.ids(ids)],
     )
-    return {
-        delivery_id: _Delivery(delivery_id, edition_id, subscriber_id, list_id)
-        for delivery_id, edition_id, subscriber_id, list_id in rows
-        if delivery_id is not None
-    }
+    return {row[0]: _Delivery(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows}
 
 
 def _acts(event: ProviderEvent) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import binascii
 import json
 import logging
-import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -90,7 +89,8 @@ async def sendgrid_events(request: Request) -> JSONResponse:
         events = parse_events(body)
     except ValueError as err:
         return JSONResponse({"error": str(err)}, status_code=400)
-    parsed = [_parse(event) for event in events]
+    moments: dict[Any, datetime] = {}
+    parsed = [_parse(event, moments) for event in events]
     valid = [event for event in parsed if event is not None]
     result = await run_in_threadpool(_record, request.app.state.engine, valid)
     result.invalid = len(parsed) - len(valid)
@@ -130,8 +130,10 @@ def _bounded_int(digits: str) -> int:
     return value
 
 
-# A string of digits too long for 64 bits, as it is spelled in a body without \u escapes.
-_LONG_DIGIT_STRING = re.compile(rb'"-*[0-9]{19,}"')
+# Every digit as "0": a run of digits too long for 64 bits (a number, or a string of digits) is then a run of
+# 19 zeros, found by a plain substring search (a regular expression takes ten times as long on a 5 MB body).
+_DIGITS_AS_ZERO = bytes(ord("0") if ord("0") <= byte <= ord("9") else byte for byte in range(256))
+_LONG_DIGITS = b"0" * 19
 
 
 def parse_events(body: bytes) -> list[Any]:
@@ -140,8 +142,12 @@ def parse_events(body: bytes) -> list[Any]:
     Refused: not JSON, not an array, nesting deeper than MAX_DEPTH, integers outside 64 bits (also as the
     digits of a string), NUL characters: none can come from SendGrid and each made the database fail.
     """
+    # Without a run of 19 digits in the body no number, nor string of digits, can be outside 64 bits; without a
+    # \u escape every string is spelled in the body as it is, so none holds a NUL (a raw control character is
+    # not JSON). SendGrid's bodies have neither: they are parsed as they are and only their depth is checked.
+    long_digits = _LONG_DIGITS in body.translate(_DIGITS_AS_ZERO)
     try:
-        events = json.loads(body, parse_int=_bounded_int)
+        events = json.loads(body, parse_int=_bounded_int) if long_digits else json.loads(body)
     except RecursionError:
         # The parser recurses once per level: a body of 100k brackets ends here, before any work on it.
         raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels") from None
@@ -151,31 +157,42 @@ def parse_events(body: bytes) -> list[Any]:
         raise ValueError("the body is not JSON") from err
     if not isinstance(events, list):
         raise ValueError("expected a JSON array of events")
-    # Without a \u escape in the body every string is spelled in it as it is: no NUL (a raw control character is
-    # not JSON) and no digits but those the body shows, so the strings need a look only when the body has an
-    # escape or a long run of quoted digits. Numbers were bounded as they were parsed; depth is always checked.
-    strings = b"\\u" in body or _LONG_DIGIT_STRING.search(body) is not None
+    if long_digits or b"\\u" in body:
+        _check_strings(events)
+    else:
+        _check_depth(events)
+    return events
+
+
+def _check_depth(events: list[Any]) -> None:
+    """ValueError if the containers nest deeper than MAX_DEPTH."""
+    pending: list[tuple[Any, int]] = [(events, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
+        for item in value.values() if type(value) is dict else value:
+            if type(item) is dict or type(item) is list:
+                pending.append((item, depth + 1))
+
+
+def _check_strings(events: list[Any]) -> None:
+    """ValueError if the containers nest deeper than MAX_DEPTH, or a string holds a NUL or the digits of a
+    number outside 64 bits."""
     pending: list[tuple[Any, int]] = [(events, 1)]
     while pending:
         value, depth = pending.pop()
         if depth > MAX_DEPTH:
             raise ValueError(f"the JSON is nested deeper than {MAX_DEPTH} levels")
         if isinstance(value, dict):
-            if strings:
-                pending.extend((item, depth + 1) for pair in value.items() for item in pair)
-            else:
-                pending.extend((item, depth + 1) for item in value.values() if isinstance(item, (dict, list)))
+            pending.extend((item, depth + 1) for pair in value.items() for item in pair)
         elif isinstance(value, list):
-            if strings:
-                pending.extend((item, depth + 1) for item in value)
-            else:
-                pending.extend((item, depth + 1) for item in value if isinstance(item, (dict, list)))
+            pending.extend((item, depth + 1) for item in value)
         elif isinstance(value, str):
             if "\x00" in value:
                 raise ValueError("NUL character in the events")
             if value.isascii() and value.lstrip("-").isdigit() and not INT64_MIN <= int(value) <= INT64_MAX:
                 raise ValueError(f"number {value[:24]} is out of range")
-    return events
 
 
 def _record(engine: Engine, events: list[ProviderEvent]) -> EventsResult:
@@ -186,14 +203,20 @@ def _record(engine: Engine, events: list[ProviderEvent]) -> EventsResult:
     return result
 
 
-def _parse(raw: Any) -> ProviderEvent | None:
-    """One SendGrid event as a :class:`ProviderEvent`, or None when it is not one."""
+def _parse(raw: Any, moments: dict[Any, datetime]) -> ProviderEvent | None:
+    """One SendGrid event as a :class:`ProviderEvent`, or None when it is not one. ``moments`` keeps the
+    timestamps already converted: a request's events share a few (whole seconds)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("sg_event_id"), str) or not raw.get("event"):
         return None
-    try:
-        at = datetime.fromtimestamp(int(raw.get("timestamp", 0)), UTC)
-    except (TypeError, ValueError, OverflowError):
-        return None
+    stamp = raw.get("timestamp", 0)
+    at = moments.get(stamp) if isinstance(stamp, int) else None
+    if at is None:
+        try:
+            at = datetime.fromtimestamp(int(stamp), UTC)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if isinstance(stamp, int):
+            moments[stamp] = at
     try:
         delivery_id = int(raw["delivery_id"]) if "delivery_id" in raw else None
     except (TypeError, ValueError):
