@@ -64,7 +64,6 @@ class _Delivery:
     edition_id: int
     subscriber_id: int
     list_id: int
-    uncertain: bool
 
 
 def record_events(
@@ -74,9 +73,10 @@ def record_events(
     provider reports on (:mod:`digest.delivery.settle`). Idempotent; does not commit.
 
     A whole request takes a few statements whatever its size, each on the driver's cursor with its thousand
-    values as one parameter (:mod:`digest.driver`): one look-up of the deliveries, one multi-row INSERT of
-    the events (those already stored are left alone and act no more), one count for the counters, then one
-    statement per kind of action for the few events that act.
+    values as one parameter (:mod:`digest.driver`): one multi-row INSERT of the events, matched to their
+    deliveries as they go in (those already stored are left alone and act no more), one count for the
+    counters, one look-up of the uncertain deliveries among them, then one statement per kind of action for
+    the few events that act.
     """
     result = EventsResult()
     unique: dict[str, ProviderEvent] = {}
@@ -86,84 +86,91 @@ def record_events(
         else:
             unique[event.event_id] = event
     driver = Driver(session)
-    known = _known_deliveries(driver, {e.delivery_id for e in unique.values() if e.delivery_id is not None})
     now = clock()
-    deliveries = {
-        event.event_id: known.get(event.delivery_id) if event.delivery_id is not None else None
-        for event in unique.values()
-    }
-    stored = _insert_new(driver, unique.values(), deliveries, now)
-    fresh = [event for event in unique.values() if event.event_id in stored]
+    # (event id, delivery id, edition id, kind) of each event stored now; no delivery when we know none.
+    fresh = _insert_new(driver, unique.values(), now)
     result.recorded = len(fresh)
     result.duplicates += len(unique) - len(fresh)
-    result.unmatched = sum(1 for event in fresh if deliveries[event.event_id] is None)
-    add_events(
-        driver,
-        (
-            (delivery.edition_id, delivery.id, event.kind)
-            for event in fresh
-            if (delivery := deliveries[event.event_id]) is not None
-        ),
-    )
-    _act(session, [(event, deliveries[event.event_id]) for event in fresh if _acts(event)], now)
-    # An uncertain delivery the provider reports on was taken by it: settled now, never resent. (One that
-    # became uncertain since the look-up is settled by its edition's next run, which sees this event.)
-    settle_deliveries(
-        session,
-        (delivery.id for event in fresh if (delivery := deliveries[event.event_id]) is not None and delivery.uncertain),
-    )
+    result.unmatched = sum(1 for _, delivery_id, _, _ in fresh if delivery_id is None)
+    matched = [
+        (edition_id, delivery_id, kind)
+        for _, delivery_id, edition_id, kind in fresh
+        if delivery_id is not None and edition_id is not None
+    ]
+    add_events(driver, matched)
+    acting = [unique[event_id] for event_id, _, _, kind in fresh if kind in _ACTING and _acts(unique[event_id])]
+    if acting:
+        known = _known_deliveries(driver, {event.delivery_id for event in acting if event.delivery_id is not None})
+        _act(session, [(event, known.get(event.delivery_id or 0)) for event in acting], now)
+    # An uncertain delivery the provider reports on was taken by it: settled now, never resent.
+    settle_deliveries(session, _uncertain(driver, {delivery_id for _, delivery_id, _ in matched}))
     return result
 
 
-def _insert_new(
-    driver: Driver, events: Iterable[ProviderEvent], deliveries: dict[str, _Delivery | None], now: datetime
-) -> set[str]:
-    """Insert the events not stored yet, all in one statement; the ids of those inserted."""
+#: An event stored: event id, delivery id, edition id (no delivery when we know none), kind.
+_Stored = tuple[str, int | None, int | None, str]
+
+
+def _insert_new(driver: Driver, events: Iterable[ProviderEvent], now: datetime) -> list[_Stored]:
+    """Insert the events not stored yet, all in one statement, each with its delivery and edition when we
+    know the delivery it names; (event id, delivery id, edition id, kind) of those inserted."""
     # A request's events share a handful of timestamps (SendGrid's are whole seconds): each converted once.
     stamps: dict[datetime, str] = {}
     rows = [
         (
             event.event_id,
-            delivery.id if delivery else None,
-            delivery.edition_id if delivery else None,
+            event.delivery_id,
             event.kind,
             stamps[event.at] if event.at in stamps else stamps.setdefault(event.at, driver.json_timestamp(event.at)),
         )
         for event in events
-        for delivery in (deliveries[event.event_id],)
     ]
     if not rows:
-        return set()
+        return []
     given = driver.rows(_EVENT_COLUMNS)
-    inserted = driver.execute(
+    return driver.execute(
         "INSERT INTO delivery_event (event_id, delivery_id, edition_id, event, occurred_at, received_at) "
-        f"SELECT event_id, delivery_id, edition_id, event, occurred_at, ? FROM {given} AS given "
-        # WHERE true: SQLite would read ON CONFLICT as a join's ON without a WHERE before it.
-        "WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        f"SELECT given.event_id, d.id, d.edition_id, given.event, given.occurred_at, ? FROM {given} AS given "
+        "LEFT JOIN delivery AS d ON d.id = given.delivery_id "
+        # WHERE true: SQLite would read ON CONFLICT as the join's ON without a WHERE before it.
+        "WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id, delivery_id, edition_id, event",
         [driver.timestamp(now), json.dumps(rows)],
     )
-    return {event_id for (event_id,) in inserted}
+
+
+def _uncertain(driver: Driver, delivery_ids: set[int]) -> list[int]:
+    """The uncertain deliveries among ``delivery_ids`` (one statement; usually none)."""
+    if not delivery_ids:
+        return []
+    rows = driver.execute(
+        f"SELECT id FROM delivery WHERE status = ? AND {driver.among('id')}",
+        [DeliveryStatus.UNCERTAIN.value, driver.ids(delivery_ids)],
+    )
+    return [delivery_id for (delivery_id,) in rows]
 
 
 _EVENT_COLUMNS = (
     ("event_id", "varchar"),
     ("delivery_id", "bigint"),
-    ("edition_id", "bigint"),
     ("event", "varchar"),
     ("occurred_at", "timestamptz"),
 )
 
 
 def _known_deliveries(driver: Driver, ids: set[int]) -> dict[int, _Delivery]:
-    """The deliveries among ``ids`` that exist, with their edition's list and whether they are uncertain."""
+    """The deliveries among ``ids`` that exist, with their reader and their edition's list."""
     if not ids:
         return {}
     rows = driver.execute(
-        "SELECT d.id, d.edition_id, d.subscriber_id, e.list_id, d.status = ? "
+        "SELECT d.id, d.edition_id, d.subscriber_id, e.list_id "
         f"FROM delivery d JOIN edition e ON e.id = d.edition_id WHERE {driver.among('d.id')}",
-        [DeliveryStatus.UNCERTAIN.value, driver.ids(ids)],
+        [driver.ids(ids)],
     )
-    return {row[0]: _Delivery(row[0], row[1], row[2], row[3], bool(row[4])) for row in rows}
+    return {row[0]: _Delivery(*row) for row in rows}
+
+
+# The kinds of event that may act (see _acts).
+_ACTING = frozenset({*SUPPRESSING, COMPLAINT, *UNSUBSCRIBING})
 
 
 def _acts(event: ProviderEvent) -> bool:
