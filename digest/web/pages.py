@@ -9,6 +9,7 @@ token never leaks to another site or a shared cache.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
@@ -25,6 +26,8 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from digest.db import open_session
 from digest.errors import SubscriberError
@@ -34,7 +37,17 @@ from digest.settings import Settings
 from digest.web.limits import RateLimits, peer_address
 from subscribers.inputs import CONTROL_CHARACTERS, check_slug
 from subscribers.models import MailingList
-from subscribers.store import LANGUAGES, Actor, Reader, ReaderRow, find_reader, find_reader_row, get_list
+from subscribers.store import (
+    LANGUAGES,
+    Actor,
+    Reader,
+    ReaderChoices,
+    ReaderRow,
+    find_reader,
+    find_reader_choices,
+    find_reader_row,
+    get_list,
+)
 
 # Each language named in itself, for the language menus.
 LANGUAGE_NAMES = {"fr": "Français", "en": "English", "ar": "العربية"}
@@ -80,6 +93,13 @@ def reads_of(request: Request) -> Engine:
     no BEGIN and ROLLBACK round trips around them. Each query sees the data committed when it runs."""
     engine: Engine = request.app.state.read_engine
     return engine
+
+
+def one_statement_writes_of(request: Request) -> Engine:
+    """The app's engine for a handler whose write is one statement on PostgreSQL (:func:`digest.leaving.leave`):
+    there in autocommit, so the statement is committed as it returns, without BEGIN and COMMIT round trips;
+    on SQLite the app's engine, and the handler's commit ends its transaction."""
+    return reads_of(request)
 
 
 async def run_reads(request: Request, function: Callable[..., T], *args: Any) -> T:
@@ -198,7 +218,7 @@ def verified_reader(request: Request, session: Session, purpose: str, token: str
 
 
 def verified_reader_row(request: Request, connection: Connection, purpose: str, token: str) -> ReaderRow | None:
-    """:func:`verified_reader` as a plain row (the preference page and one-click unsubscribe)."""
+    """:func:`verified_reader` as a plain row (the unsubscribe page and one-click unsubscribe)."""
     links = links_of(request)
     try:
         claimed = links.claim(purpose, token)
@@ -207,6 +227,18 @@ def verified_reader_row(request: Request, connection: Connection, purpose: str, 
     except BadToken:
         return None
     return reader
+
+
+def verified_reader_choices(request: Request, connection: Connection, purpose: str, token: str) -> ReaderChoices | None:
+    """:func:`verified_reader_row` with the lists beside it, from one query (the preference page)."""
+    links = links_of(request)
+    try:
+        claimed = links.claim(purpose, token)
+        found = find_reader_choices(connection=connection, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
+        links.verify(purpose, token, found.reader.token_secret if found else None)
+    except BadToken:
+        return None
+    return found
 
 
 def web_actor(request: Request) -> Actor:
@@ -312,6 +344,28 @@ async def read_form(request: Request) -> Submitted:
     except StarletteHTTPException:
         return Submitted(FormData(), 400)
     return Submitted(form)
+
+
+class PlainRoute(Route):
+    """A reader's page answered by a plain Starlette endpoint, ahead of the FastAPI routes: FastAPI's parameter
+    and dependency layer was a tenth of the preference page's CPU. It takes one method only (no HEAD), and
+    only requests whose query string ``query`` matches; any other falls through to the FastAPI route of the
+    same path (if any), which answers, or refuses (422), it as before. Without ``query``, any query."""
+
+    def __init__(
+        self, path: str, endpoint: Callable[..., Any], *, method: str, query: re.Pattern[bytes] | None = None
+    ) -> None:
+        super().__init__(path, endpoint, methods=[method])
+        self.method = method
+        self.query = query
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Match.FULL for its method and a query it reads, else Match.NONE (no 405: another route may take it)."""
+        if scope["type"] != "http" or scope["method"] != self.method:
+            return Match.NONE, {}
+        if self.query is not None and not self.query.fullmatch(scope["query_string"]):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 DbSession = Annotated[Session, Depends(db_session)]
