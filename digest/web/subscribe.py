@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer, base64_encode
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer, base64_encode
 from sqlalchemy import Connection, Engine, bindparam
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
@@ -299,7 +299,7 @@ def _csrf_token(request: Request, reader: ReaderRow, nonce: str) -> str:
     without the zlib attempt of every ``dumps``: a list with a random nonce never compresses, and ``loads``
     reads a payload that is not compressed as it is."""
     state = request.app.state
-    signer: TimestampSigner | None = getattr(state, "csrf_signer", None)
+    signer: Signer | None = getattr(state, "csrf_signer", None)
     if signer is None:
         signer = state.csrf_signer = _csrf_serializer(request).make_signer()
     payload = json.dumps([reader.subscriber_id, reader.list_id, nonce], separators=(",", ":"))
