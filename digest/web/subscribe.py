@@ -439,7 +439,6 @@ def _preferences(
         lists=offered,
         list_name=reader.list_name,
         sections=known_sections(settings, connection, reader.list_id, chosen),
-        zone_options=zone_options(datetime.now(settings.tz), reader.timezone),
         publication_timezone=settings.timezone,
         delivery_hour=settings.delivery_hour.strftime("%H:%M") if settings.delivery_hour else "",
         chosen=chosen,
@@ -447,6 +446,7 @@ def _preferences(
         action=f"/p/{token}",
         unsubscribe_url=links_of(request).unsubscribe_url(reader.subscriber_id, reader.list_id, reader.token_secret),
         **shown,
+        spliced={"zone_options": zone_options(datetime.now(settings.tz), reader.timezone)},
     )
     response.set_cookie(
         CSRF_COOKIE,
