@@ -2,8 +2,9 @@
 and the reader's queued deliveries dropped, together (one-click unsubscribe runs this on every request).
 
 On PostgreSQL the three effects are one statement (data-modifying CTEs): one round trip, atomic on its own,
-so on a connection in autocommit it is committed when it returns. Elsewhere they are the store's and the
-queue's statements in the session's transaction.
+so on a connection in autocommit it is committed when it returns. Elsewhere they are the store's
+:func:`~subscribers.store.unsubscribe` and :func:`~digest.delivery.queue.drop_queued`'s statement, in the
+session's transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session
 
-from digest.delivery.queue import drop_queued, drop_queued_statement
+from digest.delivery.queue import drop_queued_statement
 from subscribers.models import utcnow
 from subscribers.prepared import Prepared
 from subscribers.store import Actor, unsubscribe, unsubscribe_ctes
@@ -28,6 +29,7 @@ def _one_statement(*, everything: bool) -> Prepared:
 
 # Indexed by "everything": all lists, or the one left.
 _LEAVE = {everything: _one_statement(everything=everything) for everything in (False, True)}
+_DROP_QUEUED = {everything: Prepared(drop_queued_statement(every_list=everything)) for everything in (False, True)}
 
 
 def leave(
@@ -41,7 +43,8 @@ def leave(
         left = unsubscribe(
             session=session, subscriber_id=subscriber_id, list_id=list_id, actor=actor, now=now, detail=detail
         )
-        drop_queued(session, subscriber_id=subscriber_id, list_id=list_id)
+        # drop_queued()'s statement, on the driver.
+        _DROP_QUEUED[list_id is None].execute(session.connection(), {"reader": subscriber_id, "left_list": list_id})
         return left
     parameters = {
         "reader": subscriber_id,

@@ -4,8 +4,8 @@ For the few statements every reader's page runs (the preference page, one-click 
 execution layer costs several times the query itself: a cache key built from the whole statement on every
 call, an execution context, a wrapped row. A :class:`Prepared` statement is compiled once per dialect; each
 call hands the driver the SQL string and the parameters, converted as SQLAlchemy would convert them (dates
-and times on SQLite), and returns plain tuples whose values are converted back the same way. It runs in the
-connection's transaction, as any statement on it does.
+and times on SQLite), and returns plain tuples whose values are converted back the same way; the driver's
+errors are raised as SQLAlchemy's. It runs in the connection's transaction, as any statement on it does.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import Select
@@ -74,9 +75,14 @@ class Prepared:
     def execute(self, connection: Connection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run the statement on ``connection`` with ``parameters`` (by bind name); the rows it returns."""
         compiled = self._by_dialect.get(connection.dialect.name) or self._compile(connection.dialect)
+        arguments = compiled.arguments(parameters)
         cursor = connection.connection.cursor()
         try:
-            cursor.execute(compiled.sql, compiled.arguments(parameters))
+            cursor.execute(compiled.sql, arguments)
             return compiled.rows(cursor.fetchall()) if cursor.description else []
+        except connection.dialect.loaded_dbapi.Error as err:
+            # The exception SQLAlchemy raises for the same failure (OperationalError, IntegrityError...), so that
+            # callers catch one family whichever way a statement ran.
+            raise DBAPIError.instance(compiled.sql, arguments, err, connection.dialect.loaded_dbapi.Error) from err
         finally:
             cursor.close()

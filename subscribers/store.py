@@ -590,7 +590,10 @@ _UNSUBSCRIBE_ALL = (
     .returning(col(Subscription.list_id))
 )
 _UNSUBSCRIBE_ONE = _UNSUBSCRIBE_ALL.where(col(Subscription.list_id) == bindparam("left_list"))
-_LOG_CONSENT = insert(ConsentEvent)
+# Run on the driver: one-click unsubscribe runs them on every request.
+_LEFT = {False: Prepared(_UNSUBSCRIBE_ONE), True: Prepared(_UNSUBSCRIBE_ALL)}
+_CONSENT_COLUMNS = ("subscriber_id", "list_id", "kind", "source", "ip", "user_agent", "detail", "at")
+_LOG_CONSENT = Prepared(insert(ConsentEvent).values({name: bindparam(name) for name in _CONSENT_COLUMNS}))
 
 
 def unsubscribe(
@@ -609,17 +612,18 @@ def unsubscribe(
     under way skips a reader who left in any case.
     """
     now = now or utcnow()
-    # One UPDATE ... RETURNING and one INSERT on the session's connection (one-click unsubscribe runs this on
-    # every request: the ORM's bulk statements cost more than the SQL); what the session holds is flushed
-    # first, and the subscriptions it has loaded are expired after, so it reads the new status.
+    # One UPDATE ... RETURNING and an INSERT per list left, on the session's connection and the driver's cursor
+    # (one-click unsubscribe runs this on every request: the ORM's bulk statements, and SQLAlchemy's execution
+    # layer, cost more than the SQL); what the session holds is flushed first, and the subscriptions it has
+    # loaded are expired after, so it reads the new status.
     session.flush()
     connection = session.connection()
-    statement = _UNSUBSCRIBE_ALL if list_id is None else _UNSUBSCRIBE_ONE
     parameters = {"reader": subscriber_id, "left_list": list_id, "left_at": now}
-    left = sorted(connection.execute(statement, parameters).scalars())
+    left = sorted(each for (each,) in _LEFT[list_id is None].execute(connection, parameters))
     if not left:
         return 0
-    connection.execute(_LOG_CONSENT, [_unsubscribe_logged(subscriber_id, each, actor, detail, now) for each in left])
+    for each in left:
+        _LOG_CONSENT.execute(connection, _unsubscribe_logged(subscriber_id, each, actor, detail, now))
     for loaded in list(session.identity_map.values()):
         if isinstance(loaded, Subscription) and loaded.subscriber_id == subscriber_id and loaded.list_id in left:
             session.expire(loaded)
