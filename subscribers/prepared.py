@@ -28,6 +28,8 @@ class _Compiled:
     compiled: SQLCompiler
     binds: dict[str, Any]
     results: tuple[Callable[[Any], Any] | None, ...]
+    # Known when compiled: asking the cursor (its description) costs psycopg an object per column per call.
+    returns_rows: bool
 
     def arguments(self, parameters: Mapping[str, Any]) -> Any:
         values = self.compiled.construct_params(parameters)
@@ -69,7 +71,8 @@ class Prepared:
             self.statement.selected_columns if isinstance(self.statement, Select) else self.statement.exported_columns
         )
         results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
-        found = self._by_dialect[dialect.name] = _Compiled(compiled.string, compiled, binds, results)
+        returns_rows = isinstance(self.statement, Select) or bool(compiled.effective_returning)
+        found = self._by_dialect[dialect.name] = _Compiled(compiled.string, compiled, binds, results, returns_rows)
         return found
 
     def execute(self, connection: Connection, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -79,7 +82,7 @@ class Prepared:
         cursor = connection.connection.cursor()
         try:
             cursor.execute(compiled.sql, arguments)
-            return compiled.rows(cursor.fetchall()) if cursor.description else []
+            return compiled.rows(cursor.fetchall()) if compiled.returns_rows else []
         except connection.dialect.loaded_dbapi.Error as err:
             # The exception SQLAlchemy raises for the same failure (OperationalError, IntegrityError...), so that
             # callers catch one family whichever way a statement ran.
