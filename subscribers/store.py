@@ -21,7 +21,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, or_, update
+from sqlalchemy import (
+    CTE,
+    Connection,
+    DateTime,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    true,
+    update,
+)
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
@@ -40,6 +56,7 @@ from subscribers.models import (
     Suppression,
     utcnow,
 )
+from subscribers.prepared import Prepared
 from subscribers.sections import Sections
 
 LANGUAGES = ("fr", "en", "ar")
@@ -387,8 +404,9 @@ class ReaderRow:
         )
 
 
-# Built once: the statement's construction costs more than running it.
-_READER_ROW = (
+# Built once (its construction costs more than running it), run on the driver: one-click unsubscribe and the
+# unsubscribe page run it on every request.
+_READER_ROW = Prepared(
     sql_select(
         col(Subscriber.id),
         col(Subscription.list_id),
@@ -416,8 +434,8 @@ _READER_ROW = (
 
 def find_reader_row(*, connection: Connection, subscriber_id: int, list_id: int) -> ReaderRow | None:
     """:func:`find_reader` as a plain row, or None when erased or expired since (the caller answers 404)."""
-    row = connection.execute(_READER_ROW, {"subscriber_id": subscriber_id, "list_id": list_id}).first()
-    return None if row is None else ReaderRow(*tuple(row))
+    rows = _READER_ROW.execute(connection, {"subscriber_id": subscriber_id, "list_id": list_id})
+    return ReaderRow(*rows[0]) if rows else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +465,71 @@ def list_choices(*, connection: Connection, subscriber_id: int) -> list[ListChoi
         for list_id, name, public, status in connection.execute(_LIST_CHOICES, {"reader": subscriber_id})
         if list_id is not None  # a primary key: never, but the column's type says it could be
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderChoices:
+    """A reader on one list, and every list with the reader's status on it (:func:`list_choices`)."""
+
+    reader: ReaderRow
+    lists: list[ListChoice]
+
+
+# The reader beside each list (in slug order), with the reader's subscription to it when there is one: the
+# preference page's two questions in one statement, run on the driver.
+_READER_CHOICES = Prepared(
+    sql_select(
+        col(MailingList.id),
+        col(MailingList.name),
+        col(MailingList.public),
+        col(Subscription.status),
+        col(Subscriber.email),
+        col(Subscriber.name),
+        col(Subscriber.language),
+        col(Subscriber.token_secret),
+        col(Subscription.sections),
+        col(Subscription.frequency),
+        col(Subscription.format),
+        col(Subscription.paused_until),
+        col(Subscriber.timezone),
+    )
+    .select_from(Subscriber)
+    .join(MailingList, true())
+    .outerjoin(
+        Subscription,
+        and_(col(Subscription.list_id) == col(MailingList.id), col(Subscription.subscriber_id) == col(Subscriber.id)),
+    )
+    .where(col(Subscriber.id) == bindparam("subscriber_id"), col(Subscriber.status) != SubscriberStatus.ERASED)
+    .order_by(col(MailingList.slug))
+)
+
+
+def find_reader_choices(*, connection: Connection, subscriber_id: int, list_id: int) -> ReaderChoices | None:
+    """:func:`find_reader_row` and :func:`list_choices` in one query, or None when the reader is erased or not
+    on ``list_id`` (the caller answers 404)."""
+    reader = None
+    lists = []
+    for row in _READER_CHOICES.execute(connection, {"subscriber_id": subscriber_id}):
+        each, name, public, status, *person = row
+        lists.append(ListChoice(each, name, bool(public), status or ""))
+        if each == list_id and status is not None:
+            email, reader_name, language, secret, sections, frequency, form, paused, zone = person
+            reader = ReaderRow(
+                subscriber_id,
+                list_id,
+                email,
+                reader_name,
+                language,
+                secret,
+                status,
+                sections,
+                frequency,
+                form,
+                paused,
+                name,
+                zone,
+            )
+    return None if reader is None else ReaderChoices(reader, lists)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -507,7 +590,10 @@ _UNSUBSCRIBE_ALL = (
     .returning(col(Subscription.list_id))
 )
 _UNSUBSCRIBE_ONE = _UNSUBSCRIBE_ALL.where(col(Subscription.list_id) == bindparam("left_list"))
-_LOG_CONSENT = insert(ConsentEvent)
+# Run on the driver: one-click unsubscribe runs them on every request.
+_LEFT = {False: Prepared(_UNSUBSCRIBE_ONE), True: Prepared(_UNSUBSCRIBE_ALL)}
+_CONSENT_COLUMNS = ("subscriber_id", "list_id", "kind", "source", "ip", "user_agent", "detail", "at")
+_LOG_CONSENT = Prepared(insert(ConsentEvent).values({name: bindparam(name) for name in _CONSENT_COLUMNS}))
 
 
 def unsubscribe(
@@ -526,21 +612,44 @@ def unsubscribe(
     under way skips a reader who left in any case.
     """
     now = now or utcnow()
-    # One UPDATE ... RETURNING and one INSERT on the session's connection (one-click unsubscribe runs this on
-    # every request: the ORM's bulk statements cost more than the SQL); what the session holds is flushed
-    # first, and the subscriptions it has loaded are expired after, so it reads the new status.
+    # One UPDATE ... RETURNING and an INSERT per list left, on the session's connection and the driver's cursor
+    # (one-click unsubscribe runs this on every request: the ORM's bulk statements, and SQLAlchemy's execution
+    # layer, cost more than the SQL); what the session holds is flushed first, and the subscriptions it has
+    # loaded are expired after, so it reads the new status.
     session.flush()
     connection = session.connection()
-    statement = _UNSUBSCRIBE_ALL if list_id is None else _UNSUBSCRIBE_ONE
     parameters = {"reader": subscriber_id, "left_list": list_id, "left_at": now}
-    left = sorted(connection.execute(statement, parameters).scalars())
+    left = sorted(each for (each,) in _LEFT[list_id is None].execute(connection, parameters))
     if not left:
         return 0
-    connection.execute(_LOG_CONSENT, [_unsubscribe_logged(subscriber_id, each, actor, detail, now) for each in left])
+    for each in left:
+        _LOG_CONSENT.execute(connection, _unsubscribe_logged(subscriber_id, each, actor, detail, now))
     for loaded in list(session.identity_map.values()):
         if isinstance(loaded, Subscription) and loaded.subscriber_id == subscriber_id and loaded.list_id in left:
             session.expire(loaded)
     return len(left)
+
+
+def unsubscribe_ctes(*, everything: bool) -> tuple[CTE, CTE]:
+    """:func:`unsubscribe` as data-modifying CTEs for PostgreSQL, for a caller that joins more effects to it in
+    one statement: the subscriptions left (their ``list_id``), and the consent-log rows of those, as
+    :func:`record_consent` writes them. Parameters: ``reader``, ``left_list`` (unless ``everything``),
+    ``left_at``, ``source``, ``ip``, ``user_agent`` (at most 400 characters) and ``detail``."""
+    left = (_UNSUBSCRIBE_ALL if everything else _UNSUBSCRIBE_ONE).cte("left_lists")
+    logged = insert(ConsentEvent).from_select(
+        ["subscriber_id", "list_id", "kind", "source", "ip", "user_agent", "detail", "at"],
+        sql_select(
+            bindparam("reader", type_=Integer),
+            left.c.list_id,
+            literal("unsubscribe"),
+            bindparam("source", type_=String),
+            bindparam("ip", type_=String),
+            bindparam("user_agent", type_=String),
+            bindparam("detail", type_=String),
+            bindparam("left_at", type_=DateTime(timezone=True)),
+        ),
+    )
+    return left, logged.cte("logged")
 
 
 def _unsubscribe_logged(

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import CursorResult, bindparam, delete, func, literal, text, true
+from sqlalchemy import CursorResult, Delete, bindparam, delete, func, literal, text, true
 from sqlalchemy import select as sql_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -198,6 +198,12 @@ def drop_queued(session: Session, *, subscriber_id: int, list_id: int | None) ->
         session.connection().execute(_DROP_QUEUED, {"reader": subscriber_id})
     else:
         session.connection().execute(_DROP_QUEUED_OF_LIST, {"reader": subscriber_id, "left_list": list_id})
+
+
+def drop_queued_statement(*, every_list: bool) -> Delete:
+    """The DELETE :func:`drop_queued` runs (parameters ``reader``, and ``left_list`` unless ``every_list``), for a
+    caller that joins it to the unsubscription in one statement (:mod:`digest.leaving`)."""
+    return _DROP_QUEUED if every_list else _DROP_QUEUED_OF_LIST
 
 
 def drop_queued_many(session: Session, *, subscriber_ids: list[int], list_id: int | None) -> None:

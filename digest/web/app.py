@@ -48,6 +48,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.sqlite_writes = threading.Lock() if sqlite else None
     app.state.settings = settings
     app.state.rate_limits = make_rate_limits(settings.redis_url, engine)
+    # The readers' busiest pages first, as plain Starlette routes (digest.web.pages.PlainRoute).
+    app.router.routes.extend([*subscribe.plain_routes, *unsubscribe.plain_routes])
     for module in (subscribe, unsubscribe, editor, archive, webhooks):
         app.include_router(module.router)
     app.add_middleware(SiteGuard)

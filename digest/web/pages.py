@@ -9,8 +9,10 @@ token never leaks to another site or a shared cache.
 from __future__ import annotations
 
 import contextlib
+import re
+import secrets
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -18,13 +20,17 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
 from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
+from jinja2.runtime import Context
+from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from digest.db import open_session
 from digest.errors import SubscriberError
@@ -34,7 +40,17 @@ from digest.settings import Settings
 from digest.web.limits import RateLimits, peer_address
 from subscribers.inputs import CONTROL_CHARACTERS, check_slug
 from subscribers.models import MailingList
-from subscribers.store import LANGUAGES, Actor, Reader, ReaderRow, find_reader, find_reader_row, get_list
+from subscribers.store import (
+    LANGUAGES,
+    Actor,
+    Reader,
+    ReaderChoices,
+    ReaderRow,
+    find_reader,
+    find_reader_choices,
+    find_reader_row,
+    get_list,
+)
 
 # Each language named in itself, for the language menus.
 LANGUAGE_NAMES = {"fr": "Français", "en": "English", "ar": "العربية"}
@@ -80,6 +96,13 @@ def reads_of(request: Request) -> Engine:
     no BEGIN and ROLLBACK round trips around them. Each query sees the data committed when it runs."""
     engine: Engine = request.app.state.read_engine
     return engine
+
+
+def one_statement_writes_of(request: Request) -> Engine:
+    """The app's engine for a handler whose write is one statement on PostgreSQL (:func:`digest.leaving.leave`):
+    there in autocommit, so the statement is committed as it returns, without BEGIN and COMMIT round trips;
+    on SQLite the app's engine, and the handler's commit ends its transaction."""
+    return reads_of(request)
 
 
 async def run_reads(request: Request, function: Callable[..., T], *args: Any) -> T:
@@ -144,11 +167,26 @@ class ConstantTranslations(Extension):
 _GETTEXT_CALL = (("name", "_"), ("lparen", ""), ("string", ""), ("rparen", ""))
 
 
+def _formatting_gettext(translate: Callable[[str], str]) -> Callable[..., str]:
+    """The ``_`` of the calls :class:`ConstantTranslations` leaves (those with arguments): what newstyle
+    gettext does, ``Markup(translated) % arguments`` (a plain string's ``%`` without autoescaping), called
+    directly instead of through two context calls (a third of such a call's cost)."""
+
+    @pass_context
+    def _(context: Context, text: str, **arguments: Any) -> str:
+        translated = translate(text)
+        return (Markup(translated) if context.eval_ctx.autoescape else translated) % arguments
+
+    return _
+
+
 def pages_environment(language: str = "en") -> Environment:
     """The Jinja2 environment of the editor's (English) and the archive's (localised) pages."""
     environment = make_environment(language, folder=templates_root() / "web")
-    environment.extend(constant_gettext=load_translations(language).gettext)
+    translate = load_translations(language).gettext
+    environment.extend(constant_gettext=translate)
     environment.add_extension(ConstantTranslations)
+    environment.globals["_"] = _formatting_gettext(translate)
     # Templates are compiled once per process: no look at the files' times on every page (a changed template is
     # seen at the next start, as a changed module is).
     environment.auto_reload = False
@@ -198,7 +236,7 @@ def verified_reader(request: Request, session: Session, purpose: str, token: str
 
 
 def verified_reader_row(request: Request, connection: Connection, purpose: str, token: str) -> ReaderRow | None:
-    """:func:`verified_reader` as a plain row (the preference page and one-click unsubscribe)."""
+    """:func:`verified_reader` as a plain row (the unsubscribe page and one-click unsubscribe)."""
     links = links_of(request)
     try:
         claimed = links.claim(purpose, token)
@@ -207,6 +245,18 @@ def verified_reader_row(request: Request, connection: Connection, purpose: str, 
     except BadToken:
         return None
     return reader
+
+
+def verified_reader_choices(request: Request, connection: Connection, purpose: str, token: str) -> ReaderChoices | None:
+    """:func:`verified_reader_row` with the lists beside it, from one query (the preference page)."""
+    links = links_of(request)
+    try:
+        claimed = links.claim(purpose, token)
+        found = find_reader_choices(connection=connection, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
+        links.verify(purpose, token, found.reader.token_secret if found else None)
+    except BadToken:
+        return None
+    return found
 
 
 def web_actor(request: Request) -> Actor:
@@ -236,9 +286,23 @@ def pick_language(request: Request, *candidates: str | None) -> str:
     return settings_of(request).language
 
 
-def page(request: Request, template: str, *, language: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render ``template`` in ``language`` with the publication's name, as a secured HTML answer."""
+def page(
+    request: Request,
+    template: str,
+    *,
+    language: str,
+    status_code: int = 200,
+    spliced: Mapping[str, bytes] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """Render ``template`` in ``language`` with the publication's name, as a secured HTML answer.
+
+    ``spliced``: values that are HTML already, in UTF-8, put into the encoded page where the template shows
+    them instead of going through the template and the encoding (the preference page's 30 KB of time-zone
+    options cost more to encode on every page than the rest of it).
+    """
     settings = settings_of(request)
+    markers = {name: f"<!--{_SPLICE}:{name}-->" for name in spliced or ()}
     html = (
         cached_pages_environment(request, language)
         .get_template(template)
@@ -248,9 +312,17 @@ def page(request: Request, template: str, *, language: str, status_code: int = 2
             publication=settings.publication_name,
             postal_address=settings.postal_address,
             **context,
+            **{name: Markup(marker) for name, marker in markers.items()},
         )
     )
-    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    body = html.encode()
+    for name, value in (spliced or {}).items():
+        body = body.replace(markers[name].encode(), value)
+    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+# Stands for a spliced value in a rendered page: random, so that no reader's data can contain it.
+_SPLICE = secrets.token_hex(16)
 
 
 def message_page(
@@ -312,6 +384,28 @@ async def read_form(request: Request) -> Submitted:
     except StarletteHTTPException:
         return Submitted(FormData(), 400)
     return Submitted(form)
+
+
+class PlainRoute(Route):
+    """A reader's page answered by a plain Starlette endpoint, ahead of the FastAPI routes: FastAPI's parameter
+    and dependency layer was a tenth of the preference page's CPU. It takes one method only (no HEAD), and
+    only requests whose query string ``query`` matches; any other falls through to the FastAPI route of the
+    same path (if any), which answers, or refuses (422), it as before. Without ``query``, any query."""
+
+    def __init__(
+        self, path: str, endpoint: Callable[..., Any], *, method: str, query: re.Pattern[bytes] | None = None
+    ) -> None:
+        super().__init__(path, endpoint, methods=[method])
+        self.method = method
+        self.query = query
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        """Match.FULL for its method and a query it reads, else Match.NONE (no 405: another route may take it)."""
+        if scope["type"] != "http" or scope["method"] != self.method:
+            return Match.NONE, {}
+        if self.query is not None and not self.query.fullmatch(scope["query_string"]):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 DbSession = Annotated[Session, Depends(db_session)]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer, base64_encode
 from sqlalchemy import Connection, Engine, bindparam
 from sqlalchemy import select as sql_select
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,7 @@ from digest.web.pages import (
     SECURITY_HEADERS,
     DbSession,
     Form,
+    PlainRoute,
     Submitted,
     client_ip,
     engine_of,
@@ -45,13 +47,14 @@ from digest.web.pages import (
     run_reads,
     settings_of,
     verified_reader,
-    verified_reader_row,
+    verified_reader_choices,
     web_actor,
 )
 from digest.web.zones import zone_options
 from subscribers.addresses import normalize_email
 from subscribers.inputs import MAX_SECTION_LENGTH, check_slug, check_text
 from subscribers.models import MailingList, SubscriptionStatus, utcnow
+from subscribers.prepared import Prepared
 from subscribers.store import (
     Actor,
     ListChoice,
@@ -291,6 +294,18 @@ def _csrf_serializer(request: Request) -> URLSafeTimedSerializer:
     return serializer
 
 
+def _csrf_token(request: Request, reader: ReaderRow, nonce: str) -> str:
+    """The preference form's CSRF token (:func:`_csrf_serializer`'s), signed by a signer built once per app and
+    without the zlib attempt of every ``dumps``: a list with a random nonce never compresses, and ``loads``
+    reads a payload that is not compressed as it is."""
+    state = request.app.state
+    signer: Signer | None = getattr(state, "csrf_signer", None)
+    if signer is None:
+        signer = state.csrf_signer = _csrf_serializer(request).make_signer()
+    payload = json.dumps([reader.subscriber_id, reader.list_id, nonce], separators=(",", ":"))
+    return signer.sign(base64_encode(payload)).decode()
+
+
 def known_sections(settings: Settings, connection: Connection, list_id: int, chosen: list[str]) -> list[str]:
     """Sections readers can choose, plus the reader's own choices: DIGEST_SECTIONS when set (in its order),
     else those of the list's last editions (a feed's section that is not one line of plain text is never
@@ -298,7 +313,7 @@ def known_sections(settings: Settings, connection: Connection, list_id: int, cho
     if settings.sections:
         wanted = {name.casefold() for name in settings.sections}
         return [*settings.sections, *(name for name in chosen if name.casefold() not in wanted)]
-    raws = tuple(connection.execute(_LAST_SELECTIONS, {"list_id": list_id}).scalars())
+    raws = tuple(raw for (raw,) in _LAST_SELECTIONS.execute(connection, {"list_id": list_id}))
     offered = _offered_sections(raws)
     extra = [section for section in chosen if section not in offered and _offerable(section)]
     if not extra:
@@ -323,7 +338,8 @@ def _offered_sections(selections: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted((section for section in found if _offerable(section)), key=sort_key))
 
 
-_LAST_SELECTIONS = (
+# Run on the driver (subscribers.prepared): every preference page reads it.
+_LAST_SELECTIONS = Prepared(
     sql_select(col(Edition.selection_json))
     .where(col(Edition.list_id) == bindparam("list_id"))
     .order_by(col(Edition.date).desc())
@@ -341,11 +357,9 @@ def _offerable(section: object) -> bool:
     return True
 
 
-def _offered_lists(connection: Connection, subscriber_id: int) -> list[ListChoice]:
+def _offered(choices: list[ListChoice]) -> list[ListChoice]:
     """The lists a reader's preference centre shows: every public list, and any list the reader is on."""
-    return [
-        each for each in list_choices(connection=connection, subscriber_id=subscriber_id) if each.public or each.status
-    ]
+    return [each for each in choices if each.public or each.status]
 
 
 @router.get("/p/{token}", response_class=HTMLResponse)
@@ -354,26 +368,39 @@ async def preferences_page(request: Request, token: str, saved: int = 0) -> Resp
     return await run_reads(request, _preferences_page, request, token, saved)
 
 
+async def plain_preferences_page(request: Request) -> Response:
+    """:func:`preferences_page` for a query that is empty or ``saved=DIGITS`` (every link and redirect to it),
+    without FastAPI's parameter layer: its busiest GET."""
+    saved = request.scope["query_string"].partition(b"=")[2]
+    return await run_reads(request, _preferences_page, request, request.path_params["token"], int(saved or 0))
+
+
+# Ahead of the FastAPI routes (digest.web.app): the preference page's links and its redirect after a save.
+plain_routes = [PlainRoute("/p/{token}", plain_preferences_page, method="GET", query=re.compile(rb"(saved=\d{1,9})?"))]
+
+
 def _preferences_page(request: Request, token: str, saved: int) -> Response:
     # Plain rows on a pooled connection: no session, no ORM objects for a page shown this often.
     with reads_of(request).connect() as connection:
-        reader = verified_reader_row(request, connection, "preferences", token)
-        if reader is None:
+        found = verified_reader_choices(request, connection, "preferences", token)
+        if found is None:
             return not_found(request)
-        return _preferences(request, connection, reader, token, saved=bool(saved))
+        return _preferences(request, connection, found.reader, found.lists, token, saved=bool(saved))
 
 
 def _preferences(
     request: Request,
     connection: Connection,
     reader: ReaderRow,
+    lists: list[ListChoice],
     token: str,
     *,
     saved: bool = False,
     error: str = "",
     refused: FormData | None = None,
 ) -> HTMLResponse:
-    """The preference page; after a refused save (``refused``) it shows what the reader chose, not the store."""
+    """The preference page, beside ``lists`` (:func:`subscribers.store.list_choices`); after a refused save
+    (``refused``) it shows what the reader chose, not the store."""
     settings = settings_of(request)
     language = pick_language(request, reader.language)
     nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
@@ -391,14 +418,14 @@ def _preferences(
         shown = {key: str(refused.get(field.get(key, key)) or value) for key, value in shown.items()}
         chosen = [str(value) for value in refused.getlist("section")]
     ticked = {str(value) for value in refused.getlist("list")} if refused is not None else None
-    lists = [
+    offered = [
         {
             "id": each.id,
             "name": each.name,
             "active": str(each.id) in ticked if ticked is not None else each.status == SubscriptionStatus.ACTIVE,
             "status": each.status,
         }
-        for each in _offered_lists(connection, reader.subscriber_id)
+        for each in _offered(lists)
     ]
     response = page(
         request,
@@ -409,17 +436,17 @@ def _preferences(
         error=error,
         email=reader.email,
         language_names=LANGUAGE_NAMES,
-        lists=lists,
+        lists=offered,
         list_name=reader.list_name,
         sections=known_sections(settings, connection, reader.list_id, chosen),
-        zone_options=zone_options(datetime.now(settings.tz), reader.timezone),
         publication_timezone=settings.timezone,
         delivery_hour=settings.delivery_hour.strftime("%H:%M") if settings.delivery_hour else "",
         chosen=chosen,
-        csrf=_csrf_serializer(request).dumps([reader.subscriber_id, reader.list_id, nonce]),
+        csrf=_csrf_token(request, reader, nonce),
         action=f"/p/{token}",
         unsubscribe_url=links_of(request).unsubscribe_url(reader.subscriber_id, reader.list_id, reader.token_secret),
         **shown,
+        spliced={"zone_options": zone_options(datetime.now(settings.tz), reader.timezone)},
     )
     response.set_cookie(
         CSRF_COOKIE,
@@ -491,20 +518,20 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
         wanted_lists = {int(str(value)) for value in form.getlist("list")}
     except ValueError:
         wanted_lists = set()
+    assert reader.subscriber.id is not None and reader.mailing_list.id is not None
+    choices = list_choices(connection=session.connection(), subscriber_id=reader.subscriber.id)
+    row = ReaderRow.of(reader)
     try:
         paused = _parse_pause(str(form.get("paused_until") or ""), datetime.now(settings_of(request).tz).date())
     except SubscriberError:
-        return _preferences(request, session.connection(), ReaderRow.of(reader), token, error="bad_date", refused=form)
-    assert reader.subscriber.id is not None and reader.mailing_list.id is not None
-    lists = {each.id: each.id in wanted_lists for each in _offered_lists(session.connection(), reader.subscriber.id)}
+        return _preferences(request, session.connection(), row, choices, token, error="bad_date", refused=form)
+    lists = {each.id: each.id in wanted_lists for each in _offered(choices)}
     sections = [str(value).strip() for value in form.getlist("section") if str(value).strip()]
     offered = known_sections(
         settings_of(request), session.connection(), reader.mailing_list.id, split_sections(reader.subscription.sections)
     )
     if any(section not in offered for section in sections):
-        return _preferences(
-            request, session.connection(), ReaderRow.of(reader), token, error="unknown section", refused=form
-        )
+        return _preferences(request, session.connection(), row, choices, token, error="unknown section", refused=form)
     try:
         update_preferences(
             session=session,
@@ -523,6 +550,6 @@ def save_preferences(request: Request, token: str, session: DbSession, submitted
         )
     except SubscriberError as err:
         session.rollback()
-        return _preferences(request, session.connection(), ReaderRow.of(reader), token, error=str(err), refused=form)
+        return _preferences(request, session.connection(), row, choices, token, error=str(err), refused=form)
     session.commit()
     return RedirectResponse(f"/p/{token}?saved=1", status_code=303, headers=SECURITY_HEADERS)

@@ -9,19 +9,22 @@ unsubscribes, because link scanners open every link: it shows a page with the bu
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from digest.db import open_session
-from digest.delivery.queue import drop_queued
+from digest.leaving import leave
 from digest.web.pages import (
-    Form,
-    engine_of,
+    PlainRoute,
+    Submitted,
     form_problem,
     links_of,
     message_page,
     not_found,
+    one_statement_writes_of,
     page,
     pick_language,
+    read_form,
     reads_of,
     run_reads,
     verified_reader_row,
@@ -29,7 +32,6 @@ from digest.web.pages import (
     writing,
 )
 from subscribers.models import SubscriptionStatus
-from subscribers.store import unsubscribe
 
 router = APIRouter()
 
@@ -57,11 +59,15 @@ def _unsubscribe_page(request: Request, token: str) -> Response:
     )
 
 
-@router.post("/u/{token}", response_class=HTMLResponse)
-def one_click_unsubscribe(request: Request, token: str, submitted: Form) -> Response:
+async def one_click_unsubscribe(request: Request) -> Response:
     """Unsubscribe from the token's list (``scope=all``: from every list); 200 every time, no redirect."""
-    with writing(request), open_session(engine_of(request)) as session:
-        # The reader as a plain row, then one UPDATE, one INSERT and one DELETE: no ORM objects loaded.
+    submitted = await read_form(request)
+    return await run_in_threadpool(_one_click_unsubscribe, request, request.path_params["token"], submitted)
+
+
+def _one_click_unsubscribe(request: Request, token: str, submitted: Submitted) -> Response:
+    # The reader as a plain row, then leave(): on PostgreSQL one statement, committed as it returns.
+    with writing(request), open_session(one_statement_writes_of(request)) as session:
         reader = verified_reader_row(request, session.connection(), "unsubscribe", token)
         if reader is None:
             return not_found(request)
@@ -72,15 +78,13 @@ def one_click_unsubscribe(request: Request, token: str, submitted: Form) -> Resp
             return refusal
         everything = submitted.form.get("scope") == "all"
         one_click = submitted.form.get("List-Unsubscribe") == "One-Click"
-        left = None if everything else reader.list_id
-        unsubscribe(
+        leave(
             session=session,
             subscriber_id=reader.subscriber_id,
-            list_id=left,
+            list_id=None if everything else reader.list_id,
             actor=web_actor(request),
             detail="everything" if everything else ("one-click" if one_click else "unsubscribe page"),
         )
-        drop_queued(session, subscriber_id=reader.subscriber_id, list_id=left)
         session.commit()
     return message_page(
         request,
@@ -91,3 +95,7 @@ def one_click_unsubscribe(request: Request, token: str, submitted: Form) -> Resp
             "preferences",
         ),
     )
+
+
+# Ahead of the FastAPI routes (digest.web.app): every POST to a reader's unsubscribe link, whatever its query.
+plain_routes = [PlainRoute("/u/{token}", one_click_unsubscribe, method="POST")]
