@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import chain, islice
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import ARRAY, Date, DateTime, Table, any_, bindparam, func, insert, literal_column, update
 from sqlalchemy import select as sql_select
@@ -73,9 +73,9 @@ OUTCOMES = ("added", "updated", "unchanged", "invalid", "refused", "duplicate")
 CHUNK = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class RowOutcome:
-    """What happened to one CSV row (line numbers count the header as line 1)."""
+class RowOutcome(NamedTuple):
+    """What happened to one CSV row (line numbers count the header as line 1). A named tuple: made for every
+    row, it costs half a frozen dataclass."""
 
     line: int
     email: str
@@ -349,9 +349,12 @@ def _among(session: Session, column: Any, values: list[Any]) -> ColumnElement[bo
     return column.in_(listed.scalar_subquery())
 
 
-def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
-    # Plain Core queries on the session's connection: the ORM's handling of their rows was a tenth of an import.
+def _suppressions(session: Session, chunk: list[_Row]) -> dict[str, str]:
+    """The reason each suppressed address of ``chunk`` is suppressed, by its email key."""
     connection = session.connection()
+    # A store without suppressions (a new installation's first import) needs no address hashed.
+    if connection.execute(sql_select(col(Suppression.email_hash)).limit(1)).first() is None:
+        return {}
     hashes = {key_hash(row.key): row.key for row in chunk}
     # An erasure from before the upgrade of the keys is stored under its legacy hash (Suppression.legacy_key).
     # It differs from the key's hash only where case folding differs from the key (ß, ς, ligatures...).
@@ -366,6 +369,13 @@ def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
             suppressed[hashes[stored]] = reason
         elif legacy_key:
             suppressed.setdefault(legacy[stored], reason)
+    return suppressed
+
+
+def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
+    # Plain Core queries on the session's connection: the ORM's handling of their rows was a tenth of an import.
+    connection = session.connection()
+    suppressed = _suppressions(session, chunk)
     existing = {
         r.email_key: r
         for r in connection.execute(
@@ -445,9 +455,10 @@ def _add_people(session: Session, rows: list[_Row], stored: _Stored, stamps: lis
         _insert_many(
             session,
             Subscriber,
-            ("email", "email_key", "name", "language", "timezone", "status", "created_at", "token_secret"),
+            # In the table's order, so that the rows go to the driver as they are built.
+            ("email", "email_key", "name", "language", "timezone", "status", "token_secret", "created_at"),
             [
-                (row.email, row.key, row.name, row.language, row.timezone, active, stamp, secret)
+                (row.email, row.key, row.name, row.language, row.timezone, active, secret, stamp)
                 for (row, stamp), secret in zip(new, new_token_secrets(len(new)), strict=True)
             ],
         )
