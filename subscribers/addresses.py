@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from typing import NamedTuple
 
 import idna
 from email_validator import EmailNotValidError, validate_email
@@ -39,11 +40,11 @@ def normalize_email_and_key(raw: str) -> tuple[str, str]:
         if at and _PLAIN_LOCAL.fullmatch(local):
             known = _normalize_domain(domain)
             # The normalised address is checked too: a Punycode domain comes back in Unicode, maybe longer.
-            if known is not None and len(local) + 1 + known[1] <= MAX_ADDRESS:
+            if known is not None and len(local) + 1 + known.length <= MAX_ADDRESS:
                 lowered = local.lower()
                 if lowered in _ROLE_NAMES:
                     local = lowered
-                return f"{local}@{known[0]}", f"{lowered}@{_domain_key(known[0])}"
+                return f"{local}@{known.normal}", f"{lowered}@{known.key}"
     address = _validate(candidate)
     return address, email_key(address)
 
@@ -55,15 +56,21 @@ def _validate(candidate: str) -> str:
         raise SubscriberError(f"invalid email address {candidate!r}: {err}") from err
 
 
+class _Domain(NamedTuple):
+    normal: str  # as email-validator normalises it
+    length: int  # of ``normal`` in UTF-8
+    key: str  # as email_key writes it
+
+
 @functools.lru_cache(maxsize=4096)
-def _normalize_domain(domain: str) -> tuple[str, int] | None:
-    """The normalised domain and its length in UTF-8 when ``x@domain`` is valid, else None (the caller reports
-    the full reason)."""
+def _normalize_domain(domain: str) -> _Domain | None:
+    """What the fast path needs of ``domain`` when ``x@domain`` is valid, else None (the caller reports the full
+    reason)."""
     try:
         normal = str(validate_email(f"x@{domain}", check_deliverability=False).domain)
     except EmailNotValidError:
         return None
-    return normal, len(normal.encode("utf-8"))
+    return _Domain(normal, len(normal.encode("utf-8")), _domain_key(normal))
 
 
 def email_key(email: str) -> str:
