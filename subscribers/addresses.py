@@ -6,30 +6,47 @@ import functools
 import hashlib
 import re
 import unicodedata
+from typing import NamedTuple
 
 import idna
 from email_validator import EmailNotValidError, validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
 from digest.errors import SubscriberError
 
-# Plain ASCII dot-atom local parts, which email-validator returns unchanged: for them only the domain needs
-# its (slow, cached) check, which keeps imports of 100k rows fast. Anything else takes the full path.
+# A dot-atom local part of plain ASCII, which email-validator keeps as it is (RFC 2142's role names such as
+# postmaster lower-cased). An ASCII address with one needs only its domain checked by email-validator, and a
+# file's rows share a few domains: :func:`_normalize_domain` checks each once. Any other address, and every
+# refusal, takes email-validator's full path, so the verdict and the reason are always its own.
 _PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_ROLE_NAMES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+# email-validator's limit on a whole address, in UTF-8 bytes (RFC 5321 4.5.3.1.3).
 MAX_ADDRESS = 254
-MAX_LOCAL = 64
 
 
 def normalize_email(raw: str) -> str:
     """The normalised form of ``raw`` (IDN domain in Unicode, lower-cased domain) or SubscriberError."""
+    return normalize_email_and_key(raw)[0]
+
+
+def normalize_email_and_key(raw: str) -> tuple[str, str]:
+    """:func:`normalize_email` of ``raw`` and the :func:`email_key` of that, for callers that need both (an import
+    of 100k rows: a plain ASCII address takes neither function's slow path)."""
     candidate = (raw or "").strip()
     if not candidate:
         raise SubscriberError("empty email address")
-    local, at, domain = candidate.rpartition("@")
-    if at and len(local) <= MAX_LOCAL and _PLAIN_LOCAL.fullmatch(local):
-        normal_domain = _normalize_domain(domain)
-        if normal_domain is not None and len(local) + 1 + len(normal_domain) <= MAX_ADDRESS:
-            return f"{local}@{normal_domain}"
-    return _validate(candidate)
+    if candidate.isascii() and len(candidate) <= MAX_ADDRESS:
+        local, at, domain = candidate.rpartition("@")
+        if at and _PLAIN_LOCAL.fullmatch(local):
+            known = _normalize_domain(domain)
+            # The normalised address is checked too: a Punycode domain comes back in Unicode, maybe longer.
+            if known is not None and len(local) + 1 + known.length <= MAX_ADDRESS:
+                lowered = local.lower()
+                if lowered in _ROLE_NAMES:
+                    local = lowered
+                return f"{local}@{known.normal}", f"{lowered}@{known.key}"
+    address = _validate(candidate)
+    return address, email_key(address)
 
 
 def _validate(candidate: str) -> str:
@@ -39,13 +56,21 @@ def _validate(candidate: str) -> str:
         raise SubscriberError(f"invalid email address {candidate!r}: {err}") from err
 
 
+class _Domain(NamedTuple):
+    normal: str  # as email-validator normalises it
+    length: int  # of ``normal`` in UTF-8
+    key: str  # as email_key writes it
+
+
 @functools.lru_cache(maxsize=4096)
-def _normalize_domain(domain: str) -> str | None:
-    """The normalised domain when ``x@domain`` is valid, else None (the caller reports the full reason)."""
+def _normalize_domain(domain: str) -> _Domain | None:
+    """What the fast path needs of ``domain`` when ``x@domain`` is valid, else None (the caller reports the full
+    reason)."""
     try:
-        return str(validate_email(f"x@{domain}", check_deliverability=False).domain)
+        normal = str(validate_email(f"x@{domain}", check_deliverability=False).domain)
     except EmailNotValidError:
         return None
+    return _Domain(normal, len(normal.encode("utf-8")), _domain_key(normal))
 
 
 def email_key(email: str) -> str:

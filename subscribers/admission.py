@@ -63,6 +63,11 @@ class Decision:
         return self.admission is Admission.REFUSED
 
 
+# The decisions without a reason, made once: an import takes one per row.
+_NEW = Decision(Admission.NEW)
+_KEEP = Decision(Admission.KEEP)
+
+
 def admit(
     *,
     source: str,
@@ -78,9 +83,9 @@ def admit(
     if subscriber_status is not None and subscriber_status != SubscriberStatus.ACTIVE:
         return Decision(Admission.REFUSED, f"{email} is {subscriber_status}: not re-added")
     if subscription_status is None:
-        return Decision(Admission.NEW)
+        return _NEW
     if subscription_status == SubscriptionStatus.UNSUBSCRIBED:
         if source == Source.IMPORT:
             return Decision(Admission.REFUSED, f"{email} unsubscribed from this list: not re-added")
         return Decision(Admission.ASK if source == Source.WEB else Admission.AGAIN)
-    return Decision(Admission.KEEP)
+    return _KEEP

@@ -9,13 +9,14 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import chain, islice
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy import ARRAY, Date, DateTime, Table, any_, bindparam, func, insert, literal_column, update
 from sqlalchemy import select as sql_select
@@ -23,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col
 
 from digest.errors import DigestError, SubscriberError
-from subscribers.addresses import email_key, key_hash, legacy_email_hash, normalize_email
+from subscribers.addresses import key_hash, legacy_email_hash, normalize_email_and_key
 from subscribers.admission import Source, admit
 from subscribers.export import HEADER as EXPORT_HEADER
 from subscribers.export import MARKER as EXPORT_MARKER
@@ -41,6 +42,9 @@ from subscribers.models import (
     utcnow,
 )
 from subscribers.store import FORMATS, FREQUENCIES, check_language, join_sections, suppress
+
+if TYPE_CHECKING:
+    from _csv import Reader
 
 COLUMNS = ("email", "name", "language", "sections", "timezone")
 # Columns `digest subscribers export` writes besides COLUMNS. A file carrying the export's marker columns is
@@ -71,9 +75,9 @@ OUTCOMES = ("added", "updated", "unchanged", "invalid", "refused", "duplicate")
 CHUNK = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class RowOutcome:
-    """What happened to one CSV row (line numbers count the header as line 1)."""
+class RowOutcome(NamedTuple):
+    """What happened to one CSV row (line numbers count the header as line 1). A named tuple: made for every
+    row, it costs half a frozen dataclass."""
 
     line: int
     email: str
@@ -178,33 +182,58 @@ def _restored(row: dict[str, str], now: datetime) -> _Restored:
     )
 
 
-def _parse(reader: csv.DictReader[str], report: ImportReport, *, export: bool, now: datetime) -> Iterator[_Row]:
-    """Valid rows, first occurrence of each address only; every other row gets its outcome in ``report``."""
+def _parse(rows: Reader, header: list[str], report: ImportReport, *, export: bool, now: datetime) -> Iterator[_Row]:
+    """Valid rows, first occurrence of each address only; every other row gets its outcome in ``report``.
+
+    ``rows`` come from csv.reader and are read as csv.DictReader reads them (blank lines skipped, a missing
+    cell None, a column named twice its last cell), without DictReader's dict per row, which cost three times
+    the parsing itself.
+    """
+    width = len(header)
+    position = {name: index for index, name in enumerate(header)}
+    at_email = position["email"]
+    # A column the header lacks sits past every row: its cell is always missing.
+    at_name, at_language, at_sections, at_timezone = (position.get(name, sys.maxsize) for name in COLUMNS[1:])
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
-        raw_email = (row.get("email") or "").strip()
+    for fields in rows:
+        while not fields:
+            following = next(rows, None)
+            if following is None:
+                return
+            fields = following
+        line = rows.line_num
+        count = len(fields)
+        raw_email = fields[at_email].strip() if at_email < count else ""
         try:
-            if None in row:
-                raise SubscriberError(f"{len(reader.fieldnames or []) + len(row[None])} fields, header has fewer")
-            address = normalize_email(raw_email)
-            name = unsafe_cell((row.get("name") or "").strip()) or None
-            if name is not None:
+            if count > width:
+                raise SubscriberError(f"{count} fields, header has fewer")
+            address, key = normalize_email_and_key(raw_email)
+            name = unsafe_cell(fields[at_name].strip()) if at_name < count else ""
+            if name:
                 check_text(name, "name", max_length=200)
-            language = check_language((row.get("language") or "").strip().lower() or None)
-            cell = row.get("sections") or ""
+            language = fields[at_language].strip().lower() if at_language < count else ""
+            if language:
+                check_language(language)
+            cell = fields[at_sections] if at_sections < count else ""
             sections = join_sections(unsafe_cell(cell).split(";")) if cell.strip() else None
-            timezone = check_timezone(row.get("timezone"))
-            restored = _restored(row, now) if export else None
+            timezone = check_timezone(fields[at_timezone] if at_timezone < count else None)
+            restored = _restored(_as_dict(header, fields), now) if export else None
         except SubscriberError as err:
             report.rows.append(RowOutcome(line, raw_email, "invalid", str(err)))
             continue
-        key = email_key(address)
         if key in seen:
             report.rows.append(RowOutcome(line, address, "duplicate", f"same address as line {seen[key]}"))
             continue
         seen[key] = line
-        yield _Row(line, address, key, name, language, sections, timezone, restored)
+        yield _Row(line, address, key, name or None, language or None, sections, timezone, restored)
+
+
+def _as_dict(header: list[str], fields: list[str]) -> dict[str, str]:
+    """One row as csv.DictReader gives it (no more fields than ``header``): missing cells are None."""
+    row: dict[str, Any] = dict(zip(header, fields, strict=False))
+    for name in header[len(fields) :]:
+        row[name] = None
+    return row
 
 
 def _column(name: str) -> str:
@@ -247,19 +276,18 @@ def import_csv(
     now = now or utcnow()
     lines = iter(lines)
     first = next(lines, "")
-    reader = csv.DictReader(chain([first], lines), delimiter=_delimiter(first))
-    header = [_column(name) for name in (reader.fieldnames or [])]
+    rows = csv.reader(chain([first], lines), delimiter=_delimiter(first))
+    header = [_column(name) for name in next(rows, [])]
     if "email" not in header:
         raise DigestError(f"CSV header must have an 'email' column (found: {', '.join(header) or 'nothing'})")
     export = all(name in header for name in EXPORT_MARKER)
     unknown = [name for name in header if name not in COLUMNS + EXPORT_ONLY]
     if unknown:
         raise DigestError(f"CSV header has unknown columns {', '.join(unknown)} (known: {', '.join(COLUMNS)})")
-    reader.fieldnames = header
     report = ImportReport()
     assert mailing_list.id is not None
-    rows = _parse(reader, report, export=export, now=now)
-    while chunk := list(islice(rows, CHUNK)):
+    valid = _parse(rows, header, report, export=export, now=now)
+    while chunk := list(islice(valid, CHUNK)):
         if export:
             _restore_chunk(session, chunk, mailing_list.id, now, report)
         else:
@@ -321,13 +349,18 @@ def _among(session: Session, column: Any, values: list[Any]) -> ColumnElement[bo
     return column.in_(listed.scalar_subquery())
 
 
-def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
+def _suppressions(session: Session, chunk: list[_Row]) -> dict[str, str]:
+    """The reason each suppressed address of ``chunk`` is suppressed, by its email key."""
+    connection = session.connection()
+    # A store without suppressions (a new installation's first import) needs no address hashed.
+    if connection.execute(sql_select(col(Suppression.email_hash)).limit(1)).first() is None:
+        return {}
     hashes = {key_hash(row.key): row.key for row in chunk}
     # An erasure from before the upgrade of the keys is stored under its legacy hash (Suppression.legacy_key).
     # It differs from the key's hash only where case folding differs from the key (ß, ς, ligatures...).
     legacy = {legacy_email_hash(row.email): row.key for row in chunk if row.email.casefold() != row.key}
     suppressed: dict[str, str] = {}
-    for stored, reason, legacy_key in session.execute(
+    for stored, reason, legacy_key in connection.execute(
         sql_select(col(Suppression.email_hash), col(Suppression.reason), col(Suppression.legacy_key)).where(
             _among(session, col(Suppression.email_hash), [*hashes, *legacy])
         )
@@ -336,9 +369,16 @@ def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
             suppressed[hashes[stored]] = reason
         elif legacy_key:
             suppressed.setdefault(legacy[stored], reason)
+    return suppressed
+
+
+def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
+    # Plain Core queries on the session's connection: the ORM's handling of the rows they read is not needed.
+    connection = session.connection()
+    suppressed = _suppressions(session, chunk)
     existing = {
         r.email_key: r
-        for r in session.execute(
+        for r in connection.execute(
             sql_select(
                 col(Subscriber.id),
                 col(Subscriber.email_key),
@@ -349,11 +389,13 @@ def _lookup(session: Session, chunk: list[_Row], list_id: int) -> _Stored:
             ).where(_among(session, col(Subscriber.email_key), [row.key for row in chunk]))
         )
     }
+    if not existing:
+        return _Stored(suppressed, existing, {})
     # The known readers' subscriptions to the list, read before deciding: who may be added is the same
     # decision as for one reader (subscribers.admission), taken row by row on what was read in bulk.
     subscriptions = {
         r.subscriber_id: r
-        for r in session.execute(
+        for r in connection.execute(
             sql_select(
                 col(Subscription.id),
                 col(Subscription.subscriber_id),
@@ -409,23 +451,46 @@ def _add_people(session: Session, rows: list[_Row], stored: _Stored, stamps: lis
     new = [(row, stamp) for row, stamp in zip(rows, stamps, strict=True) if row.key not in stored.existing]
     if new:
         active = SubscriberStatus.ACTIVE.value
+        before = _last_id(session)
         _insert_many(
             session,
             Subscriber,
-            ("email", "email_key", "name", "language", "timezone", "status", "created_at", "token_secret"),
+            # In the table's order, so that the rows go to the driver as they are built.
+            ("email", "email_key", "name", "language", "timezone", "status", "token_secret", "created_at"),
             [
-                (row.email, row.key, row.name, row.language, row.timezone, active, stamp, secret)
+                (row.email, row.key, row.name, row.language, row.timezone, active, secret, stamp)
                 for (row, stamp), secret in zip(new, new_token_secrets(len(new)), strict=True)
             ],
         )
-        # Read the new ids back in one query: RETURNING with many rows goes row by row on SQLite.
-        inserted = session.execute(
-            sql_select(col(Subscriber.email_key), col(Subscriber.id)).where(
-                _among(session, col(Subscriber.email_key), [row.key for row, _ in new])
-            )
-        )
-        ids.update({key: id_ for key, id_ in inserted})
+        ids.update(_new_ids(session, [row.key for row, _ in new], before))
     return ids
+
+
+def _last_id(session: Session) -> int | None:
+    """The largest reader id on SQLite (None elsewhere): what :func:`_new_ids` counts from."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return None
+    return int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM subscriber").scalar_one())
+
+
+def _new_ids(session: Session, keys: list[str], before: int | None) -> Iterable[tuple[str, int]]:
+    """The ids of the readers just inserted in one statement, by their ``keys`` (in the order inserted).
+
+    On SQLite, when the last id is ``before`` (the largest before the insert) plus one per reader, they are
+    the ids in between, in order: AUTOINCREMENT gives each new row an id above every id the table ever had, and
+    the import's transaction holds the database's write lock. Otherwise they are read back in one query
+    (RETURNING with many rows goes row by row on SQLite; reading back was a tenth of an import).
+    """
+    connection = session.connection()
+    if before is not None:
+        last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+        if last == before + len(keys):
+            return zip(keys, range(before + 1, last + 1), strict=True)
+    query = sql_select(col(Subscriber.email_key), col(Subscriber.id)).where(
+        _among(session, col(Subscriber.email_key), keys)
+    )
+    return cast("list[tuple[str, int]]", connection.execute(query).all())  # a stored reader's id is never None
 
 
 def _update_people(session: Session, rows: list[_Row], stored: _Stored) -> set[str]:

@@ -18,6 +18,10 @@ def utcnow() -> datetime:
 
 # A reader's link secret: 128 random bits.
 TOKEN_SECRET_BYTES = 16
+# A secret in base64 without its padding, and a secret with the two zero bytes that make a whole number of
+# base64 groups (:func:`new_token_secrets`).
+_SECRET_LENGTH = 22
+_PADDED_SECRET = TOKEN_SECRET_BYTES + 2
 
 
 def new_token_secret() -> str:
@@ -27,12 +31,13 @@ def new_token_secret() -> str:
 
 def new_token_secrets(count: int) -> list[str]:
     """``count`` secrets like :func:`new_token_secret`'s, from one read of the system's random source (an
-    import of 100k readers made 100k reads)."""
-    random = secrets.token_bytes(TOKEN_SECRET_BYTES * count)
-    return [
-        base64.urlsafe_b64encode(random[start : start + TOKEN_SECRET_BYTES]).rstrip(b"=").decode("ascii")
-        for start in range(0, len(random), TOKEN_SECRET_BYTES)
-    ]
+    import of 100k readers made 100k reads), encoded in one call: each secret's bytes followed by two zero
+    bytes make 24 base64 characters, the first 22 of which are that secret's own encoding."""
+    padded = bytearray(secrets.token_bytes(_PADDED_SECRET * count))
+    padded[TOKEN_SECRET_BYTES::_PADDED_SECRET] = padded[TOKEN_SECRET_BYTES + 1 :: _PADDED_SECRET] = bytes(count)
+    encoded = base64.urlsafe_b64encode(padded).decode("ascii")
+    step = _PADDED_SECRET // 3 * 4
+    return [encoded[start : start + _SECRET_LENGTH] for start in range(0, len(encoded), step)]
 
 
 # Ids that reach links, provider events or file names are never handed out twice: on SQLite an INTEGER

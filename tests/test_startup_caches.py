@@ -3,6 +3,9 @@ secrets drawn many at a time. Each must behave exactly like what it replaces."""
 
 from __future__ import annotations
 
+import base64
+import os
+import secrets
 import string
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,3 +92,20 @@ def test_secrets_drawn_in_bulk_look_like_single_ones_and_are_distinct() -> None:
     assert {len(secret) for secret in many} == {len(one)} == {22}
     assert all(set(secret) <= alphabet for secret in [*many, one])
     assert new_token_secrets(0) == []
+
+
+def test_secrets_drawn_in_bulk_are_each_their_bytes_encoded_alone(monkeypatch) -> None:
+    """One base64 call encodes them all: each is exactly what encoding its own 16 random bytes gives."""
+    drawn: list[bytes] = []
+
+    def token_bytes(count: int) -> bytes:
+        drawn.append(os.urandom(count))
+        return drawn[-1]
+
+    monkeypatch.setattr(secrets, "token_bytes", token_bytes)
+    many = new_token_secrets(1000)
+    stride = len(drawn[0]) // 1000
+    assert many == [
+        base64.urlsafe_b64encode(drawn[0][start : start + 16]).rstrip(b"=").decode()
+        for start in range(0, len(drawn[0]), stride)
+    ]

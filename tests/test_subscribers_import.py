@@ -291,3 +291,46 @@ def test_the_import_benchmark_runs() -> None:
 
     first, again = bench_import(300)
     assert (first.count, again.count) == (300, 300) and first.seconds > 0 and again.seconds > 0
+
+
+def test_rows_are_read_as_a_dict_reader_reads_them(engine) -> None:
+    """Cells are picked by position without a dict per row, with csv.DictReader's reading kept: blank lines
+    skipped (line numbers still the file's), a missing cell empty, a column named twice its last cell."""
+    text = "email,name,nom\n\na@example.com,A,Amina\n\n\nb@example.com\nc@example.com,C,Cyril,surplus\n"
+    report = _import(engine, text)
+    assert _outcomes(report) == [(3, "added"), (6, "added"), (7, "invalid")]
+    assert report.rows[2].reason == "4 fields, header has fewer"
+    with open_session(engine) as session:
+        assert dict(session.exec(select(Subscriber.email, Subscriber.name)).all()) == {
+            "a@example.com": "Amina",
+            "b@example.com": None,
+        }
+
+
+@pytest.mark.parametrize("after_an_erasure", [False, True])
+def test_new_readers_get_their_own_ids_and_subscriptions(engine, after_an_erasure: bool) -> None:
+    """New readers' ids are counted from the last one on SQLite, read back when they cannot be (on PostgreSQL,
+    or after the newest reader was removed: AUTOINCREMENT never reuses its id); either way each reader's
+    subscription and consent events are their own."""
+    _import(engine, "email\nfirst@example.com\nnewest@example.com\n")
+    if after_an_erasure:
+        with open_session(engine) as session:
+            remove_subscriber(session=session, email="newest@example.com", erase=True)
+            session.commit()
+    rows = [f"reader{i}@example.com" for i in range(2100)]  # two chunks
+    report = _import(engine, "email,name\n" + "\n".join(f"{address},{address[:-12]}" for address in rows) + "\n")
+    assert report.counts["added"] == 2100
+    with open_session(engine) as session:
+        people = {s.id: s for s in session.exec(select(Subscriber))}
+        for subscription in session.exec(select(Subscription)):
+            assert subscription.subscriber_id in people
+        kept = session.exec(select(ConsentEvent.subscriber_id).where(ConsentEvent.subscriber_id.is_not(None))).all()
+        assert set(kept) <= set(people)
+        by_email = {s.email: s for s in people.values()}
+        for address in rows[:3] + rows[-3:]:
+            reader = by_email[address]
+            assert reader.name == address[:-12]
+            events = session.exec(select(ConsentEvent.kind).where(ConsentEvent.subscriber_id == reader.id)).all()
+            assert sorted(events) == ["confirm", "subscribe"]
+            subscription = session.exec(select(Subscription).where(Subscription.subscriber_id == reader.id)).one()
+            assert subscription.status == "active"

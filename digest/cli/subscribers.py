@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
@@ -116,6 +117,9 @@ def subscribers_import(
     from subscribers.importer import OUTCOMES, import_csv
     from subscribers.store import get_list
 
+    # What is loaded by now lives until the command ends: the garbage collector need not scan it again each
+    # time the import's rows fill a generation (a twentieth of a 100k-row import).
+    gc.freeze()
     state = state_of(ctx)
     try:
         handle = file.open(encoding="utf-8-sig", newline="")
