@@ -225,35 +225,53 @@ def links_of(request: Request) -> Links:
 
 def verified_reader(request: Request, session: Session, purpose: str, token: str) -> Reader | None:
     """The reader a ``purpose`` token names, or None when forged, tampered, expired or erased (answer 404)."""
-    links = links_of(request)
-    try:
-        claimed = links.claim(purpose, token)
-        reader = find_reader(session=session, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
-        links.verify(purpose, token, reader.subscriber.token_secret if reader else None)
-    except BadToken:
-        return None
-    return reader
+    return _verified(
+        request,
+        purpose,
+        token,
+        lambda reader, mailing_list: find_reader(session=session, subscriber_id=reader, list_id=mailing_list),
+        lambda found: found.subscriber.token_secret,
+    )
 
 
 def verified_reader_row(request: Request, connection: Connection, purpose: str, token: str) -> ReaderRow | None:
     """:func:`verified_reader` as a plain row (the unsubscribe page and one-click unsubscribe)."""
-    links = links_of(request)
-    try:
-        claimed = links.claim(purpose, token)
-        reader = find_reader_row(connection=connection, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
-        links.verify(purpose, token, reader.token_secret if reader else None)
-    except BadToken:
-        return None
-    return reader
+    return _verified(
+        request,
+        purpose,
+        token,
+        lambda reader, mailing_list: find_reader_row(connection=connection, subscriber_id=reader, list_id=mailing_list),
+        lambda found: found.token_secret,
+    )
 
 
 def verified_reader_choices(request: Request, connection: Connection, purpose: str, token: str) -> ReaderChoices | None:
     """:func:`verified_reader_row` with the lists beside it, from one query (the preference page)."""
+    return _verified(
+        request,
+        purpose,
+        token,
+        lambda reader, mailing_list: find_reader_choices(
+            connection=connection, subscriber_id=reader, list_id=mailing_list
+        ),
+        lambda found: found.reader.token_secret,
+    )
+
+
+def _verified(
+    request: Request,
+    purpose: str,
+    token: str,
+    find: Callable[[int, int], T | None],
+    secret: Callable[[T], str],
+) -> T | None:
+    """What ``find`` (subscriber id, list id) returns for the reader the token claims, once the token is proved
+    signed with that reader's ``secret``; None when it is not (forged, tampered, expired, erased)."""
     links = links_of(request)
     try:
         claimed = links.claim(purpose, token)
-        found = find_reader_choices(connection=connection, subscriber_id=claimed.subscriber_id, list_id=claimed.list_id)
-        links.verify(purpose, token, found.reader.token_secret if found else None)
+        found = find(claimed.subscriber_id, claimed.list_id)
+        links.verify(purpose, token, secret(found) if found is not None else None)
     except BadToken:
         return None
     return found
