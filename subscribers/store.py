@@ -974,18 +974,19 @@ def suppress_many(*, session: Session, reasons: dict[str, str], now: datetime | 
     if not reasons:
         return
     now = now or utcnow()
-    rows = []
+    # By hash: two spellings of one address are one row, the later reason winning as it does for the
+    # subscribers (should the driver send the rows as one multi-row upsert, PostgreSQL refuses a key twice).
+    rows: dict[str, dict[str, Any]] = {}
     for email, reason in reasons.items():
         erased = reason == SubscriberStatus.ERASED
-        rows.append(
-            {
-                "email_hash": email_hash(email),
-                "created_at": now,
-                "email": None if erased else email,
-                "email_key": None if erased else email_key(email),
-                "reason": reason,
-            }
-        )
+        digest_ = email_hash(email)
+        rows[digest_] = {
+            "email_hash": digest_,
+            "created_at": now,
+            "email": None if erased else email,
+            "email_key": None if erased else email_key(email),
+            "reason": reason,
+        }
     upsert = _insert_for(session, Suppression)
     table = Suppression.__table__.c  # type: ignore[attr-defined]
     # An address suppressed before keeps its row and first date; its reason becomes the latest.
@@ -994,7 +995,7 @@ def suppress_many(*, session: Session, reasons: dict[str, str], now: datetime | 
             index_elements=[table.email_hash],
             set_={name: upsert.excluded[name] for name in ("email", "email_key", "reason")},
         ),
-        rows,
+        list(rows.values()),
     )
     by_reason: dict[str, list[str]] = {}
     for email, reason in reasons.items():

@@ -23,6 +23,7 @@ from subscribers.store import (
     get_list,
     remove_subscriber,
     suppress,
+    suppress_many,
     unsubscribe,
     update_preferences,
 )
@@ -100,6 +101,32 @@ def test_suppression_alone_is_enough_to_skip_a_reader(engine) -> None:
         )
         session.commit()
     assert reader not in _eligible(engine, list_id, THURSDAY)
+
+
+def test_suppressing_many_keeps_one_row_per_address_and_the_latest_reason(engine) -> None:
+    reader, _ = make_reader(engine, "twice@example.com")
+    with open_session(engine) as session:
+        suppress_many(session=session, reasons={"twice@example.com": SubscriberStatus.BOUNCED})
+        session.commit()
+    with open_session(engine) as session:
+        # Two spellings of one address in one call, and an address suppressed before: one row each, the
+        # later reason kept, the first date too.
+        first = session.exec(select(Suppression)).one().created_at
+        suppress_many(
+            session=session,
+            reasons={
+                "Twice@Example.com": SubscriberStatus.BOUNCED,
+                "twice@example.com": SubscriberStatus.COMPLAINED,
+                "other@example.com": SubscriberStatus.BOUNCED,
+            },
+        )
+        session.commit()
+    with open_session(engine) as session:
+        rows = {row.email_key: row for row in session.exec(select(Suppression))}
+        assert set(rows) == {"twice@example.com", "other@example.com"}
+        assert rows["twice@example.com"].reason == SubscriberStatus.COMPLAINED
+        assert rows["twice@example.com"].created_at == first
+        assert session.get(Subscriber, reader).status == SubscriberStatus.COMPLAINED
 
 
 def test_eligible_readers_stream_in_batches_with_what_the_sender_needs(engine) -> None:
