@@ -3,8 +3,8 @@ and the reader's queued deliveries dropped, together (one-click unsubscribe runs
 
 On PostgreSQL the three effects are one statement (data-modifying CTEs): one round trip, atomic on its own,
 so on a connection in autocommit it is committed when it returns. Elsewhere they are the store's
-:func:`~subscribers.store.unsubscribe` and :func:`~digest.delivery.queue.drop_queued`'s statement, in the
-session's transaction.
+:func:`~subscribers.store.unsubscribe` and :func:`~digest.delivery.queue.drop_queued`, in the session's
+transaction.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sql_select
 from sqlmodel import Session
 
-from digest.delivery.queue import drop_queued_statement
+from digest.delivery.queue import drop_queued, drop_queued_statement
 from subscribers.models import utcnow
 from subscribers.prepared import Prepared
 from subscribers.store import Actor, unsubscribe, unsubscribe_ctes
@@ -29,7 +29,6 @@ def _one_statement(*, everything: bool) -> Prepared:
 
 # Indexed by "everything": all lists, or the one left.
 _LEAVE = {everything: _one_statement(everything=everything) for everything in (False, True)}
-_DROP_QUEUED = {everything: Prepared(drop_queued_statement(every_list=everything)) for everything in (False, True)}
 
 
 def leave(
@@ -43,8 +42,7 @@ def leave(
         left = unsubscribe(
             session=session, subscriber_id=subscriber_id, list_id=list_id, actor=actor, now=now, detail=detail
         )
-        # drop_queued()'s statement, on the driver.
-        _DROP_QUEUED[list_id is None].execute(session.connection(), {"reader": subscriber_id, "left_list": list_id})
+        drop_queued(session, subscriber_id=subscriber_id, list_id=list_id)
         return left
     parameters = {
         "reader": subscriber_id,
@@ -52,7 +50,7 @@ def leave(
         "left_at": now,
         "source": actor.source,
         "ip": actor.ip,
-        "user_agent": actor.user_agent[:400] if actor.user_agent else None,
+        "user_agent": actor.logged_agent,
         "detail": detail,
     }
     ((left,),) = _LEAVE[list_id is None].execute(session.connection(), parameters)

@@ -77,6 +77,11 @@ class Actor:
     ip: str | None = None
     user_agent: str | None = None
 
+    @property
+    def logged_agent(self) -> str | None:
+        """The user agent as the consent log keeps it: its first 400 characters."""
+        return self.user_agent[:400] if self.user_agent else None
+
 
 def record_consent(
     *,
@@ -96,7 +101,7 @@ def record_consent(
             kind=kind,
             source=actor.source,
             ip=actor.ip,
-            user_agent=actor.user_agent[:400] if actor.user_agent else None,
+            user_agent=actor.logged_agent,
             detail=detail,
             at=now,
         )
@@ -633,10 +638,10 @@ def unsubscribe_ctes(*, everything: bool) -> tuple[CTE, CTE]:
     """:func:`unsubscribe` as data-modifying CTEs for PostgreSQL, for a caller that joins more effects to it in
     one statement: the subscriptions left (their ``list_id``), and the consent-log rows of those, as
     :func:`record_consent` writes them. Parameters: ``reader``, ``left_list`` (unless ``everything``),
-    ``left_at``, ``source``, ``ip``, ``user_agent`` (at most 400 characters) and ``detail``."""
+    ``left_at``, ``source``, ``ip``, ``user_agent`` (:attr:`Actor.logged_agent`) and ``detail``."""
     left = (_UNSUBSCRIBE_ALL if everything else _UNSUBSCRIBE_ONE).cte("left_lists")
     logged = insert(ConsentEvent).from_select(
-        ["subscriber_id", "list_id", "kind", "source", "ip", "user_agent", "detail", "at"],
+        list(_CONSENT_COLUMNS),
         sql_select(
             bindparam("reader", type_=Integer),
             left.c.list_id,
@@ -661,7 +666,7 @@ def _unsubscribe_logged(
         "kind": "unsubscribe",
         "source": actor.source,
         "ip": actor.ip,
-        "user_agent": actor.user_agent[:400] if actor.user_agent else None,
+        "user_agent": actor.logged_agent,
         "detail": detail,
         "at": now,
     }
