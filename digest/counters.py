@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from digest.driver import Driver
 from digest.models import EditionCounters
 from digest.stats import STAT_EVENTS
+from subscribers.prepared import database_insert
 
 # The delivery statuses that are an outcome, each counted under its own name.
 OUTCOMES = ("sent", "failed", "uncertain")
@@ -26,8 +25,7 @@ EVENT_FIGURES = {kind: figure for figure, kinds in STAT_EVENTS.items() for kind 
 
 
 def _upsert(session: Session, edition_id: int, values: Mapping[str, int], *, add: bool) -> None:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = insert(EditionCounters).values(edition_id=edition_id, **values)
+    statement = database_insert(session.get_bind().dialect, EditionCounters).values(edition_id=edition_id, **values)
     table = EditionCounters.__table__.c  # type: ignore[attr-defined]
     changes = {name: (table[name] + statement.excluded[name]) if add else statement.excluded[name] for name in values}
     session.execute(statement.on_conflict_do_update(index_elements=["edition_id"], set_=changes))

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime
 from sqlmodel import Session
 
 from digest.errors import DigestError
+from subscribers.prepared import timestamp_to_driver
 
 
 class Driver:
@@ -29,10 +29,8 @@ class Driver:
         self.postgres = dialect.name == "postgresql"
         self._mark = "%s" if self.postgres else "?"
         self._dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
-        # Timestamps are stored exactly as SQLAlchemy stores them for these columns: on SQLite its text, never
-        # the sqlite3 module's own adapter (which appends "+00:00" and is deprecated since Python 3.12).
-        to_db = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
-        self.timestamp: Callable[[datetime], Any] = to_db or (lambda value: value)
+        # Timestamps are stored exactly as SQLAlchemy stores them for these columns.
+        self.timestamp: Callable[[datetime], Any] = timestamp_to_driver(dialect)
 
     def ids(self, ids: Iterable[int]) -> Any:
         """Many ids as one parameter of an :meth:`among` condition."""
@@ -48,7 +46,7 @@ class Driver:
         return f"{column} IN (SELECT value FROM json_each(?))"
 
     def rows(self, columns: Sequence[tuple[str, str]]) -> str:
-        """A subquery of the rows given as one parameter, a JSON array of arrays (:meth:`json`), with the
+        """A subquery of the rows given as one parameter, a JSON array of arrays (``json.dumps`` of them), with the
         ``columns`` (name, PostgreSQL type) in that order. Rows so sent cost PostgreSQL a fifth of what one
         array per column does (psycopg adapts every timestamp of a list on its own)."""
         if self.postgres:

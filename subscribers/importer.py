@@ -18,7 +18,7 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from sqlalchemy import ARRAY, Date, DateTime, Table, any_, bindparam, func, insert, literal_column, update
+from sqlalchemy import ARRAY, Date, Table, any_, bindparam, func, insert, literal_column, update
 from sqlalchemy import select as sql_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, SQLModel, col
@@ -41,6 +41,7 @@ from subscribers.models import (
     new_token_secrets,
     utcnow,
 )
+from subscribers.prepared import timestamp_to_driver
 from subscribers.store import FORMATS, FREQUENCIES, check_language, join_sections, suppress
 
 if TYPE_CHECKING:
@@ -324,9 +325,7 @@ def _insert_many(
 
 def _stamp(session: Session, value: datetime) -> Any:
     """``value`` as the driver stores it for a timezone-aware DateTime column (a string on SQLite)."""
-    dialect = session.connection().dialect
-    processor = dialect.type_descriptor(DateTime(timezone=True)).bind_processor(dialect)
-    return processor(value) if processor else value
+    return timestamp_to_driver(session.connection().dialect)(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,19 @@ call, an execution context, a wrapped row. A :class:`Prepared` statement is comp
 call hands the driver the SQL string and the parameters, converted as SQLAlchemy would convert them (dates
 and times on SQLite), and returns plain tuples whose values are converted back the same way; the driver's
 errors are raised as SQLAlchemy's. It runs in the connection's transaction, as any statement on it does.
+
+Also here, what every statement written for one database shares: the database's own INSERT (with ``ON
+CONFLICT``) and a timestamp as SQLAlchemy hands it to the driver.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -89,3 +93,18 @@ class Prepared:
             raise DBAPIError.instance(compiled.sql, arguments, err, connection.dialect.loaded_dbapi.Error) from err
         finally:
             cursor.close()
+
+
+def database_insert(dialect: Dialect, model: Any) -> Any:
+    """The INSERT of ``dialect``'s database for ``model``: SQLite's or PostgreSQL's, which have ``ON CONFLICT``."""
+    # Imported here: PostgreSQL's dialect is a twentieth of a second of every command's start on SQLite.
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(model)
+
+
+def timestamp_to_driver(dialect: Dialect) -> Callable[[datetime], Any]:
+    """How SQLAlchemy hands a timezone-aware DateTime value to ``dialect``'s driver (on SQLite its text; never
+    the sqlite3 module's own adapter, which appends "+00:00" and is deprecated since Python 3.12)."""
+    process = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    return process or (lambda value: value)

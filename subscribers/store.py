@@ -55,7 +55,7 @@ from subscribers.models import (
     Suppression,
     utcnow,
 )
-from subscribers.prepared import Prepared
+from subscribers.prepared import Prepared, database_insert
 from subscribers.sections import Sections
 
 LANGUAGES = ("fr", "en", "ar")
@@ -992,7 +992,7 @@ def suppress_many(*, session: Session, reasons: dict[str, str], now: datetime | 
             "email_key": None if erased else email_key(email),
             "reason": reason,
         }
-    upsert = _insert_for(session, Suppression)
+    upsert = database_insert(session.get_bind().dialect, Suppression)
     table = Suppression.__table__.c  # type: ignore[attr-defined]
     # An address suppressed before keeps its row and first date; its reason becomes the latest.
     session.execute(
@@ -1007,15 +1007,6 @@ def suppress_many(*, session: Session, reasons: dict[str, str], now: datetime | 
         by_reason.setdefault(reason, []).append(email_key(email))
     for reason, keys in by_reason.items():
         session.execute(update(Subscriber).where(col(Subscriber.email_key).in_(keys)).values(status=reason))
-
-
-def _insert_for(session: Session, model: Any) -> Any:
-    """The database's own INSERT for ``model`` (it has ``ON CONFLICT``)."""
-    # Imported here: PostgreSQL's dialect is a twentieth of a second of every command's start on SQLite.
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    postgres = session.get_bind().dialect.name == "postgresql"
-    return (postgresql.insert if postgres else sqlite.insert)(model)
 
 
 def unsubscribe_many(

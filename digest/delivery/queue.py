@@ -15,8 +15,6 @@ from typing import NamedTuple
 
 from sqlalchemy import CursorResult, Delete, bindparam, delete, func, literal, text, true
 from sqlalchemy import select as sql_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from digest.counters import set_delivery_counts
@@ -63,12 +61,11 @@ def enqueue(
         # The claim-order sort of a million readers (~50 MB) would spill to disk under the default 4 MB work_mem
         # (an external merge, a fifth of the enqueue); this transaction's sort gets the memory it needs.
         session.execute(text(f"SET LOCAL work_mem = '{ENQUEUE_WORK_MEM}'"))
-    insert = pg_insert if postgresql else sqlite_insert
     # Readers who already have a delivery are skipped by the unique (edition, subscriber) pair. A NOT EXISTS
     # anti-join did the same but PostgreSQL, told the table is empty, rescans the growing table for every
     # reader (quadratic: 29 s for 60k readers); and concurrent senders simply wait for each other here.
     statement = (
-        insert(Delivery)
+        prepared.database_insert(session.get_bind().dialect, Delivery)
         .from_select(["edition_id", "subscriber_id", "status", "attempts", "created_at"], eligible)
         .on_conflict_do_nothing(index_elements=["edition_id", "subscriber_id"])
     )
