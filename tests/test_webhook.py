@@ -326,3 +326,43 @@ def test_an_event_settles_an_uncertain_delivery(client, signer, sent, engine) ->
     assert _status(engine, ids["reader0@example.com"]) == "sent", "the provider had it"
     assert _status(engine, ids["reader1@example.com"]) == "failed", "the provider refused it"
     assert _status(engine, ids["reader2@example.com"]) == "uncertain", "no event: still unknown"
+
+
+def _stored_events(engine: Engine) -> dict[str, int | None]:
+    with Session(engine) as session:
+        return dict(session.exec(select(DeliveryEvent.event_id, DeliveryEvent.delivery_id)).all())
+
+
+def test_an_erased_readers_events_go_with_their_deliveries(client, signer, sent, engine, run_cli) -> None:
+    # The events' delivery key has no foreign key (the webhook's INSERT takes it from the delivery it joins):
+    # the trigger on delivery does what the key's cascade did.
+    events = [
+        event(sent, email, kind, n) for n, email in enumerate(sent["deliveries"]) for kind in ("delivered", "open")
+    ]
+    events.append({"event": "delivered", "timestamp": 1764230400, "sg_event_id": "nobody", "delivery_id": "99999999"})
+    assert post(client, signer, events).json()["recorded"] == 7
+    assert run_cli("subscribers", "remove", "reader1@example.com", "--erase").exit_code == 0
+    left = _stored_events(engine)
+    assert len(left) == 5 and not any("reader1" in event_id for event_id in left)
+    assert left["nobody"] is None, "an event of no delivery we know is kept, as it was stored"
+    stats = json.loads(run_cli("stats", "--json").output)["editions"][0]
+    assert (stats["recipients"], stats["delivered"], stats["opened"]) == (2, 2, 2)
+
+
+def test_a_dropped_deliverys_events_go_with_it(engine, sent) -> None:
+    # Deleting deliveries straight (many rows in one statement) and through a cascade from their edition.
+    from sqlalchemy import text
+
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO delivery_event (event_id, delivery_id, edition_id, event, occurred_at, received_at) "
+                "SELECT 'e' || id, id, edition_id, 'open', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM delivery"
+            )
+        )
+        reader0 = sent["deliveries"]["reader0@example.com"]
+        connection.execute(text("DELETE FROM delivery WHERE id = :id"), {"id": reader0})
+    assert sorted(_stored_events(engine).values()) == sorted(set(sent["deliveries"].values()) - {reader0})
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM edition"))
+    assert _stored_events(engine) == {}
