@@ -14,9 +14,10 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from bench.report import Figure
 from bench.send import fresh_schema, populate
@@ -110,9 +111,30 @@ def _phases(server: WebProcess, gets: list[str], posts: list[str]) -> tuple[Run,
     return runs[0], runs[1]
 
 
+# A list's preference page offers the sections of its last 14 editions: a list in use has that many.
+EDITIONS = 14
+
+
+def add_past_editions(database_url: str, count: int) -> None:
+    """``count`` copies of the built edition on the days before it, every column as it is but the id and the
+    date (the preference page reads its last editions)."""
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        columns = [c["name"] for c in inspect(connection).get_columns("edition") if c["name"] not in ("id", "date")]
+        names = ", ".join(columns)
+        source = connection.execute(text("SELECT id, date FROM edition ORDER BY id LIMIT 1")).one()
+        for back in range(1, count + 1):
+            connection.execute(
+                text(f"INSERT INTO edition (date, {names}) SELECT :day, {names} FROM edition WHERE id = :id"),
+                {"day": source.date - timedelta(days=back), "id": source.id},
+            )
+    engine.dispose()
+
+
 def run_pages(database_url: str, database: str, readers: int, requests: int, floor: tuple[Run, Run]) -> list[Figure]:
-    """Preference GETs then one-click POSTs, each to a different reader."""
+    """Preference GETs then one-click POSTs, each to a different reader, on a list with EDITIONS editions."""
     settings = populate(database_url, readers)
+    add_past_editions(database_url, EDITIONS - 1)
     links = Links(BASE_URL, settings.signing_keys())
     engine = make_engine(database_url)
     with engine.connect() as connection:

@@ -131,6 +131,13 @@ def dump_selection(selection: Selection) -> str:
     )
 
 
+def dump_picked_sections(selection: Selection) -> str:
+    """The sections of the selection's featured story and headlines, distinct and sorted, as a JSON array
+    (``Edition.picked_sections``)."""
+    picks = [*selection.headlines, *([selection.featured] if selection.featured else [])]
+    return json.dumps(sorted({pick.article.section for pick in picks if pick.article.section}), ensure_ascii=False)
+
+
 def load_selection(raw: str) -> Selection:
     """The selection stored by :func:`dump_selection`."""
     data = json.loads(raw)
@@ -620,6 +627,7 @@ def store_edition(
     edition.subject = variants[0].subject
     edition.preheader = variants[0].preheader
     edition.selection_json = dump_selection(selection)
+    edition.picked_sections = dump_picked_sections(selection)
     if choices is not None:
         edition.choices_json = dump_choices(choices)
     edition.lint_json = dump_issues(issues)

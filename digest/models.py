@@ -60,6 +60,10 @@ class Edition(SQLModel, table=True):
     subject: str = Field(default="", max_length=400)
     preheader: str = Field(default="", max_length=400)
     selection_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    # The sections of the stories picked (featured and headlines), a JSON array, set with selection_json: the
+    # preference page offers the sections of the list's last editions and reads only these, not 14 selections
+    # of tens of kB each.
+    picked_sections: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))
     choices_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     # The lint findings of the rendered variants (digest.lint), and whether an editor chose to send anyway.
     lint_json: str = Field(default="[]", sa_column=Column(Text, nullable=False, server_default="[]"))

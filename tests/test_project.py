@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -114,3 +115,31 @@ def test_wheel_ships_templates_migrations_and_samples(tmp_path: Path) -> None:
 
 def test_engine_for_plain_postgresql_url_uses_psycopg3() -> None:
     assert make_engine("postgresql://u@127.0.0.1/x").dialect.driver == "psycopg"
+
+
+def test_upgrading_stores_each_editions_picked_sections(database_url: str) -> None:
+    engine = make_engine(database_url)
+    config = alembic_config(engine)
+    alembic_command.upgrade(config, "a9c3e5f7b1d4")
+    picked = {"article": {"section": "Économie"}}
+    selections = {
+        "2025-11-26": json.dumps({"featured": picked, "headlines": [{"article": {"section": "Sport"}}, picked]}),
+        "2025-11-27": json.dumps({"featured": None, "headlines": [{"article": {"section": None}}]}),
+        "2025-11-28": "not json",
+    }
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO mailing_list (slug, name, public, created_at) VALUES ('q', 'Q', true, CURRENT_TIMESTAMP)"))
+        for day, raw in selections.items():
+            connection.execute(
+                text(
+                    "INSERT INTO edition (list_id, date, kind, status, subject, preheader, selection_json, "
+                    "choices_json, created_at) SELECT id, :day, 'daily', 'sent', 's', '', :raw, '{}', "
+                    "CURRENT_TIMESTAMP FROM mailing_list"
+                ),
+                {"day": day, "raw": raw},
+            )
+    alembic_command.upgrade(config, "head")
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT date, picked_sections FROM edition")).all())
+    engine.dispose()
+    assert [json.loads(stored[key]) for key in sorted(stored)] == [["Sport", "Économie"], [], []]

@@ -337,3 +337,19 @@ def test_the_publishers_sections_are_what_readers_may_choose(make_settings, engi
         derived = known_sections(make_settings(), session.connection(), mailing_list.id, ["Sport"])
     assert configured == ["Politique", "Économie", "Sport"]  # the reader's own choice stays, to be unticked
     assert derived == ["Sport"]  # no edition yet: only what the reader chose
+
+
+def test_readers_may_choose_the_sections_of_the_lists_last_editions(make_settings, engine, run_cli) -> None:
+    from digest.edition import load_selection
+    from digest.models import Edition
+    from tests.conftest import SAMPLE_DAY
+
+    assert run_cli("build", "--date", SAMPLE_DAY).exit_code == 0
+    with open_session(engine) as session:
+        edition = session.exec(select(Edition)).one()
+        selection = load_selection(edition.selection_json)
+        mailing_list = session.exec(select(MailingList)).first()
+        assert mailing_list is not None and mailing_list.id is not None
+        derived = known_sections(make_settings(), session.connection(), mailing_list.id, [])
+    picks = [*selection.headlines, *([selection.featured] if selection.featured else [])]
+    assert derived and set(derived) == {pick.article.section for pick in picks if pick.article.section}

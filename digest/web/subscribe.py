@@ -313,8 +313,8 @@ def known_sections(settings: Settings, connection: Connection, list_id: int, cho
     if settings.sections:
         wanted = {name.casefold() for name in settings.sections}
         return [*settings.sections, *(name for name in chosen if name.casefold() not in wanted)]
-    raws = tuple(raw for (raw,) in _LAST_SELECTIONS.execute(connection, {"list_id": list_id}))
-    offered = _offered_sections(raws)
+    picked = tuple(raw for (raw,) in _LAST_SECTIONS.execute(connection, {"list_id": list_id}))
+    offered = _offered_sections(picked)
     extra = [section for section in chosen if section not in offered and _offerable(section)]
     if not extra:
         return list(offered)
@@ -323,24 +323,23 @@ def known_sections(settings: Settings, connection: Connection, list_id: int, cho
 
 
 @functools.lru_cache(maxsize=16)
-def _offered_sections(selections: tuple[str, ...]) -> tuple[str, ...]:
-    """The sections of the editions whose stored selections are ``selections`` that can be offered, sorted.
-    Cached by the selections themselves: each preference page reads the same few editions, and an edited
-    edition is another string."""
+def _offered_sections(picked: tuple[str, ...]) -> tuple[str, ...]:
+    """The sections that can be offered among the editions' ``picked`` ones (``Edition.picked_sections``),
+    sorted. Cached by those strings: each preference page reads the same few editions."""
     found: set[str] = set()
-    for raw in selections:
+    for raw in picked:
         try:
-            data = json.loads(raw)
+            sections = json.loads(raw)
         except ValueError:
             continue
-        picks = [*(data.get("headlines") or []), *([data["featured"]] if data.get("featured") else [])]
-        found.update(p["article"]["section"] for p in picks if (p.get("article") or {}).get("section"))
+        if isinstance(sections, list):
+            found.update(section for section in sections if isinstance(section, str))
     return tuple(sorted((section for section in found if _offerable(section)), key=sort_key))
 
 
 # Run on the driver (subscribers.prepared): every preference page reads it.
-_LAST_SELECTIONS = Prepared(
-    sql_select(col(Edition.selection_json))
+_LAST_SECTIONS = Prepared(
+    sql_select(col(Edition.picked_sections))
     .where(col(Edition.list_id) == bindparam("list_id"))
     .order_by(col(Edition.date).desc())
     .limit(14)
