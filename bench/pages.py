@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -123,10 +123,11 @@ def add_past_editions(database_url: str, count: int) -> None:
         columns = [c["name"] for c in inspect(connection).get_columns("edition") if c["name"] not in ("id", "date")]
         names = ", ".join(columns)
         source = connection.execute(text("SELECT id, date FROM edition ORDER BY id LIMIT 1")).one()
+        day = date.fromisoformat(str(source.date))  # SQLite gives the text it stores
         for back in range(1, count + 1):
             connection.execute(
                 text(f"INSERT INTO edition (date, {names}) SELECT :day, {names} FROM edition WHERE id = :id"),
-                {"day": source.date - timedelta(days=back), "id": source.id},
+                {"day": day - timedelta(days=back), "id": source.id},
             )
     engine.dispose()
 
