@@ -128,7 +128,9 @@ def test_upgrading_stores_each_editions_picked_sections(database_url: str) -> No
         "2025-11-28": "not json",
     }
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO mailing_list (slug, name, public, created_at) VALUES ('q', 'Q', true, CURRENT_TIMESTAMP)"))
+        connection.execute(
+            text("INSERT INTO mailing_list (slug, name, public, created_at) VALUES ('q', 'Q', true, CURRENT_TIMESTAMP)")
+        )
         for day, raw in selections.items():
             connection.execute(
                 text(
