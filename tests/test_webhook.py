@@ -366,3 +366,22 @@ def test_a_dropped_deliverys_events_go_with_it(engine, sent) -> None:
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM edition"))
     assert _stored_events(engine) == {}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_events_trigger_finds_its_schema_from_any_search_path(engine, sent) -> None:
+    from sqlalchemy import text
+
+    with engine.begin() as connection:
+        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+        connection.execute(
+            text(
+                "INSERT INTO delivery_event (event_id, delivery_id, edition_id, event, occurred_at, received_at) "
+                "SELECT 'e' || id, id, edition_id, 'open', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM delivery"
+            )
+        )
+        connection.execute(text("SET LOCAL search_path TO public"))
+        connection.execute(text(f'DELETE FROM "{schema}".delivery'))
+        connection.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+    assert _stored_events(engine) == {}

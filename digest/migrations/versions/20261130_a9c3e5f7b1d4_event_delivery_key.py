@@ -30,10 +30,11 @@ SQLITE_NAME = 'fk_delivery_event_delivery_id_delivery'
 TRIGGER = 'delivery_event_follows_delivery'
 
 # PostgreSQL: once per DELETE statement on delivery (a cascade from an edition or a reader included), the
-# deleted rows as one table.
+# deleted rows as one table. The function keeps the search_path it was made with: a DELETE run from a session
+# with another path (psql, a maintenance script) still reaches this schema's events.
 POSTGRESQL_TRIGGER = (
     f"""
-    CREATE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION {TRIGGER}() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     BEGIN
         DELETE FROM delivery_event WHERE delivery_id IN (SELECT id FROM deleted);
         RETURN NULL;
