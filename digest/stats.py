@@ -35,8 +35,7 @@ def event_counts(session: Session, edition_ids: list[int]) -> dict[int, Counter[
     ).all()
     counts: dict[int, Counter[str]] = {}
     for edition_id, kind, count in rows:
-        if edition_id is not None:
-            counts.setdefault(edition_id, Counter())[kind] = count
+        counts.setdefault(edition_id, Counter())[kind] = count
     return counts
 
 

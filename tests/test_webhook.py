@@ -12,7 +12,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, select
 
 from digest.mail.outbox import OutboxBackend
@@ -349,17 +349,20 @@ def test_an_erased_readers_events_go_with_their_deliveries(client, signer, sent,
     assert (stats["recipients"], stats["delivered"], stats["opened"]) == (2, 2, 2)
 
 
+def _open_every_delivery(connection: Connection) -> None:
+    """An open event for every delivery, stored straight in the table."""
+    connection.execute(
+        text(
+            "INSERT INTO delivery_event (event_id, delivery_id, edition_id, event, occurred_at, received_at) "
+            "SELECT 'e' || id, id, edition_id, 'open', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM delivery"
+        )
+    )
+
+
 def test_a_dropped_deliverys_events_go_with_it(engine, sent) -> None:
     # Deleting deliveries straight (many rows in one statement) and through a cascade from their edition.
-    from sqlalchemy import text
-
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO delivery_event (event_id, delivery_id, edition_id, event, occurred_at, received_at) "
-                "SELECT 'e' || id, id, edition_id, 'open', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM delivery"
-            )
-        )
+        _open_every_delivery(connection)
         reader0 = sent["deliveries"]["reader0@example.com"]
         connection.execute(text("DELETE FROM delivery WHERE id = :id"), {"id": reader0})
     assert sorted(_stored_events(engine).values()) == sorted(set(sent["deliveries"].values()) - {reader0})
@@ -371,16 +374,9 @@ def test_a_dropped_deliverys_events_go_with_it(engine, sent) -> None:
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_the_events_trigger_finds_its_schema_from_any_search_path(engine, sent) -> None:
-    from sqlalchemy import text
-
     with engine.begin() as connection:
         schema = connection.execute(text("SELECT current_schema()")).scalar_one()
-        connection.execute(
-            text(
-                "INSERT INTO delivery_event (event_id, delivery_id, edition_id, event, occurred_at, received_at) "
-                "SELECT 'e' || id, id, edition_id, 'open', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM delivery"
-            )
-        )
+        _open_every_delivery(connection)
         connection.execute(text("SET LOCAL search_path TO public"))
         connection.execute(text(f'DELETE FROM "{schema}".delivery'))
         connection.execute(text(f'SET LOCAL search_path TO "{schema}"'))
