@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping
 
 from sqlmodel import Session, col, select
 
-from digest.driver import Driver
 from digest.models import EditionCounters
 from digest.stats import STAT_EVENTS
-from subscribers.prepared import database_insert
+from subscribers.driver import Driver
 
 # The delivery statuses that are an outcome, each counted under its own name.
 OUTCOMES = ("sent", "failed", "uncertain")
@@ -24,17 +23,23 @@ OUTCOMES = ("sent", "failed", "uncertain")
 EVENT_FIGURES = {kind: figure for figure, kinds in STAT_EVENTS.items() for kind in kinds}
 
 
-def _upsert(session: Session, edition_id: int, values: Mapping[str, int], *, add: bool) -> None:
-    statement = database_insert(session.get_bind().dialect, EditionCounters).values(edition_id=edition_id, **values)
-    table = EditionCounters.__table__.c  # type: ignore[attr-defined]
-    changes = {name: (table[name] + statement.excluded[name]) if add else statement.excluded[name] for name in values}
-    session.execute(statement.on_conflict_do_update(index_elements=["edition_id"], set_=changes))
+def _upsert(driver: Driver, edition_id: int, values: Mapping[str, int], *, add: bool) -> None:
+    # On the driver's cursor: SQLAlchemy built and compiled this upsert anew for every webhook request.
+    names = ", ".join(values)
+    changes = ", ".join(
+        f"{name} = edition_counters.{name} + excluded.{name}" if add else f"{name} = excluded.{name}" for name in values
+    )
+    driver.execute(
+        f"INSERT INTO edition_counters (edition_id, {names}) VALUES (?{', ?' * len(values)}) "
+        f"ON CONFLICT (edition_id) DO UPDATE SET {changes}",
+        [edition_id, *values.values()],
+    )
 
 
 def set_delivery_counts(session: Session, edition_id: int, by_status: Mapping[str, int]) -> None:
     """Set the edition's recipients and outcomes from its deliveries counted by status (at a run's start)."""
     values = {"recipients": sum(by_status.values()), **{name: by_status.get(name, 0) for name in OUTCOMES}}
-    _upsert(session, edition_id, values, add=False)
+    _upsert(Driver(session), edition_id, values, add=False)
 
 
 def add_outcomes(session: Session, counted: Iterable[tuple[int, str, int]]) -> None:
@@ -45,8 +50,9 @@ def add_outcomes(session: Session, counted: Iterable[tuple[int, str, int]]) -> N
         if status in OUTCOMES:
             figures = totals.setdefault(edition_id, dict.fromkeys(OUTCOMES, 0))
             figures[status] += count
+    driver = Driver(session)
     for edition_id, figures in totals.items():
-        _upsert(session, edition_id, figures, add=True)
+        _upsert(driver, edition_id, figures, add=True)
 
 
 def add_events(driver: Driver, stored: Iterable[tuple[int, int, str]]) -> None:
@@ -79,7 +85,7 @@ def add_events(driver: Driver, stored: Iterable[tuple[int, int, str]]) -> None:
             figures = added.setdefault(edition_of[delivery_id], {})
             figures[figure] = figures.get(figure, 0) + 1
     for edition_id, figures in added.items():
-        _upsert(driver.session, edition_id, figures, add=True)
+        _upsert(driver, edition_id, figures, add=True)
 
 
 def counters_of(session: Session, edition_ids: Iterable[int]) -> dict[int, EditionCounters]:

@@ -109,6 +109,15 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text("status = 'queued'"),
             postgresql_where=text("status = 'queued'"),
         ),
+        # The webhook asks which of a request's deliveries are uncertain (usually none): this index holds those
+        # few rows, so the answer costs no read of the table (the query names the status as a constant, which a
+        # partial index needs).
+        Index(
+            "ix_delivery_uncertain",
+            "id",
+            sqlite_where=text("status = 'uncertain'"),
+            postgresql_where=text("status = 'uncertain'"),
+        ),
         # Delivery ids come back in the provider's events: a reused one would credit another reader.
         NEVER_REUSED_IDS,
     )

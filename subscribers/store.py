@@ -16,6 +16,7 @@ go by the database's ``ON DELETE CASCADE``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -42,8 +43,9 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from digest.errors import SubscriberError
-from subscribers.addresses import email_hash, email_key, legacy_email_hash, normalize_email
+from subscribers.addresses import email_hash, email_key, key_hash, legacy_email_hash, normalize_email
 from subscribers.admission import Admission, admit
+from subscribers.driver import Driver
 from subscribers.inputs import check_slug, check_text, check_timezone
 from subscribers.models import (
     ConsentEvent,
@@ -55,7 +57,7 @@ from subscribers.models import (
     Suppression,
     utcnow,
 )
-from subscribers.prepared import Prepared, database_insert
+from subscribers.prepared import Prepared
 from subscribers.sections import Sections
 
 LANGUAGES = ("fr", "en", "ar")
@@ -973,40 +975,53 @@ def list_subscribers(
 
 
 def suppress_many(*, session: Session, reasons: dict[str, str], now: datetime | None = None) -> None:
-    """:func:`suppress` for many addresses at once (``reasons``: address -> reason), in a few statements
-    whatever their number: one upsert of the suppressions, one update of the subscribers per reason. The
-    webhook's batches use it. Does not commit."""
+    """:func:`suppress` for many addresses at once (``reasons``: address -> reason), in a few statements whatever
+    their number, on the driver's cursor: one upsert of the suppressions, one update of the subscribers per
+    reason. The webhook's batches use it. Does not commit.
+
+    The subscribers change in the database only: ORM objects the session holds are not updated (its callers
+    hold none of the readers they suppress; a commit expires them anyway).
+    """
     if not reasons:
         return
     now = now or utcnow()
-    # By hash: two spellings of one address are one row, the later reason winning as it does for the
-    # subscribers (should the driver send the rows as one multi-row upsert, PostgreSQL refuses a key twice).
-    rows: dict[str, dict[str, Any]] = {}
+    # By hash: two spellings of one address are one row, the later reason winning (PostgreSQL refuses a key
+    # twice in one upsert); the same for the subscribers, by key.
+    rows: dict[str, tuple[str, str | None, str | None, str]] = {}
+    by_key: dict[str, str] = {}
     for email, reason in reasons.items():
+        key = email_key(email)
         erased = reason == SubscriberStatus.ERASED
-        digest_ = email_hash(email)
-        rows[digest_] = {
-            "email_hash": digest_,
-            "created_at": now,
-            "email": None if erased else email,
-            "email_key": None if erased else email_key(email),
-            "reason": reason,
-        }
-    upsert = database_insert(session.get_bind().dialect, Suppression)
-    table = Suppression.__table__.c  # type: ignore[attr-defined]
+        rows[key_hash(key)] = (key_hash(key), None if erased else email, None if erased else key, reason)
+        by_key[key] = reason
+    driver = Driver(session)
+    given = driver.rows(_SUPPRESSION_COLUMNS)
     # An address suppressed before keeps its row and first date; its reason becomes the latest.
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[table.email_hash],
-            set_={name: upsert.excluded[name] for name in ("email", "email_key", "reason")},
-        ),
-        list(rows.values()),
+    driver.execute(
+        "INSERT INTO suppression (email_hash, email, email_key, reason, created_at) "
+        f"SELECT given.email_hash, given.email, given.email_key, given.reason, ? FROM {given} AS given "
+        # WHERE true: SQLite would read ON CONFLICT as part of the SELECT without a WHERE before it.
+        "WHERE true ON CONFLICT (email_hash) DO UPDATE "
+        "SET email = excluded.email, email_key = excluded.email_key, reason = excluded.reason",
+        [driver.timestamp(now), json.dumps(list(rows.values()))],
     )
     by_reason: dict[str, list[str]] = {}
-    for email, reason in reasons.items():
-        by_reason.setdefault(reason, []).append(email_key(email))
+    for key, reason in by_key.items():
+        by_reason.setdefault(reason, []).append(key)
+    # One UPDATE per reason (a request has two or three): the keys as an array, which PostgreSQL looks up in the
+    # index; joined to rows it cannot count, it would read every subscriber.
     for reason, keys in by_reason.items():
-        session.execute(update(Subscriber).where(col(Subscriber.email_key).in_(keys)).values(status=reason))
+        driver.execute(
+            f"UPDATE subscriber SET status = ? WHERE {driver.among('email_key', 'text')}", [reason, driver.keys(keys)]
+        )
+
+
+_SUPPRESSION_COLUMNS = (
+    ("email_hash", "varchar"),
+    ("email", "varchar"),
+    ("email_key", "varchar"),
+    ("reason", "varchar"),
+)
 
 
 def unsubscribe_many(
@@ -1019,27 +1034,27 @@ def unsubscribe_many(
     detail: str | None = None,
 ) -> int:
     """:func:`unsubscribe` for many readers at once, from one list (or every list): one UPDATE returning what
-    it changed, one insert into the consent log.
+    it changed, one insert into the consent log, on the driver's cursor (as :func:`suppress_many`).
 
     Returns how many subscriptions changed; the caller drops their queued deliveries. Does not commit.
     """
     if not subscriber_ids:
         return 0
-    now = now or utcnow()
-    leaving = update(Subscription).where(
-        col(Subscription.subscriber_id).in_(subscriber_ids), col(Subscription.status) != SubscriptionStatus.UNSUBSCRIBED
+    driver = Driver(session)
+    at = driver.timestamp(now or utcnow())
+    left = SubscriptionStatus.UNSUBSCRIBED.value
+    of_list = "" if list_id is None else " AND list_id = ?"
+    changed = driver.execute(
+        f"UPDATE subscription SET status = ?, updated_at = ? WHERE {driver.among('subscriber_id')} "
+        f"AND status != ?{of_list} RETURNING subscriber_id, list_id",
+        [left, at, driver.ids(subscriber_ids), left, *([] if list_id is None else [list_id])],
     )
-    if list_id is not None:
-        leaving = leaving.where(col(Subscription.list_id) == list_id)
-    changed = session.execute(
-        leaving.values(status=SubscriptionStatus.UNSUBSCRIBED, updated_at=now)
-        .returning(col(Subscription.subscriber_id), col(Subscription.list_id))
-        .execution_options(synchronize_session="fetch")
-    ).all()
     if changed:
-        # The consent log as :func:`record_consent` writes it, in one executemany.
-        session.execute(
-            insert(ConsentEvent),
-            [_unsubscribe_logged(subscriber_id, left, actor, detail, now) for subscriber_id, left in changed],
+        # The consent log as :func:`record_consent` writes it (see :func:`_unsubscribe_logged`).
+        given = driver.rows((("subscriber_id", "bigint"), ("list_id", "bigint")))
+        driver.execute(
+            "INSERT INTO consent_event (subscriber_id, list_id, kind, source, ip, user_agent, detail, at) "
+            f"SELECT given.subscriber_id, given.list_id, 'unsubscribe', ?, ?, ?, ?, ? FROM {given} AS given",
+            [actor.source, actor.ip, actor.logged_agent, detail, at, json.dumps([list(row) for row in changed])],
         )
     return len(changed)

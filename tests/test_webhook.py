@@ -6,6 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,8 +21,8 @@ from digest.models import Delivery, DeliveryEvent
 from digest.settings import Settings
 from digest.web.app import create_app
 from digest.web.webhooks import MAX_BODY_BYTES
-from subscribers.models import ConsentEvent, Subscriber, Subscription, Suppression
-from tests.seed import add_readers, seed_edition
+from subscribers.models import ConsentEvent, Subscriber, Subscription, Suppression, utcnow
+from tests.seed import DAY, add_readers, seed_edition
 from tests.servers.web import serve
 from tests.test_send import _send
 
@@ -180,6 +181,46 @@ def test_unsubscribe_events_end_the_subscription(client, signer, sent, engine, r
     }
     assert sorted(c.detail or "" for c in consent) == ["group_unsubscribe", "unsubscribe"]
     assert json.loads(run_cli("stats", "--json").output)["editions"][0]["unsubscribed"] == 2
+
+
+def test_acting_events_reach_the_right_readers_and_log_it(client, signer, sent, engine) -> None:
+    # An unsubscribe through one of our deliveries also takes the reader off a later edition's queue (of that
+    # list); a bounce SendGrid reports for no delivery of ours finds its reader by address, whatever its case.
+    later = seed_edition(engine, day=DAY + timedelta(days=1))
+    with Session(engine) as session:
+        ids = dict(session.exec(select(Subscriber.email, Subscriber.id)).all())
+        session.add(Delivery(edition_id=later, subscriber_id=ids["reader0@example.com"]))
+        session.add(Delivery(edition_id=later, subscriber_id=ids["reader1@example.com"]))
+        session.commit()
+    stranger = {"email": "Reader2@EXAMPLE.com", "event": "bounce", "timestamp": 1764230400, "sg_event_id": "x-b"}
+    answer = post(client, signer, [event(sent, "reader0@example.com", "unsubscribe", 1), stranger])
+    assert answer.json() == {"recorded": 2, "duplicates": 0, "unmatched": 1, "invalid": 0}
+    with Session(engine) as session:
+        queued = session.exec(select(Delivery.subscriber_id).where(Delivery.edition_id == later)).all()
+        consent = session.exec(select(ConsentEvent).where(ConsentEvent.source == "webhook")).one()
+        statuses = dict(session.exec(select(Subscriber.email, Subscriber.status)).all())
+        suppressed = session.exec(select(Suppression)).one()
+        left = select(Subscription.list_id).where(Subscription.subscriber_id == ids["reader0@example.com"])
+        list_id = session.exec(left).one()
+    assert queued == [ids["reader1@example.com"]], "reader0's queued delivery dropped, reader1's kept"
+    assert (consent.subscriber_id, consent.list_id, consent.kind, consent.detail) == (
+        ids["reader0@example.com"],
+        list_id,
+        "unsubscribe",
+        "unsubscribe",
+    )
+    assert abs((_aware(consent.at) - utcnow()).total_seconds()) < 60
+    assert statuses == {
+        "reader0@example.com": "active",
+        "reader1@example.com": "active",
+        "reader2@example.com": "bounced",
+    }
+    # Suppressed as the reader's address is stored, not as the event spelled it.
+    assert (suppressed.email, suppressed.email_key, suppressed.reason) == (
+        "reader2@example.com",
+        "reader2@example.com",
+        "bounced",
+    )
 
 
 def test_events_of_unknown_deliveries_and_junk(client, signer, sent) -> None:
@@ -381,3 +422,7 @@ def test_the_events_trigger_finds_its_schema_from_any_search_path(engine, sent) 
         connection.execute(text(f'DELETE FROM "{schema}".delivery'))
         connection.execute(text(f'SET LOCAL search_path TO "{schema}"'))
     assert _stored_events(engine) == {}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

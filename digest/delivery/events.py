@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col
@@ -18,9 +19,9 @@ from digest.counters import add_events
 from digest.delivery.policy import refuses_the_address
 from digest.delivery.queue import drop_queued_many
 from digest.delivery.settle import settle_deliveries
-from digest.driver import Driver
 from digest.models import Delivery, DeliveryStatus
 from subscribers.addresses import email_key
+from subscribers.driver import Driver
 from subscribers.models import Subscriber, SubscriberStatus, utcnow
 from subscribers.store import Actor, suppress_many, unsubscribe_many
 
@@ -32,10 +33,12 @@ UNSUBSCRIBING = frozenset({"unsubscribe", "group_unsubscribe"})
 WEBHOOK = Actor(source="webhook")
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderEvent:
+class ProviderEvent(NamedTuple):
     """One event as a provider's route parsed it, in the vocabulary stored and counted by `digest stats`:
-    delivered, open, click, bounce, dropped, spamreport, unsubscribe, group_unsubscribe ..."""
+    delivered, open, click, bounce, dropped, spamreport, unsubscribe, group_unsubscribe ...
+
+    A named tuple: a webhook request makes a thousand, and a frozen dataclass takes three times as long to
+    build."""
 
     #: The provider's id of the event: it is stored once, however often the provider posts it.
     event_id: str
@@ -64,6 +67,7 @@ class _Delivery:
     edition_id: int
     subscriber_id: int
     list_id: int
+    email: str
 
 
 def record_events(
@@ -73,7 +77,7 @@ def record_events(
     provider reports on (:mod:`digest.delivery.settle`). Idempotent; does not commit.
 
     A whole request takes a few statements whatever its size, each on the driver's cursor with its thousand
-    values as one parameter (:mod:`digest.driver`): one multi-row INSERT of the events, matched to their
+    values as one parameter (:mod:`subscribers.driver`): one multi-row INSERT of the events, matched to their
     deliveries as they go in (those already stored are left alone and act no more), one count for the
     counters, one look-up of the uncertain deliveries among them, then one statement per kind of action for
     the few events that act.
@@ -101,7 +105,7 @@ def record_events(
     acting = [unique[event_id] for event_id, _, _, kind in fresh if kind in _ACTING and _acts(unique[event_id])]
     if acting:
         known = _known_deliveries(driver, {event.delivery_id for event in acting if event.delivery_id is not None})
-        _act(session, [(event, known.get(event.delivery_id or 0)) for event in acting], now)
+        _act(driver, [(event, known.get(event.delivery_id or 0)) for event in acting], now)
     # An uncertain delivery the provider reports on was taken by it: settled now, never resent.
     settle_deliveries(session, _uncertain(driver, {delivery_id for _, delivery_id, _ in matched}))
     return result
@@ -142,9 +146,11 @@ def _uncertain(driver: Driver, delivery_ids: set[int]) -> list[int]:
     """The uncertain deliveries among ``delivery_ids`` (one statement; usually none)."""
     if not delivery_ids:
         return []
+    # The status as a constant, not a parameter: only then may the database use the index of uncertain rows
+    # (ix_delivery_uncertain; PostgreSQL's generic plan of a prepared statement, and SQLite, could not).
     rows = driver.execute(
-        f"SELECT id FROM delivery WHERE status = ? AND {driver.among('id')}",
-        [DeliveryStatus.UNCERTAIN.value, driver.ids(delivery_ids)],
+        f"SELECT id FROM delivery WHERE status = '{DeliveryStatus.UNCERTAIN.value}' AND {driver.among('id')}",
+        [driver.ids(delivery_ids)],
     )
     return [delivery_id for (delivery_id,) in rows]
 
@@ -158,12 +164,13 @@ _EVENT_COLUMNS = (
 
 
 def _known_deliveries(driver: Driver, ids: set[int]) -> dict[int, _Delivery]:
-    """The deliveries among ``ids`` that exist, with their reader and their edition's list."""
+    """The deliveries among ``ids`` that exist, with their reader (and address) and their edition's list."""
     if not ids:
         return {}
     rows = driver.execute(
-        "SELECT d.id, d.edition_id, d.subscriber_id, e.list_id "
-        f"FROM delivery d JOIN edition e ON e.id = d.edition_id WHERE {driver.among('d.id')}",
+        "SELECT d.id, d.edition_id, d.subscriber_id, e.list_id, s.email FROM delivery d "
+        "JOIN edition e ON e.id = d.edition_id JOIN subscriber s ON s.id = d.subscriber_id "
+        f"WHERE {driver.among('d.id')}",
         [driver.ids(ids)],
     )
     return {row[0]: _Delivery(*row) for row in rows}
@@ -178,54 +185,52 @@ def _acts(event: ProviderEvent) -> bool:
     return (event.kind in SUPPRESSING and not event.temporary) or event.kind == COMPLAINT or event.kind in UNSUBSCRIBING
 
 
-def _act(session: Session, events: list[tuple[ProviderEvent, _Delivery | None]], now: datetime) -> None:
+def _act(driver: Driver, events: list[tuple[ProviderEvent, _Delivery | None]], now: datetime) -> None:
     """What the events change for their readers: suppression (bounce, drop, complaint) or unsubscription,
-    one statement per kind of change, in the order the events came (a later event's reason wins)."""
+    one statement per kind of change, in the order the events came (a later event's reason wins). The reader
+    of an event for one of our deliveries is that delivery's; of another, the subscriber with its address."""
     if not events:
         return
-    readers = _subscribers(session, events)
+    strangers = _subscribers_by_key(
+        driver, {email_key(event.email) for event, known in events if known is None and event.email}
+    )
     reasons: dict[str, str] = {}
     leaving: dict[tuple[int | None, str], list[int]] = {}
     for event, delivery in events:
-        reader = readers.get(delivery.subscriber_id) if delivery else readers.get(email_key(event.email or ""))
-        if reader is None:
+        if delivery is not None:
+            subscriber_id, email = delivery.subscriber_id, delivery.email
+        elif (found := strangers.get(email_key(event.email or ""))) is not None:
+            subscriber_id, email = found
+        else:
             continue
-        subscriber_id, email = reader
         if event.kind == COMPLAINT:
             reasons[email] = SubscriberStatus.COMPLAINED
         elif event.kind in SUPPRESSING:
             reasons[email] = SUPPRESSING[event.kind]
         else:
             leaving.setdefault((delivery.list_id if delivery else None, event.kind), []).append(subscriber_id)
-    suppress_many(session=session, reasons=reasons, now=now)
+    suppress_many(session=driver.session, reasons=reasons, now=now)
     for (list_id, kind), subscriber_ids in leaving.items():
         unsubscribe_many(
-            session=session, subscriber_ids=subscriber_ids, list_id=list_id, actor=WEBHOOK, now=now, detail=kind
+            session=driver.session,
+            subscriber_ids=subscriber_ids,
+            list_id=list_id,
+            actor=WEBHOOK,
+            now=now,
+            detail=kind,
         )
-        drop_queued_many(session, subscriber_ids=subscriber_ids, list_id=list_id)
+        drop_queued_many(driver, subscriber_ids=subscriber_ids, list_id=list_id)
 
 
-def _subscribers(
-    session: Session, events: list[tuple[ProviderEvent, _Delivery | None]]
-) -> dict[int | str, tuple[int, str]]:
-    """The events' readers as (id, address), keyed by id (events of our deliveries) and by address key
-    (the others, matched on the address the provider gives): two queries at most."""
-    ids = {delivery.subscriber_id for _, delivery in events if delivery}
-    keys = {email_key(event.email) for event, delivery in events if delivery is None and event.email}
-    found: dict[int | str, tuple[int, str]] = {}
-    if ids:
-        for subscriber_id, email in session.execute(
-            sql_select(col(Subscriber.id), col(Subscriber.email)).where(col(Subscriber.id).in_(ids))
-        ):
-            found[subscriber_id] = (subscriber_id, email)
-    if keys:
-        for subscriber_id, email, key in session.execute(
-            sql_select(col(Subscriber.id), col(Subscriber.email), col(Subscriber.email_key)).where(
-                col(Subscriber.email_key).in_(keys)
-            )
-        ):
-            found[key] = (subscriber_id, email)
-    return found
+def _subscribers_by_key(driver: Driver, keys: set[str]) -> dict[str, tuple[int, str]]:
+    """The subscribers whose address key is among ``keys``, as (id, address) by key: the readers of events
+    for no delivery of ours, matched on the address the provider gives."""
+    if not keys:
+        return {}
+    rows = driver.execute(
+        f"SELECT id, email, email_key FROM subscriber WHERE {driver.among('email_key', 'text')}", [driver.keys(keys)]
+    )
+    return {key: (subscriber_id, email) for subscriber_id, email, key in rows}
 
 
 def suppress_refused_addresses(

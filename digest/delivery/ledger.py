@@ -3,7 +3,7 @@
 A send runs three statements for every batch of up to 1000 readers: claim the batch, read its readers,
 record what the provider answered. Everything else about deliveries goes through SQLModel; these three run
 a million times a day at scale, and through the ORM they cost 10.8 µs per reader at 100,000 readers
-(SQLite, 2 cores). On the driver's cursor (:mod:`digest.driver`) they cost 4.6 µs per reader for the same
+(SQLite, 2 cores). On the driver's cursor (:mod:`subscribers.driver`) they cost 4.6 µs per reader for the same
 work, 3.4 µs since the claim index holds queued rows only (see ``Delivery``).
 
 The statements run inside the session's transaction: ``session.commit()`` commits them.
@@ -18,9 +18,9 @@ from typing import Any
 
 from digest.counters import add_outcomes
 from digest.delivery.policy import MAX_ATTEMPTS
-from digest.driver import Driver
 from digest.mail.base import Outcome
 from digest.models import DeliveryStatus
+from subscribers.driver import Driver
 from subscribers.models import SubscriberStatus, SubscriptionStatus
 
 # Outcome of readers never handed to the provider because the run stopped: back to the queue as they were.

@@ -24,6 +24,7 @@ from digest.delivery.settle import requeue_unsettled, settle_edition
 from digest.errors import EditionError
 from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus
 from subscribers import prepared
+from subscribers.driver import Driver
 from subscribers.eligibility import eligible_subscribers
 from subscribers.models import Subscriber, Subscription
 
@@ -203,17 +204,13 @@ def drop_queued_statement(*, every_list: bool) -> Delete:
     return _DROP_QUEUED if every_list else _DROP_QUEUED_OF_LIST
 
 
-def drop_queued_many(session: Session, *, subscriber_ids: list[int], list_id: int | None) -> None:
-    """:func:`drop_queued` for many readers who left the same list (None: every list), in one statement."""
+def drop_queued_many(driver: Driver, *, subscriber_ids: list[int], list_id: int | None) -> None:
+    """:func:`drop_queued` for many readers who left the same list (None: every list), in one statement on the
+    driver's cursor (the ids as one parameter)."""
     if not subscriber_ids:
         return
-    editions = sql_select(col(Edition.id))
-    if list_id is not None:
-        editions = editions.where(col(Edition.list_id) == list_id)
-    session.execute(
-        delete(Delivery).where(
-            col(Delivery.subscriber_id).in_(subscriber_ids),
-            col(Delivery.status) == DeliveryStatus.QUEUED,
-            col(Delivery.edition_id).in_(editions),
-        )
+    of_list = "" if list_id is None else " AND edition_id IN (SELECT id FROM edition WHERE list_id = ?)"
+    driver.execute(
+        f"DELETE FROM delivery WHERE {driver.among('subscriber_id')} AND status = ?{of_list}",
+        [driver.ids(subscriber_ids), DeliveryStatus.QUEUED.value, *([] if list_id is None else [list_id])],
     )
