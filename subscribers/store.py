@@ -617,23 +617,37 @@ def unsubscribe(
     caller drops the reader's queued deliveries (:func:`digest.delivery.queue.drop_queued`); a send already
     under way skips a reader who left in any case.
     """
-    now = now or utcnow()
-    # One UPDATE ... RETURNING and an INSERT per list left, on the session's connection and the driver's cursor
-    # (one-click unsubscribe runs this on every request: the ORM's bulk statements, and SQLAlchemy's execution
-    # layer, cost more than the SQL); what the session holds is flushed first, and the subscriptions it has
-    # loaded are expired after, so it reads the new status.
+    # What the session holds is flushed first, and the subscriptions it has loaded are expired after, so it
+    # reads the new status.
     session.flush()
-    connection = session.connection()
-    parameters = {"reader": subscriber_id, "left_list": list_id, "left_at": now}
-    left = sorted(each for (each,) in _LEFT[list_id is None].execute(connection, parameters))
-    if not left:
-        return 0
-    for each in left:
-        _LOG_CONSENT.execute(connection, _unsubscribe_logged(subscriber_id, each, actor, detail, now))
+    left = unsubscribe_on(
+        session.connection(), subscriber_id=subscriber_id, list_id=list_id, actor=actor, now=now, detail=detail
+    )
     for loaded in list(session.identity_map.values()):
         if isinstance(loaded, Subscription) and loaded.subscriber_id == subscriber_id and loaded.list_id in left:
             session.expire(loaded)
     return len(left)
+
+
+def unsubscribe_on(
+    connection: Connection,
+    *,
+    subscriber_id: int,
+    list_id: int | None,
+    actor: Actor,
+    now: datetime | None = None,
+    detail: str | None = None,
+) -> list[int]:
+    """:func:`unsubscribe` on a connection, for a caller that holds no session (one-click unsubscribe, on
+    every request): the lists left. Does not commit."""
+    now = now or utcnow()
+    # One UPDATE ... RETURNING and an INSERT per list left, on the driver's cursor: the ORM's bulk statements,
+    # and SQLAlchemy's execution layer, cost more than the SQL.
+    parameters = {"reader": subscriber_id, "left_list": list_id, "left_at": now}
+    left = sorted(each for (each,) in _LEFT[list_id is None].execute(connection, parameters))
+    for each in left:
+        _LOG_CONSENT.execute(connection, _unsubscribe_logged(subscriber_id, each, actor, detail, now))
+    return left
 
 
 def unsubscribe_ctes(*, everything: bool) -> tuple[CTE, CTE]:

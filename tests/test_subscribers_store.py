@@ -208,7 +208,7 @@ def test_unsubscribing_drops_queued_deliveries_of_that_list_only(engine) -> None
         )
         session.commit()
         unsubscribe(session=session, subscriber_id=reader, list_id=list_id, actor=Actor(source="web"))
-        drop_queued(session, subscriber_id=reader, list_id=list_id)
+        drop_queued(session.connection(), subscriber_id=reader, list_id=list_id)
         session.commit()
         left = session.exec(select(Delivery.edition_id, Delivery.status).order_by(Delivery.edition_id)).all()
     assert [status for _, status in left] == ["sent", "queued"]

@@ -231,7 +231,7 @@ def subscribers_remove(
         count = remove_subscriber(session=session, email=email, erase=erase)
         left = None if erase else find_subscriber(session=session, email=normalize_email(email))
         if left is not None and left.id is not None:
-            drop_queued(session, subscriber_id=left.id, list_id=None)
+            drop_queued(session.connection(), subscriber_id=left.id, list_id=None)
         session.commit()
     if erase:
         typer.echo(f"erased {email}: {count} subscriptions deleted, consent log anonymised, suppression hash kept")

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import CursorResult, Delete, bindparam, delete, func, literal, text, true
+from sqlalchemy import Connection, CursorResult, Delete, bindparam, delete, func, literal, text, true
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -189,13 +189,13 @@ _DROP_QUEUED_OF_LIST = _DROP_QUEUED.where(
 _DROPPED = {True: prepared.Prepared(_DROP_QUEUED), False: prepared.Prepared(_DROP_QUEUED_OF_LIST)}
 
 
-def drop_queued(session: Session, *, subscriber_id: int, list_id: int | None) -> None:
+def drop_queued(connection: Connection, *, subscriber_id: int, list_id: int | None) -> None:
     """Take a reader who left ``list_id`` (None: every list) off the queues of its editions; sent ones stay.
 
     Called after :func:`subscribers.store.unsubscribe`, in the same transaction. A send under way would skip
     the reader anyway; this keeps an interrupted edition's counts true. Does not commit.
     """
-    _DROPPED[list_id is None].execute(session.connection(), {"reader": subscriber_id, "left_list": list_id})
+    _DROPPED[list_id is None].execute(connection, {"reader": subscriber_id, "left_list": list_id})
 
 
 def drop_queued_statement(*, every_list: bool) -> Delete:

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
-from digest.db import open_session
 from digest.leaving import leave
 from digest.web.pages import (
     PlainRoute,
@@ -66,9 +65,10 @@ async def one_click_unsubscribe(request: Request) -> Response:
 
 
 def _one_click_unsubscribe(request: Request, token: str, submitted: Submitted) -> Response:
-    # The reader as a plain row, then leave(): on PostgreSQL one statement, committed as it returns.
-    with writing(request), open_session(one_statement_writes_of(request)) as session:
-        reader = verified_reader_row(request, session.connection(), "unsubscribe", token)
+    # The reader as a plain row, then leave(): on PostgreSQL one statement, committed as it returns; on SQLite
+    # committed as the block ends.
+    with writing(request), one_statement_writes_of(request).begin() as connection:
+        reader = verified_reader_row(request, connection, "unsubscribe", token)
         if reader is None:
             return not_found(request)
         language = pick_language(request, reader.language)
@@ -79,13 +79,12 @@ def _one_click_unsubscribe(request: Request, token: str, submitted: Submitted) -
         everything = submitted.form.get("scope") == "all"
         one_click = submitted.form.get("List-Unsubscribe") == "One-Click"
         leave(
-            session=session,
+            connection=connection,
             subscriber_id=reader.subscriber_id,
             list_id=None if everything else reader.list_id,
             actor=web_actor(request),
             detail="everything" if everything else ("one-click" if one_click else "unsubscribe page"),
         )
-        session.commit()
     return message_page(
         request,
         language=language,

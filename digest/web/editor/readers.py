@@ -94,7 +94,7 @@ def reader_unsubscribe(
     with open_session(engine_of(request)) as session:
         mailing_list = list_or_404(session, list_slug)
         unsubscribe(session=session, subscriber_id=subscriber_id, list_id=mailing_list.id, actor=_actor(request))
-        drop_queued(session, subscriber_id=subscriber_id, list_id=mailing_list.id)
+        drop_queued(session.connection(), subscriber_id=subscriber_id, list_id=mailing_list.id)
         session.commit()
     return _back(_reader_url(subscriber_id), done="unsubscribed")
 
