@@ -993,8 +993,8 @@ def suppress_many(*, session: Session, reasons: dict[str, str], now: datetime | 
     their number, on the driver's cursor: one upsert of the suppressions, one update of the subscribers per
     reason. The webhook's batches use it. Does not commit.
 
-    The subscribers change in the database only: ORM objects the session holds are not updated (its callers
-    hold none of the readers they suppress; a commit expires them anyway).
+    The subscribers change in the database only: a Subscriber object the session already holds keeps the
+    status it had until the session expires it (its commit does).
     """
     if not reasons:
         return
