@@ -3,16 +3,22 @@ page's one query, statements on the driver, one-click unsubscribe's one statemen
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import bindparam, insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from starlette.requests import Request
 
 from digest.db import open_session
 from digest.leaving import leave
 from digest.models import Delivery, Edition
+from digest.web.pages import MAX_FORM_FIELDS, Submitted, read_form
 from subscribers.models import ConsentEvent, MailingList, Subscriber, Subscription, SubscriptionStatus
 from subscribers.prepared import Prepared
 from subscribers.store import Actor, create_list, find_reader_choices, find_reader_row, remove_subscriber
@@ -142,3 +148,52 @@ def test_leaving_unsubscribes_logs_who_asked_and_drops_queued_deliveries(engine,
     assert subscription(engine, reader, list_id).status == SubscriptionStatus.UNSUBSCRIBED
     stays = SubscriptionStatus.UNSUBSCRIBED if everything else SubscriptionStatus.ACTIVE
     assert subscription(engine, reader, other.id).status == stays
+
+
+def _request(body: bytes, content_type: str = "application/x-www-form-urlencoded") -> Request:
+    sent = False
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    return Request({"type": "http", "method": "POST", "headers": headers, "query_string": b""}, receive)
+
+
+def _starlette_form(body: bytes) -> list[tuple[str, object]]:
+    async def parse() -> list[tuple[str, object]]:
+        return list((await _request(body).form(max_files=0, max_fields=MAX_FORM_FIELDS)).multi_items())
+
+    return asyncio.run(parse())
+
+
+def _read(body: bytes, content_type: str = "application/x-www-form-urlencoded") -> Submitted:
+    return asyncio.run(read_form(_request(body, content_type)))
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=80)
+    | st.lists(
+        st.sampled_from([b"a", b"=", b"&", b"+", b"%", b"%2", b"%C3%A9", b"\xc3\xa9", b"\xe9", b"%zz", b";"]),
+        max_size=20,
+    ).map(b"".join)
+)
+@example(b"List-Unsubscribe=One-Click")
+@example(b"section=%C3%89conomie&section=Tech&name=Amina+B%26B&empty=&bare")
+def test_urlencoded_forms_read_as_starlette_reads_them(body: bytes) -> None:
+    # The urlencoded fast path gives what Starlette's parser gives, field for field (raw non-ASCII bytes,
+    # broken escapes, blank and bare fields, "+" for spaces).
+    submitted = _read(body)
+    assert submitted.problem is None
+    assert list(submitted.form.multi_items()) == _starlette_form(body)
+
+
+def test_a_form_of_too_many_fields_is_refused() -> None:
+    assert _read(b"&".join([b"f=1"] * MAX_FORM_FIELDS)).problem is None
+    assert _read(b"&".join([b"f=1"] * (MAX_FORM_FIELDS + 1))).problem == 400
+    assert _read(b"f=1", "text/plain").form.multi_items() == [], "not a form: Starlette reads none"

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -77,6 +78,8 @@ EMAIL_PAGE_HEADERS = {
 T = TypeVar("T")
 # Forms on these pages are a few hundred bytes; anything much larger is refused before it is parsed.
 MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 200
+URLENCODED = "application/x-www-form-urlencoded"
 
 
 def settings_of(request: Request) -> Settings:
@@ -395,10 +398,18 @@ async def read_form(request: Request) -> Submitted:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             return Submitted(FormData(), 413)
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() == URLENCODED:
+        # What Starlette's parser gives (fields split on "&", each unquoted from its latin-1 text as UTF-8),
+        # without its streaming parser's callbacks: a tenth of a one-click unsubscribe.
+        try:
+            fields = parse_qsl(bytes(body).decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        except ValueError:
+            return Submitted(FormData(), 400)
+        return Submitted(FormData(fields))
     # Starlette parses the form from the cached body instead of the stream we just read.
     request._body = bytes(body)
     try:
-        form = await request.form(max_files=0, max_fields=200)
+        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
     except StarletteHTTPException:
         return Submitted(FormData(), 400)
     return Submitted(form)
