@@ -28,7 +28,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 from starlette.types import Scope
@@ -402,7 +402,10 @@ async def read_form(request: Request) -> Submitted:
         # What Starlette's parser gives (fields split on "&", each unquoted from its latin-1 text as UTF-8),
         # without its streaming parser's callbacks: a tenth of a one-click unsubscribe.
         try:
-            fields = parse_qsl(bytes(body).decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+            text = bytes(body).decode("latin-1")
+            fields: list[tuple[str, str | UploadFile]] = list(
+                parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+            )
         except ValueError:
             return Submitted(FormData(), 400)
         return Submitted(FormData(fields))
