@@ -4,7 +4,10 @@ page's one query, statements on the driver, one-click unsubscribe's one statemen
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import example, given
@@ -25,6 +28,7 @@ from subscribers.store import Actor, create_list, find_reader_choices, find_read
 from tests.subscribers_helpers import client, links, local, make_reader, secret_of, subscription
 
 THURSDAY = date(2025, 11, 27)
+T = TypeVar("T")
 
 
 def _preferences_url(settings, engine, subscriber_id: int, list_id: int) -> str:
@@ -164,15 +168,22 @@ def _request(body: bytes, content_type: str = "application/x-www-form-urlencoded
     return Request({"type": "http", "method": "POST", "headers": headers, "query_string": b""}, receive)
 
 
+def _on_a_loop_of_its_own(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """What the coroutine ``make()`` returns, run on a new loop in another thread: a browser test run before on
+    this worker leaves an event loop running in this one, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
 def _starlette_form(body: bytes) -> list[tuple[str, object]]:
     async def parse() -> list[tuple[str, object]]:
         return list((await _request(body).form(max_files=0, max_fields=MAX_FORM_FIELDS)).multi_items())
 
-    return asyncio.run(parse())
+    return _on_a_loop_of_its_own(parse)
 
 
 def _read(body: bytes, content_type: str = "application/x-www-form-urlencoded") -> Submitted:
-    return asyncio.run(read_form(_request(body, content_type)))
+    return _on_a_loop_of_its_own(lambda: read_form(_request(body, content_type)))
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
