@@ -1005,8 +1005,9 @@ def suppress_many(*, session: Session, reasons: dict[str, str], now: datetime | 
     by_key: dict[str, str] = {}
     for email, reason in reasons.items():
         key = email_key(email)
+        hashed = key_hash(key)
         erased = reason == SubscriberStatus.ERASED
-        rows[key_hash(key)] = (key_hash(key), None if erased else email, None if erased else key, reason)
+        rows[hashed] = (hashed, None if erased else email, None if erased else key, reason)
         by_key[key] = reason
     driver = Driver(session)
     given = driver.rows(_SUPPRESSION_COLUMNS)

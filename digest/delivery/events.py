@@ -189,8 +189,6 @@ def _act(driver: Driver, events: list[tuple[ProviderEvent, _Delivery | None]], n
     """What the events change for their readers: suppression (bounce, drop, complaint) or unsubscription,
     one statement per kind of change, in the order the events came (a later event's reason wins). The reader
     of an event for one of our deliveries is that delivery's; of another, the subscriber with its address."""
-    if not events:
-        return
     strangers = _subscribers_by_key(
         driver, {email_key(event.email) for event, known in events if known is None and event.email}
     )

@@ -400,11 +400,10 @@ async def read_form(request: Request) -> Submitted:
             return Submitted(FormData(), 413)
     if request.headers.get("content-type", "").partition(";")[0].strip().lower() == URLENCODED:
         # What Starlette's parser gives (fields split on "&", each unquoted from its latin-1 text as UTF-8),
-        # without its streaming parser's callbacks: a tenth of a one-click unsubscribe.
+        # without its streaming parser's callbacks (7-8% of a one-click unsubscribe).
         try:
-            text = bytes(body).decode("latin-1")
             fields: list[tuple[str, str | UploadFile]] = list(
-                parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+                parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
             )
         except ValueError:
             return Submitted(FormData(), 400)
