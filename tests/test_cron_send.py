@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, distinct, func
+from sqlmodel import Session, col, select
 
 from digest.models import Delivery, Edition
 from subscribers.models import Subscriber
@@ -128,6 +128,20 @@ def _worker_pids(parent: int) -> list[int]:
     return pids
 
 
+def _wait_for_senders(engine: Engine, count: int, run: Any) -> None:
+    """Wait until ``count`` senders each hold deliveries in flight while ``run`` still goes."""
+    deadline = time.monotonic() + 60
+    while run.poll() is None and time.monotonic() < deadline:
+        with Session(engine) as session:
+            holding = session.exec(
+                select(func.count(distinct(col(Delivery.claimed_by)))).where(col(Delivery.status) == "sending")
+            ).one()
+        if holding >= count:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{count} senders never held deliveries at once")
+
+
 @pytest.mark.parametrize("database_url", POSTGRES_ONLY, indirect=True)
 def test_a_killed_worker_is_seen_at_once_and_its_rows_settled(engine: Engine, settings: Any, tmp_path: Path) -> None:
     add_readers(engine, 60)
@@ -137,6 +151,9 @@ def test_a_killed_worker_is_seen_at_once_and_its_rows_settled(engine: Engine, se
         env = smtp_env(settings.database_url, server)
         run = digest(["send", "--date", DAY.isoformat(), "--workers", "2"], env, tmp_path)
         wait_for_messages(server, 6, run)
+        # Both workers holding a batch: on a loaded machine one may still be starting when the other has sent
+        # six, and killing it then would leave nothing in flight to settle.
+        _wait_for_senders(engine, 2, run)
         workers = _worker_pids(run.pid)
         assert len(workers) == 2
         os.kill(workers[0], signal.SIGKILL)
