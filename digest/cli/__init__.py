@@ -13,6 +13,7 @@ them, so `digest --help` and every command start fast.
 
 from __future__ import annotations
 
+import gc
 from datetime import datetime
 from typing import Annotated
 
@@ -76,4 +77,11 @@ app.add_typer(db.app, name="db")
 
 def main() -> None:
     """Console entry point."""
-    app(prog_name="digest")
+    try:
+        app(prog_name="digest")
+    finally:
+        # The process ends here. Without this, the interpreter's shutdown runs the cyclic garbage collector over
+        # everything a command loaded (SQLAlchemy, SQLModel's models, the edition): 0.15-0.2 s of a `digest send`
+        # or `digest build`, for memory the exit frees anyway. Frozen objects are left out of those passes;
+        # atexit handlers and stream flushes still run.
+        gc.freeze()
