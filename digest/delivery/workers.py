@@ -4,6 +4,7 @@ share its queue through ``FOR UPDATE SKIP LOCKED`` claims. Each holds its own se
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import queue
 from collections import Counter
@@ -103,3 +104,6 @@ def _worker(settings: Settings, edition_id: int, options: SendOptions, messages:
     finally:
         engine.dispose()
         messages.put(("done", (dict(counts), errors, failure)))
+        # The process ends when this returns, and the parent waits for it: its shutdown need not walk what it
+        # loaded with the cyclic collector (see digest.cli.main).
+        gc.freeze()
