@@ -113,8 +113,8 @@ def _named(database_url: str, name: str) -> str:
 
 
 def _worker_pids(parent: int) -> list[int]:
-    """The `--workers` processes of ``parent`` (spawned: their command line runs multiprocessing.spawn)."""
-    pids = []
+    """The `--workers` processes of ``parent``: forked by its forkserver, a child of ``parent``."""
+    processes = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -123,9 +123,9 @@ def _worker_pids(parent: int) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat[1]) == parent and b"spawn_main" in command:
-            pids.append(int(entry.name))
-    return pids
+        processes[int(entry.name)] = (int(stat[1]), command)
+    servers = {pid for pid, (ppid, command) in processes.items() if ppid == parent and b"forkserver" in command}
+    return [pid for pid, (ppid, _) in processes.items() if ppid in servers]
 
 
 def _wait_for_senders(engine: Engine, count: int, run: Any) -> None:

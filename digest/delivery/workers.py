@@ -35,7 +35,15 @@ def run_workers(
     on_progress: Callable[[int], None] | None,
 ) -> None:
     """Run ``options.workers`` processes on one edition; they share its queue through SKIP LOCKED claims."""
-    context = multiprocessing.get_context("spawn")
+    # Each worker is forked from a server process that imported the sender once, rather than spawned to
+    # import it again (~0.5 s of CPU per worker on two cores, inside the sending phase). The server holds no
+    # connection or thread of this process: nothing of them is shared with a worker, as with "spawn".
+    # Where there is no forkserver (Windows), each is spawned.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context: Any = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+    else:
+        context = multiprocessing.get_context("spawn")
     messages: Any = context.Queue()
     processes = [
         context.Process(target=_worker, args=(settings, edition_id, options, messages), daemon=True)
