@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections import Counter
 
@@ -75,3 +77,32 @@ def test_two_senders_started_together_share_the_edition(engine: Engine, make_set
     received = Counter(m.to for m in server.messages)
     assert len(received) == 5000 and max(received.values()) == 1
     assert all(not isinstance(o, DigestError) or isinstance(o, NothingToSend) for o in outcomes), outcomes
+
+
+# What start method the workers get, asked of a fresh interpreter (a fork server, once running, stays so).
+START_METHOD_PROBE = """
+import logging, multiprocessing, sys
+logging.basicConfig()
+if sys.argv[1:] == ["no-temp"]:
+    # Where the fork server would put its socket: a directory that does not exist, as on a service whose
+    # temporary directories are all read-only.
+    multiprocessing.current_process()._config["tempdir"] = "/nonexistent/digest-test"
+from digest.delivery.workers import _process_context
+print(_process_context().get_start_method())
+"""
+
+
+def _start_method(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", START_METHOD_PROBE, *args], capture_output=True, text=True, check=True, timeout=60
+    )
+
+
+def test_workers_fork_from_a_server_that_imported_the_sender() -> None:
+    assert _start_method().stdout.strip() == "forkserver"
+
+
+def test_workers_are_spawned_when_the_fork_server_cannot_start() -> None:
+    completed = _start_method("no-temp")
+    assert completed.stdout.strip() == "spawn"
+    assert "spawning each worker instead" in completed.stderr

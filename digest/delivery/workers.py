@@ -5,7 +5,9 @@ share its queue through ``FOR UPDATE SKIP LOCKED`` claims. Each holds its own se
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing
+import multiprocessing.forkserver
 import queue
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +27,8 @@ from digest.mail import open_backend
 from digest.settings import Settings
 from subscribers.models import utcnow
 
+log = logging.getLogger(__name__)
+
 
 def run_workers(
     settings: Settings,
@@ -35,15 +39,7 @@ def run_workers(
     on_progress: Callable[[int], None] | None,
 ) -> None:
     """Run ``options.workers`` processes on one edition; they share its queue through SKIP LOCKED claims."""
-    # Each worker is forked from a server process that imported the sender once, rather than spawned to
-    # import it again (~0.5 s of CPU per worker on two cores, inside the sending phase). The server holds no
-    # connection or thread of this process: nothing of them is shared with a worker, as with "spawn".
-    # Where there is no forkserver (Windows), each is spawned.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context: Any = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-    else:
-        context = multiprocessing.get_context("spawn")
+    context = _process_context()
     messages: Any = context.Queue()
     processes = [
         context.Process(target=_worker, args=(settings, edition_id, options, messages), daemon=True)
@@ -74,6 +70,24 @@ def run_workers(
         process.join()
     if failures:
         raise MailError(failures[0])
+
+
+def _process_context() -> Any:
+    """How workers are started: forked from a server process that imported the sender once, rather than
+    spawned to import it again (~0.5 s of CPU per worker on two cores, inside the sending phase). The server
+    holds no connection or thread of this process: nothing of them reaches a worker, as with "spawn". Where
+    there is no forkserver (Windows), or it cannot start (its socket needs a writable temporary directory, which
+    a locked-down service may lack), workers are spawned as before."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    try:
+        multiprocessing.forkserver.ensure_running()
+    except OSError as err:
+        log.warning("cannot start the workers' fork server (%s): spawning each worker instead", err)
+        return multiprocessing.get_context("spawn")
+    return context
 
 
 def _worker(settings: Settings, edition_id: int, options: SendOptions, messages: Any) -> None:
