@@ -91,3 +91,10 @@ class Selection:
     def is_empty(self) -> bool:
         """True when there is nothing to mail for the day."""
         return self.featured is None and not self.headlines
+
+
+def normalize_sections(sections: frozenset[str] | None) -> frozenset[str] | None:
+    """Sections compared without case or surrounding spaces; empty means all."""
+    if not sections:
+        return None
+    return frozenset(s.strip().casefold() for s in sections if s.strip()) or None

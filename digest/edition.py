@@ -9,21 +9,16 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment
 from sqlalchemy import func
 from sqlmodel import Session, col, delete, select
 
-from digest.content import Article, Pick, Selection, Skip
+from digest.content import Article, Pick, Selection, Skip, normalize_sections
 from digest.edits import Edits, apply_edits
 from digest.errors import ConfigError, DigestError, EditionError, NothingToSend
 from digest.links import Links
 from digest.lint import LintIssue, dump_issues, lint_variant, load_issues
 from digest.lint import errors as lint_errors
 from digest.models import Edition, EditionKind, EditionStatus, EditionVariant
-from digest.render import Publication, RenderOptions, make_environment, normalize_sections, render_variant
-from digest.selection import EditorChoices, SelectionRules, calendar_window, summarize
-from digest.selection import select as select_articles
-from digest.selection.weekly import DailyEdition, select_week
 from digest.settings import Settings
 from digest.sources import LoadResult, load_articles
 from digest.sources.state import DatabaseFetchState, first_seen
@@ -33,7 +28,15 @@ from subscribers.sections import Sections
 from subscribers.store import LANGUAGES, get_list
 
 if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from digest.render import Publication, RenderOptions
+    from digest.selection import EditorChoices, SelectionRules
+    from digest.selection.weekly import DailyEdition
     from digest.sources.fetch import Fetcher  # imported when a build reads its sources (httpcore)
+
+# Rendering (Jinja2, Babel) and the selection are imported by the functions that build editions: a send, an
+# approval or the stats of a stored edition need neither (~40 ms of every such command's start-up).
 
 Warn = Callable[[str], None]
 # EditionVariant.key's column width.
@@ -64,6 +67,8 @@ def selection_summary(
     selection: Selection, *, list_slug: str, subject: str, kind: str = "daily", summary_chars: int = 300
 ) -> dict[str, Any]:
     """The selection in the shape `digest build --json` prints (DESIGN.md)."""
+    from digest.sources.text import summarize
+
     featured = None
     if selection.featured:
         article = selection.featured.article
@@ -180,6 +185,8 @@ def previous_end(
     ).first()
     if previous is None:
         return None
+    from digest.selection.window import calendar_window
+
     window = stored_window(previous)
     return window[1] if window else calendar_window(previous.date, tz)[1]
 
@@ -203,6 +210,8 @@ def window_for(
     stored = stored_window(existing) if existing else None
     if stored:
         return stored[0].astimezone(tz), stored[1].astimezone(tz)
+    from digest.selection.window import calendar_window
+
     if kind == EditionKind.WEEKLY:
         if settings.edition_window == "calendar":
             return week_window(calendar_window(day, tz)[1])
@@ -270,6 +279,8 @@ def week_dailies(session: Session, mailing_list: MailingList, day: date) -> list
         )
         .order_by(col(Edition.date))
     ).all()
+    from digest.selection.weekly import DailyEdition
+
     return [
         DailyEdition(edition.date, load_selection(edition.selection_json), load_choices(edition.choices_json).featured)
         for edition in editions
@@ -335,6 +346,8 @@ def recipients_per_variant(session: Session, mailing_list: MailingList, default:
 
 def publication_of(settings: Settings, mailing_list: MailingList, language: str | None = None) -> Publication:
     """The publication's details as the templates need them, named for readers of ``language``."""
+    from digest.render import Publication
+
     logo_width, logo_height = settings.logo_dimensions
     return Publication(
         name=settings.publication_name_for(language or settings.language),
@@ -357,6 +370,8 @@ def _as_template(text: str) -> str:
 def render_options(settings: Settings, language: str | None = None, edits: Edits | None = None) -> RenderOptions:
     """How the settings (and an editor's own subject or preheader) want editions worded and linked for readers
     of ``language``."""
+    from digest.render import RenderOptions
+
     language = language or settings.language
     edits = edits or Edits()
     subject, preheader = edits.subject.get(language), edits.preheader.get(language)
@@ -383,6 +398,8 @@ def dump_choices(choices: EditorChoices) -> str:
 
 def load_choices(raw: str | None) -> EditorChoices:
     """The choices kept by :func:`dump_choices` (none for a fresh edition)."""
+    from digest.selection import EditorChoices
+
     data = json.loads(raw or "{}")
     return EditorChoices(
         featured=data.get("featured") or None,
@@ -394,6 +411,8 @@ def load_choices(raw: str | None) -> EditorChoices:
 
 def selection_rules(settings: Settings) -> SelectionRules:
     """The selection rules the settings state."""
+    from digest.selection import SelectionRules
+
     return SelectionRules(
         headlines_max=settings.headlines_max,
         summary_chars=settings.summary_chars,
@@ -469,6 +488,10 @@ def build_edition(
     A day with no articles raises NothingToSend and stores nothing. An edition already sending or sent is
     never rebuilt.
     """
+    from digest.selection import EditorChoices
+    from digest.selection import select as select_articles
+    from digest.selection.weekly import select_week
+
     mailing_list = get_list(session=session, slug=list_slug or settings.list_slug)
     existing = find_edition(session, mailing_list, day, kind)
     if existing and existing.status in (EditionStatus.SENDING, EditionStatus.SENT):
@@ -550,6 +573,8 @@ def ensure_edition(
     edition = find_edition(session, mailing_list, day, kind)
     if edition is not None and change is None:
         return edition
+    from digest.selection import EditorChoices
+
     choices = None
     if change is not None:
         choices = change(load_choices(edition.choices_json) if edition else EditorChoices())
@@ -585,6 +610,8 @@ def store_edition(
     for an edition of at least DIGEST_MIN_ARTICLES articles), so what an editor approved is exactly what is
     sent. ``window`` is stored with a new edition; an existing one keeps its own.
     """
+    from digest.render import make_environment, render_variant
+
     if choices is None and edition is not None:
         choices = load_choices(edition.choices_json)
     edits = choices.edits if choices else Edits()

@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
-import lxml.html
-
 from digest.personalize import FIELDS, placeholder, unfilled
 
 # Gmail clips a message whose HTML passes about 102 KB; keep a margin for the headers it counts.
@@ -90,6 +88,9 @@ def lint_variant(*, html: str, text: str, subject: str, preheader: str, variant:
     if not html.strip():
         add(ERROR, "html-empty", "the HTML part is empty")
         return _sorted(issues)
+
+    # Imported here: reading an edition's stored findings (a send, an approval) needs no HTML parser.
+    import lxml.html
 
     document = lxml.html.document_fromstring(html)
     style_bytes = sum(len((style.text or "").encode("utf-8")) for style in document.iter("style"))

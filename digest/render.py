@@ -27,7 +27,7 @@ from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from digest.content import Article, Selection
+from digest.content import Article, Selection, normalize_sections
 from digest.markup import intro_html, intro_text
 from digest.personalize import literal, placeholder
 from digest.typography import label, typographic_spaces
@@ -229,13 +229,6 @@ def utm_parameters(options: RenderOptions, publication: Publication, selection: 
         return None
     campaign = f"{publication.list_slug or 'digest'}-{selection.day.isoformat()}"
     return {"utm_source": options.utm_source, "utm_medium": "email", "utm_campaign": campaign}
-
-
-def normalize_sections(sections: frozenset[str] | None) -> frozenset[str] | None:
-    """Sections compared without case or surrounding spaces; empty means all."""
-    if not sections:
-        return None
-    return frozenset(s.strip().casefold() for s in sections if s.strip()) or None
 
 
 def in_sections(article: Article, sections: frozenset[str] | None) -> bool:

@@ -4,10 +4,16 @@ stack, the CSS inliner, the article extractor or Alembic (issue 19: the CLI must
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine
+
+from tests.seed import DAY, add_readers, seed_edition
 
 HEAVY = ("fastapi", "starlette", "uvicorn", "premailer", "trafilatura", "alembic")
 
@@ -62,3 +68,35 @@ def test_the_console_entry_point_leaves_what_it_loaded_out_of_the_shutdown_colle
     )
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert int(completed.stdout.strip().splitlines()[-1]) > 10_000
+
+
+# What `digest send` of a stored edition should not load: rendering (Jinja2, Babel), the HTML parser, the
+# selection. Only a build, a rebuild or a confirmation mail to render needs them.
+BUILD_ONLY = ("jinja2", "babel", "lxml", "digest.render", "digest.selection")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_sending_a_stored_edition_loads_no_rendering_or_selection(
+    engine: Engine, settings: Any, tmp_path: Path
+) -> None:
+    add_readers(engine, 3)
+    seed_edition(engine)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DATABASE_URL": settings.database_url,
+        "DIGEST_MAIL_BACKEND": "outbox",
+        "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "DIGEST_SECRET_KEY": "test-secret",
+        "DIGEST_BASE_URL": "https://news.example.com",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=BUILD_ONLY), "send", "--date", DAY.isoformat()],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        timeout=120,
+    )
+    assert "sent 3" in completed.stdout, completed.stderr
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []

@@ -94,7 +94,6 @@ def send_due(engine: Engine, settings: Settings, *, now: datetime | None = None,
     Raises ConfigError only for a setting no mail could be sent with; a mail server that is down is a retry.
     """
     from digest.mail import open_backend
-    from digest.mail.confirmation import send_confirmation
 
     now = now or utcnow()
     run = QueueRun()
@@ -110,6 +109,9 @@ def send_due(engine: Engine, settings: Settings, *, now: datetime | None = None,
         ).all()
         if not due:
             return run
+        # Imported once there is mail to render: a send with an empty queue needs no templates (Jinja2, Babel).
+        from digest.mail.confirmation import send_confirmation
+
         with open_backend(settings) as backend:
             for mail in due:
                 if not _claim(session, mail, now):
