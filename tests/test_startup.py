@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -77,18 +76,11 @@ BUILD_ONLY = ("jinja2", "babel", "lxml", "digest.render", "digest.selection")
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_sending_a_stored_edition_loads_no_rendering_or_selection(
-    engine: Engine, settings: Any, tmp_path: Path
+    engine: Engine, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     add_readers(engine, 3)
     seed_edition(engine)
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "DATABASE_URL": settings.database_url,
-        "DIGEST_MAIL_BACKEND": "outbox",
-        "DIGEST_OUTBOX_DIR": str(tmp_path / "outbox"),
-        "DIGEST_SECRET_KEY": "test-secret",
-        "DIGEST_BASE_URL": "https://news.example.com",
-    }
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **cli_env, "DIGEST_MAIL_BACKEND": "outbox"}
     completed = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=BUILD_ONLY), "send", "--date", DAY.isoformat()],
         capture_output=True,
